@@ -1,0 +1,101 @@
+"""The analyze stage: entities, quotes and stances of extracted articles, batched."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+from spacy.language import Language
+
+from pipeline.entities import extract_entities
+from pipeline.errors import InputError
+from pipeline.models import Analysis, Article, ClaimStance, Extracted
+from pipeline.quotes import extract_quotes
+from pipeline.stance import claim_stance, extract_stances
+from pipeline.urls import article_id, host_of, normalize_url
+
+log = logging.getLogger(__name__)
+
+
+def load_claims(path: Path) -> list[str]:
+    """Tracked claims from ``config/claims.yaml`` (a list under ``claims:``); none if absent."""
+    if not path.exists():
+        return []
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not valid YAML: {exc}") from exc
+    claims = data.get("claims") if isinstance(data, dict) else None
+    if not isinstance(claims, list) or not all(isinstance(c, str) for c in claims):
+        raise InputError(f"{path}: expected 'claims:' followed by a list of strings")
+    return [c.strip() for c in claims if c.strip()]
+
+
+def _claims(extracted: Extracted, claims: Sequence[str]) -> list[ClaimStance]:
+    out = []
+    if extracted.title and extracted.body:  # does the body bear out its own headline?
+        out.append(claim_stance(extracted.title, "", extracted.body))
+    for claim in claims:
+        verdict = claim_stance(claim, extracted.title, extracted.body)
+        if verdict.stance != "unrelated":
+            out.append(verdict)
+    return out
+
+
+def analyze_batch(
+    nlp: Language, items: Sequence[Extracted], claims: Sequence[str] = (), batch_size: int = 16
+) -> list[Analysis]:
+    """Analyse many articles in one ``nlp.pipe`` pass (order preserved)."""
+    limit = nlp.max_length - 1
+    texts = (item.body[:limit] for item in items)
+    results = []
+    for item, doc in zip(items, nlp.pipe(texts, batch_size=batch_size), strict=True):
+        entities = extract_entities(doc, item.title)
+        quotes = extract_quotes(doc, entities)
+        results.append(
+            Analysis(
+                entities=entities.entities,
+                quotes=quotes,
+                stances=extract_stances(doc, quotes, entities),
+                claims=_claims(item, claims),
+            )
+        )
+    return results
+
+
+def to_article(
+    extracted: Extracted,
+    analysis: Analysis,
+    *,
+    url: str,
+    feed: str | None = None,
+    fetched_at: datetime | None = None,
+) -> Article:
+    """The contract record of an analysed article; its id derives from the canonical URL."""
+    canonical = normalize_url(extracted.canonical_url or url)
+    return Article(
+        id=article_id(canonical),
+        url=normalize_url(url),
+        canonical_url=canonical,
+        source=host_of(canonical) or "local",
+        feed=feed,
+        title=extracted.title,
+        summary=extracted.summary or _lead(extracted.body),
+        body=extracted.body,
+        language=extracted.language,
+        authors=list(extracted.authors),
+        published_at=extracted.published_at,
+        fetched_at=fetched_at or datetime.now(UTC),
+        entities=analysis.entities,
+        quotes=analysis.quotes,
+        stances=analysis.stances,
+        claims=analysis.claims,
+    )
+
+
+def _lead(body: str, limit: int = 300) -> str:
+    first = body.strip().split("\n", 1)[0]
+    return first if len(first) <= limit else first[: limit - 1].rsplit(" ", 1)[0] + "…"

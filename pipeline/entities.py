@@ -1,0 +1,281 @@
+"""Typed, normalized entities of one article.
+
+spaCy finds mentions; this module types them in our scheme, strips titles and
+possessives, merges a lone surname into the full name it abbreviates (taking its
+type), merges close spellings and common short forms, and scores salience.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from rapidfuzz.distance import Levenshtein
+from spacy.tokens import Doc, Span
+
+from pipeline.models import Entity, EntityType
+
+_TYPE_MAP: dict[str, EntityType] = {
+    "PERSON": "PERSON", "ORG": "ORG", "GPE": "LOC", "LOC": "LOC", "FAC": "LOC",
+    "NORP": "NORP", "EVENT": "EVENT", "LAW": "LAW", "WORK_OF_ART": "WORK",
+    "PRODUCT": "PRODUCT", "LANGUAGE": "MISC",
+}  # fmt: skip
+
+# Titles that make the name after them a person's ("Councillor Marcus Hale", "Mayor X").
+_PERSON_TITLES = frozenset(
+    """mr mrs ms dr prof sir dame lord lady president president-elect minister premier
+    chancellor secretary senator sen rep congressman congresswoman gov governor mayor speaker
+    ambassador envoy general gen judge justice commissioner councillor councilor alderman
+    economist analyst professor chief chairman chairwoman ceo""".split()
+)
+TITLES = _PERSON_TITLES | frozenset(
+    """mr mrs ms miss dr prof sir dame lord lady president president-elect vice prime minister
+    premier chancellor secretary senator sen rep representative congressman congresswoman
+    gov governor mayor speaker ambassador envoy general gen lt col colonel major maj captain
+    capt admiral adm sgt judge justice chief king queen prince princess pope rev reverend
+    sheikh ayatollah commissioner chairman chairwoman chair ceo director spokesperson
+    spokesman spokeswoman deputy foreign finance defense defence interior state special
+    parliament parliamentary former acting us u.s. lebanese israeli""".split()
+)
+_ORG_FOLLOWERS = frozenset(
+    "newspaper daily tv channel network agency radio magazine broadcaster paper outlet website"
+    " company group party bank university ministry".split()
+)
+_LAW_WORDS = re.compile(r"\b(?:Resolution|Act|Bill|Treaty|Accord|Accords|Convention|Amendment|Directive)\b")
+_EVENT_HEADS = frozenset("war conflict summit talks election elections olympics games crisis".split())
+_ORG_SUFFIXES = re.compile(
+    r"\b(?:TV|News|Times|Post|Press|Journal|Inc|Corp|Ltd|LLC|Party|Coalition|Association|"
+    r"Alliance|Union|Federation|Council|Bureau|Authority|Agency|Ministry|Department|Commission|"
+    r"Foundation|Institute|Guild|Holdings|Group|Company|Corporation|University|Committee|Court|"
+    r"Capital|Operator|Semiconductors|Energy)\.?$"
+)
+_AMOUNT = re.compile(r"\d.*\b(?:million|billion|trillion|dollars?|percent|euros?|krone?r?)\b", re.I)
+_TYPE_RANK = {t: i for i, t in enumerate(("PERSON", "ORG", "LOC", "NORP", "EVENT", "LAW", "PRODUCT", "WORK", "MISC"))}
+
+# Short forms that name the same thing; keys are lower-cased.
+_SAME_AS = {
+    "us": "United States", "u.s.": "United States", "usa": "United States",
+    "u.s.a.": "United States", "america": "United States", "united states": "United States",
+    "uk": "United Kingdom", "u.k.": "United Kingdom", "britain": "United Kingdom",
+    "great britain": "United Kingdom", "united kingdom": "United Kingdom",
+    "un": "United Nations", "u.n.": "United Nations", "united nations": "United Nations",
+    "eu": "European Union", "e.u.": "European Union", "european union": "European Union",
+}  # fmt: skip
+
+
+@dataclass
+class Mention:
+    start: int  # character offsets into the analysed text
+    end: int
+    text: str
+    name: str = ""  # canonical name, filled once groups are merged
+    type: EntityType = "MISC"
+
+
+@dataclass
+class _Group:
+    type: EntityType
+    forms: Counter[str] = field(default_factory=Counter)
+    mentions: list[Mention] = field(default_factory=list)
+
+    def canonical(self) -> str:
+        if self.type == "PERSON":  # the fullest form names a person best
+            return max(self.forms, key=lambda f: (len(f.split()), self.forms[f], len(f)))
+        for form in self.forms:
+            if form.lower() in _SAME_AS:
+                return _SAME_AS[form.lower()]
+        return max(self.forms, key=lambda f: (self.forms[f], len(f)))
+
+
+@dataclass
+class EntityIndex:
+    """Entities of one text and every mention, in order, with its canonical name."""
+
+    entities: list[Entity]
+    mentions: list[Mention]
+
+    def at(self, start: int, end: int) -> Mention | None:
+        """The first mention overlapping the character range [start, end)."""
+        for m in self.mentions:
+            if m.start < end and start < m.end:
+                return m
+        return None
+
+    def type_of(self, name: str) -> EntityType | None:
+        for e in self.entities:
+            if e.name == name:
+                return e.type
+        return None
+
+
+_TRAILING = frozenset("of in on at for and to the".split())
+
+
+def clean_name(text: str, person: bool = True) -> str:
+    """Strip possessives, leading articles, trailing prepositions, stray punctuation
+    and, for people, titles ("Prime Minister", "Mr.") from a mention."""
+    text = re.sub(r"[’']s?$", "", text.strip()).strip(" \t\n/-–—,.;:“”\"‘’()")
+    words = text.split()
+    while words and words[0].lower() == "the":
+        words = words[1:]
+    while words and words[-1].lower() in _TRAILING:
+        words = words[:-1]
+    while person and len(words) > 1 and words[0].lower().rstrip(".") in TITLES:
+        words = words[1:]
+    return " ".join(words)
+
+
+def _retype(span: Span, name: str, label: str) -> EntityType | None:
+    if label not in _TYPE_MAP:
+        return None
+    etype = _TYPE_MAP[label]
+    nxt = span.doc[span.end].lower_ if span.end < len(span.doc) else ""
+    first = span.text.split()[0].lower().rstrip(".") if span.text.split() else ""
+    if first in _PERSON_TITLES and len(name.split()) >= 1 and name != span.text.strip():
+        return "PERSON"
+    if _LAW_WORDS.search(name):
+        return "LAW"
+    if name.split()[-1].lower() in _EVENT_HEADS:
+        return "EVENT"
+    if nxt in _ORG_FOLLOWERS or _ORG_SUFFIXES.search(name):
+        return "ORG"
+    if etype == "LAW":  # spaCy's LAW without a law word is rarely a law
+        return "MISC"
+    return etype
+
+
+def _collect(doc: Doc) -> list[Mention]:
+    mentions = []
+    for span in doc.ents:
+        titled = span.text.split()[0].lower().rstrip(".") in _PERSON_TITLES if span.text.split() else False
+        name = clean_name(span.text, person=span.label_ == "PERSON" or titled)
+        if len(name) < 2 or not any(c.isalpha() for c in name) or _AMOUNT.search(name):
+            continue
+        etype = _retype(span, name, span.label_)
+        if etype is None:
+            continue
+        start = doc.text.find(name, span.start_char, span.end_char + 1)
+        start = start if start >= 0 else span.start_char
+        mentions.append(Mention(start, start + len(name), name, type=etype))
+    return mentions
+
+
+def _close(a: str, b: str) -> bool:
+    """Spellings of one name: equal ignoring case, or one edit apart in a long word."""
+    a, b = a.lower(), b.lower()
+    if a == b:
+        return True
+    shortest = min(len(a), len(b))
+    return shortest >= 5 and Levenshtein.distance(a, b) <= (1 if shortest < 10 else 2)
+
+
+def _same_name(a: str, b: str, etype: EntityType) -> bool:
+    if len(a.split()) == len(b.split()) and _close(a, b):
+        return True
+    if etype == "PERSON":  # "Miller" and "Matthew Miller" are handled as surnames
+        return False
+    short, long_ = sorted((a.lower(), b.lower()), key=len)
+    return long_.endswith(" " + short)  # "Resolution 1701" in "UN Resolution 1701"
+
+
+def _group(mentions: list[Mention]) -> list[_Group]:
+    groups: list[_Group] = []
+    by_key: dict[tuple[str, EntityType], _Group] = {}
+    persons: list[_Group] = []
+
+    def add(group: _Group, m: Mention) -> None:
+        group.forms[m.text] += 1
+        group.mentions.append(m)
+
+    # Multi-word people first, so that lone surnames can find them.
+    ordered = sorted(mentions, key=lambda m: not (m.type == "PERSON" and len(m.text.split()) > 1))
+    for m in ordered:
+        key_text = _SAME_AS.get(m.text.lower(), m.text).lower()
+        words = m.text.split()
+        target: _Group | None = by_key.get((key_text, m.type))
+        if target is None and len(words) == 1 and m.type != "NORP":
+            for p in persons:  # a lone surname, maybe misspelled or mistyped
+                if any(_close(words[0], form.split()[-1]) for form in p.forms if len(form.split()) > 1):
+                    target = p
+                    break
+        if target is None:
+            for g in groups:  # a close spelling, or a shorter form, of a name of one type
+                if g.type == m.type and any(_same_name(f, m.text, m.type) for f in g.forms):
+                    target = g
+                    break
+        if target is None:
+            target = _Group(m.type)
+            groups.append(target)
+            if m.type == "PERSON" and len(words) > 1:
+                persons.append(target)
+        by_key[(key_text, m.type)] = target
+        add(target, m)
+    return groups
+
+
+def _merge_types(groups: list[_Group]) -> list[_Group]:
+    """One name, one entity: groups whose canonical names match take the type most of
+    their mentions have (ties: PERSON, then ORG, LOC …)."""
+    by_name: dict[str, list[_Group]] = defaultdict(list)
+    for g in groups:
+        by_name[g.canonical().lower()].append(g)
+    merged = []
+    for same in by_name.values():
+        if len(same) == 1:
+            merged.append(same[0])
+            continue
+        votes: Counter[EntityType] = Counter()
+        for g in same:
+            votes[g.type] += len(g.mentions)
+        etype = min(votes, key=lambda t: (-votes[t], _TYPE_RANK[t]))
+        target = _Group(etype)
+        for g in same:
+            target.forms.update(g.forms)
+            target.mentions.extend(g.mentions)
+        merged.append(target)
+    return merged
+
+
+def extract_entities(doc: Doc, title: str = "") -> EntityIndex:
+    """Entities of ``doc`` (the article body), with mention counts, aliases and salience.
+
+    Salience weighs how often an entity is mentioned, whether the title names it and
+    how early it first appears; 1.0 is the article's most central entity.
+    """
+    mentions = _collect(doc)
+    groups = _merge_types(_group(mentions))
+    length = max(len(doc.text), 1)
+    top = max((len(g.mentions) for g in groups), default=1)
+    title_low = title.lower()
+    entities: list[Entity] = []
+    for g in groups:
+        name = g.canonical()
+        for m in g.mentions:
+            m.name, m.type = name, g.type
+        forms = set(g.forms) | {name}
+        in_title = any(re.search(rf"\b{re.escape(f.lower())}\b", title_low) for f in forms)
+        first = min(m.start for m in g.mentions)
+        salience = (
+            0.6 * len(g.mentions) / top + 0.25 * in_title + 0.15 * (1 - first / length)
+        )
+        entities.append(
+            Entity(
+                name=name,
+                type=g.type,
+                mentions=len(g.mentions),
+                salience=round(salience, 3),
+                aliases=sorted(f for f in g.forms if f != name),
+            )
+        )
+    entities.sort(key=lambda e: (-e.salience, e.name))
+    mentions.sort(key=lambda m: m.start)
+    return EntityIndex(entities, mentions)
+
+
+def merge_same_type(entities: list[Entity]) -> dict[EntityType, list[str]]:
+    """Names per type, most salient first (for facets and summaries)."""
+    out: dict[EntityType, list[str]] = defaultdict(list)
+    for e in entities:
+        out[e.type].append(e.name)
+    return dict(out)

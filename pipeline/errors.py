@@ -1,0 +1,94 @@
+"""One error hierarchy for every stage.
+
+Transient errors are worth retrying later (network trouble, 5xx, 429, an engine
+that is down); permanent errors are recorded with their reason and never retried.
+Every error carries a one-line ``reason`` fit for logs, stores and the CLI.
+"""
+
+from __future__ import annotations
+
+
+class NewswireError(Exception):
+    """Base of every error the pipeline raises on purpose."""
+
+    transient: bool = False
+
+    def __init__(self, reason: str, *, url: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.url = url
+
+    def __str__(self) -> str:
+        return f"{self.reason} ({self.url})" if self.url else self.reason
+
+
+class TransientError(NewswireError):
+    """Worth retrying: the same call may succeed later."""
+
+    transient = True
+
+    def __init__(
+        self, reason: str, *, url: str | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(reason, url=url)
+        self.retry_after = retry_after
+
+
+class PermanentError(NewswireError):
+    """Retrying will not help: record the reason and move on."""
+
+
+# Transient -------------------------------------------------------------------
+
+
+class NetworkError(TransientError):
+    """Connection refused or reset, DNS failure, timeout."""
+
+
+class ServerError(TransientError):
+    """The server answered 5xx, or 429 Too Many Requests."""
+
+    def __init__(
+        self, status: int, *, url: str | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(f"HTTP {status}", url=url, retry_after=retry_after)
+        self.status = status
+
+
+# Permanent -------------------------------------------------------------------
+
+
+class BlockedHostError(PermanentError):
+    """The target resolves to a private, loopback or link-local address."""
+
+
+class BodyTooLargeError(PermanentError):
+    """The response body is larger than the configured cap."""
+
+
+class TooManyRedirectsError(PermanentError):
+    """The redirect chain is longer than the configured limit."""
+
+
+class RobotsDisallowedError(PermanentError):
+    """robots.txt disallows fetching this page."""
+
+
+class ClientError(PermanentError):
+    """The server answered 4xx (other than 429): the resource is not there for us."""
+
+    def __init__(self, status: int, *, url: str | None = None) -> None:
+        super().__init__(f"HTTP {status}", url=url)
+        self.status = status
+
+
+class FeedParseError(PermanentError):
+    """The body is not a feed we can read."""
+
+
+class ContentError(PermanentError):
+    """Not an article we can use: not HTML or text, too short, empty."""
+
+
+class InputError(PermanentError):
+    """A file or argument given by the user cannot be used."""

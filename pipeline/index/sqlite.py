@@ -1,0 +1,269 @@
+"""The embedded search backend: SQLite FTS5 with BM25 ranking, snippets and SQL facets."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pipeline.index import FacetValue, Facets, Health, Hit, SearchQuery, SearchResult
+from pipeline.models import Article
+from pipeline.query import exclusions, parse, positive, to_fts5
+from pipeline.store import connect
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY,
+    doc TEXT NOT NULL,
+    title TEXT NOT NULL,
+    url TEXT NOT NULL,
+    source TEXT NOT NULL,
+    language TEXT,
+    published_at TEXT
+);
+CREATE INDEX IF NOT EXISTS articles_source ON articles (source);
+CREATE INDEX IF NOT EXISTS articles_published ON articles (published_at);
+CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5 (
+    id UNINDEXED, title, summary, body, quotes, entities,
+    tokenize = 'porter unicode61 remove_diacritics 2'
+);
+CREATE TABLE IF NOT EXISTS article_entities (
+    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    name TEXT NOT NULL, type TEXT NOT NULL, mentions INTEGER NOT NULL, salience REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS article_entities_article ON article_entities (article_id);
+CREATE TABLE IF NOT EXISTS entity_terms (  -- names and aliases, lower-cased, for filters
+    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    term TEXT NOT NULL, type TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entity_terms_term ON entity_terms (term);
+CREATE TABLE IF NOT EXISTS article_quotes (
+    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    speaker TEXT NOT NULL, speaker_type TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS article_quotes_speaker ON article_quotes (speaker COLLATE NOCASE);
+CREATE TABLE IF NOT EXISTS article_stances (
+    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    holder TEXT NOT NULL, target TEXT NOT NULL, stance TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS article_stances_article ON article_stances (article_id);
+"""
+# Column weights for BM25: title, summary, body, quotes, entities (id is unindexed).
+_BM25 = "bm25(articles_fts, 0, 6.0, 2.0, 1.0, 1.5, 3.0)"
+_FACET_SIZE = 10
+
+
+class SqliteIndex:
+    """Index in the same SQLite file as the store (or its own)."""
+
+    name = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        self._conn = connect(path)
+        self._lock = threading.RLock()
+        with self._lock:
+            self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # writes ---------------------------------------------------------------
+
+    def upsert_many(self, articles: Sequence[Article]) -> int:
+        """Insert or replace each article by id, in one transaction."""
+        with self._lock:
+            c = self._conn
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                for a in articles:
+                    self._delete(a.id)
+                    self._insert(a)
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+            c.execute("COMMIT")
+        return len(articles)
+
+    def _insert(self, a: Article) -> None:
+        c = self._conn
+        c.execute(
+            "INSERT INTO articles(id, doc, title, url, source, language, published_at)"
+            " VALUES (?,?,?,?,?,?,?)",
+            (a.id, a.model_dump_json(), a.title, a.url, a.source, a.language,
+             a.published_at.isoformat() if a.published_at else None),
+        )  # fmt: skip
+        c.execute(
+            "INSERT INTO articles_fts(id, title, summary, body, quotes, entities) VALUES (?,?,?,?,?,?)",
+            (
+                a.id, a.title, a.summary, a.body,
+                "\n".join(f"{q.speaker}: {q.text}" for q in a.quotes),
+                "\n".join(" ".join([e.name, *e.aliases]) for e in a.entities),
+            ),
+        )  # fmt: skip
+        c.executemany(
+            "INSERT INTO article_entities VALUES (?,?,?,?,?)",
+            [(a.id, e.name, e.type, e.mentions, e.salience) for e in a.entities],
+        )
+        c.executemany(
+            "INSERT INTO entity_terms VALUES (?,?,?)",
+            {(a.id, n.lower(), e.type) for e in a.entities for n in (e.name, *e.aliases)},
+        )
+        c.executemany(
+            "INSERT INTO article_quotes VALUES (?,?,?)",
+            {(a.id, q.speaker, q.speaker_type) for q in a.quotes},
+        )
+        c.executemany(
+            "INSERT INTO article_stances VALUES (?,?,?,?)",
+            [(a.id, s.holder, s.target, s.stance) for s in a.stances],
+        )
+
+    def _delete(self, article_id: str) -> bool:
+        c = self._conn
+        c.execute("DELETE FROM articles_fts WHERE id=?", (article_id,))
+        return c.execute("DELETE FROM articles WHERE id=?", (article_id,)).rowcount > 0
+
+    def delete(self, article_id: str) -> bool:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            deleted = self._delete(article_id)
+            self._conn.execute("COMMIT")
+        return deleted
+
+    # reads ----------------------------------------------------------------
+
+    def get(self, article_id: str) -> Article | None:
+        row = self._conn.execute("SELECT doc FROM articles WHERE id=?", (article_id,)).fetchone()
+        return Article.model_validate_json(row["doc"]) if row else None
+
+    def count(self) -> int:
+        return int(self._conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
+
+    def health(self) -> Health:
+        try:
+            n = self.count()
+        except sqlite3.Error as exc:
+            return Health(False, self.name, {"error": str(exc)})
+        return Health(True, self.name, {"articles": n})
+
+    def search(self, query: SearchQuery) -> SearchResult:
+        """Full text (BM25, title weighted) with filters, snippets and facets."""
+        node = parse(query.text)
+        match = to_fts5(node) if node is not None and positive(node) else None
+        where, params = self._filters(query, node)
+        if match:
+            base = (
+                f"SELECT a.id, a.doc, {_BM25} AS rank,"
+                " snippet(articles_fts, 3, '<mark>', '</mark>', '…', 24) AS snip,"
+                " snippet(articles_fts, 1, '<mark>', '</mark>', '…', 24) AS tsnip"
+                " FROM articles_fts JOIN articles a ON a.id = articles_fts.id"
+                " WHERE articles_fts MATCH ?"
+            )
+            params = [match, *params]
+            order = "rank, a.published_at DESC"
+        else:
+            base = "SELECT a.id, a.doc, 0 AS rank, NULL AS snip, NULL AS tsnip FROM articles a WHERE 1"
+            order = "a.published_at DESC, a.id"
+        sql_where = "".join(f" AND {w}" for w in where)
+        with self._lock:
+            total = self._conn.execute(
+                f"SELECT COUNT(*) FROM ({base}{sql_where})", params
+            ).fetchone()[0]
+            rows = self._conn.execute(
+                f"{base}{sql_where} ORDER BY {order} LIMIT ? OFFSET ?",
+                [*params, max(0, query.limit), max(0, query.offset)],
+            ).fetchall()
+            facets = self._facets(f"SELECT id FROM ({base}{sql_where})", params) if query.facets else Facets()
+        return SearchResult(total=total, hits=[_hit(r) for r in rows], facets=facets)
+
+    def _filters(self, q: SearchQuery, node: Any) -> tuple[list[str], list[Any]]:
+        where: list[str] = []
+        params: list[Any] = []
+        for excluded in exclusions(node):
+            expr = to_fts5(excluded)
+            if expr:
+                where.append("a.id NOT IN (SELECT id FROM articles_fts WHERE articles_fts MATCH ?)")
+                params.append(expr)
+        if q.entity or q.type:
+            cond = ["t.article_id = a.id"]
+            if q.entity:
+                cond.append("t.term = ?")
+                params.append(q.entity.strip().lower())
+            if q.type:
+                cond.append("t.type = ?")
+                params.append(q.type.strip().upper())
+            where.append(f"EXISTS (SELECT 1 FROM entity_terms t WHERE {' AND '.join(cond)})")
+        if q.speaker:
+            where.append(
+                "EXISTS (SELECT 1 FROM article_quotes s WHERE s.article_id = a.id"
+                " AND s.speaker = ? COLLATE NOCASE)"
+            )
+            params.append(q.speaker.strip())
+        if q.stance:
+            cond = ["st.article_id = a.id", "st.stance = ?"]
+            params.append(q.stance.strip().lower())
+            if q.speaker:  # "holder X, stance S" is one condition on one stance
+                cond.append("st.holder = ? COLLATE NOCASE")
+                params.append(q.speaker.strip())
+            where.append(f"EXISTS (SELECT 1 FROM article_stances st WHERE {' AND '.join(cond)})")
+        if q.source:
+            where.append("(a.source = ? OR a.source LIKE ?)")
+            src = q.source.strip().lower().removeprefix("www.")
+            params += [src, f"%.{src}"]
+        if q.since:
+            where.append("a.published_at >= ?")
+            params.append(q.since.isoformat())
+        if q.until:
+            where.append("a.published_at <= ?")
+            params.append(q.until.isoformat())
+        return where, params
+
+    def _facets(self, ids_sql: str, params: list[Any]) -> Facets:
+        c = self._conn
+        entities: dict[str, list[FacetValue]] = {}
+        rows = c.execute(
+            "SELECT type, name, COUNT(DISTINCT article_id) n FROM article_entities"
+            f" WHERE article_id IN ({ids_sql}) GROUP BY type, name ORDER BY n DESC, name",
+            params,
+        )
+        for r in rows:
+            bucket = entities.setdefault(r["type"], [])
+            if len(bucket) < _FACET_SIZE:
+                bucket.append(FacetValue(value=r["name"], count=r["n"]))
+        sources = [
+            FacetValue(value=r["source"], count=r["n"])
+            for r in c.execute(
+                f"SELECT source, COUNT(*) n FROM articles WHERE id IN ({ids_sql})"
+                " GROUP BY source ORDER BY n DESC, source LIMIT ?",
+                [*params, _FACET_SIZE],
+            )
+        ]
+        stances = [
+            FacetValue(value=r["stance"], count=r["n"])
+            for r in c.execute(
+                f"SELECT stance, COUNT(DISTINCT article_id) n FROM article_stances WHERE article_id IN ({ids_sql})"
+                " GROUP BY stance ORDER BY n DESC, stance",
+                params,
+            )
+        ]
+        return Facets(entities=entities, sources=sources, stances=stances)
+
+
+def _hit(row: sqlite3.Row) -> Hit:
+    doc = json.loads(row["doc"])
+    snippet = row["snip"] if row["snip"] and "<mark>" in row["snip"] else row["tsnip"]
+    if not snippet or "<mark>" not in snippet:
+        snippet = doc.get("summary") or doc.get("body", "")[:200]
+    return Hit(
+        id=doc["id"],
+        title=doc["title"],
+        url=doc.get("canonical_url") or doc["url"],
+        source=doc["source"],
+        published_at=doc.get("published_at"),
+        snippet=snippet,
+        score=round(-float(row["rank"]), 4) + 0.0,
+        entities=doc.get("entities", [])[:10],
+        stances=doc.get("stances", []),
+    )

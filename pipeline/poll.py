@@ -1,0 +1,273 @@
+"""Poll a feed: conditional GET, parse, and decide when to look again.
+
+``parse_feed`` is pure (bytes in, entries out); ``next_state_*`` are pure schedule
+rules; ``poll`` ties them to the polite client and returns the new feed state with
+every entry the feed lists (the caller filters the ones it has seen).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import random
+import re
+from calendar import timegm
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import feedparser
+
+from pipeline.errors import ClientError, FeedParseError, NewswireError, TransientError
+from pipeline.fetch import Fetcher
+from pipeline.models import FeedEntry, FeedState
+from pipeline.settings import Settings
+from pipeline.urls import entry_key
+
+log = logging.getLogger(__name__)
+
+# After this many 304s in a row, ask once without validators: some servers
+# answer 304 while the feed has changed.
+DISTRUST_304_AFTER = 8
+_MAX_ENTRY_TEXT = 100_000
+_MAX_AGE = re.compile(r"(?:s-)?max-age\s*=\s*(\d+)", re.I)
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    title: str
+    entries: list[FeedEntry]
+    ttl_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class PollResult:
+    state: FeedState
+    entries: list[FeedEntry]
+    error: NewswireError | None = None
+
+
+def _when(struct: Any) -> datetime | None:
+    if not struct:
+        return None
+    try:
+        return datetime.fromtimestamp(timegm(struct), tz=UTC)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _entry_text(entry: Any) -> str:
+    for item in entry.get("content") or []:
+        value = item.get("value")
+        if value:
+            return str(value)[:_MAX_ENTRY_TEXT]
+    return ""
+
+
+def parse_feed(body: bytes, url: str, feed_id: str, headers: dict[str, str] | None = None) -> ParsedFeed:
+    """Parse RSS, Atom, RDF or JSON Feed bytes into entries with dedup keys.
+
+    Relative links resolve against ``url``. Raises ``FeedParseError`` with the
+    parser's reason when the body holds no feed at all; a feed with minor
+    faults (feedparser's *bozo* flag) still yields its entries.
+    """
+    response_headers = {"content-location": url, **(headers or {})}
+    try:
+        parsed = feedparser.parse(io.BytesIO(body), response_headers=response_headers)
+    except Exception as exc:  # feedparser should not raise, but hostile input finds ways
+        raise FeedParseError(f"feed parser failed: {type(exc).__name__}: {exc}", url=url) from exc
+    feed = parsed.get("feed") or {}
+    if not parsed.get("entries") and not parsed.get("version") and not feed.get("title"):
+        reason = parsed.get("bozo_exception") or "no RSS, Atom or JSON feed found"
+        raise FeedParseError(f"not a feed: {reason}", url=url)
+    entries: list[FeedEntry] = []
+    seen: set[str] = set()
+    for item in parsed.get("entries") or []:
+        link = str(item.get("link") or "").strip()
+        title = str(item.get("title") or "").strip()
+        published = _when(item.get("published_parsed")) or _when(item.get("updated_parsed"))
+        key = entry_key(
+            str(item.get("id") or "") or None,
+            link or None,
+            title,
+            published.isoformat() if published else str(item.get("published") or ""),
+        )
+        if key in seen:
+            continue
+        seen.add(key)
+        authors = [str(a.get("name")) for a in item.get("authors") or [] if a.get("name")]
+        entries.append(
+            FeedEntry(
+                key=key,
+                feed_id=feed_id,
+                url=link,
+                title=title,
+                summary=str(item.get("summary") or "")[:_MAX_ENTRY_TEXT],
+                content=_entry_text(item),
+                published_at=published,
+                authors=authors,
+            )
+        )
+    ttl = str(feed.get("ttl") or "").strip()
+    return ParsedFeed(
+        title=str(feed.get("title") or "").strip(),
+        entries=entries,
+        ttl_seconds=int(ttl) * 60 if ttl.isdigit() else None,
+    )
+
+
+# Schedule rules (pure) ---------------------------------------------------------
+
+
+def _clamp(value: float, settings: Settings) -> int:
+    return int(min(max(value, settings.poll_min_interval), settings.poll_max_interval))
+
+
+def rate_interval(dates: list[datetime], settings: Settings) -> int:
+    """Interval from the feed's observed item rate: half the mean gap between its
+    newest items, within the configured bounds (default when dates are missing)."""
+    stamps = sorted((d for d in dates if d is not None), reverse=True)[:20]
+    if len(stamps) < 2:
+        return _clamp(settings.poll_default_interval, settings)
+    span = (stamps[0] - stamps[-1]).total_seconds()
+    return _clamp(span / (len(stamps) - 1) / 2, settings)
+
+
+def _server_floor(headers: dict[str, str], ttl_seconds: int | None) -> int:
+    floor = ttl_seconds or 0
+    match = _MAX_AGE.search(headers.get("cache-control", ""))
+    if match:
+        floor = max(floor, int(match.group(1)))
+    return floor
+
+
+def next_state_ok(
+    state: FeedState,
+    *,
+    now: datetime,
+    settings: Settings,
+    status: int,
+    headers: dict[str, str],
+    parsed: ParsedFeed | None,
+    new_url: str | None,
+    rng: random.Random,
+) -> FeedState:
+    """State after a successful answer (200 with a feed, or 304)."""
+    if parsed is None:  # 304 Not Modified
+        interval = _clamp(state.interval * 1.25, settings)
+        streak = state.not_modified_streak + 1
+    else:
+        interval = rate_interval([e.published_at for e in parsed.entries if e.published_at], settings)
+        streak = 0
+    interval = min(max(interval, _server_floor(headers, parsed.ttl_seconds if parsed else None)),
+                   settings.poll_max_interval)
+    # A little jitter keeps many feeds of one host from synchronising.
+    delay = interval * rng.uniform(0.9, 1.1)
+    return state.model_copy(
+        update={
+            "url": new_url or state.url,
+            "title": (parsed.title if parsed and parsed.title else state.title),
+            "etag": headers.get("etag", state.etag if parsed is None else None),
+            "last_modified": headers.get(
+                "last-modified", state.last_modified if parsed is None else None
+            ),
+            "interval": interval,
+            "next_check_at": now + timedelta(seconds=delay),
+            "last_checked_at": now,
+            "last_status": status,
+            "error_count": 0,
+            "last_error": None,
+            "not_modified_streak": streak,
+        }
+    )
+
+
+def next_state_error(
+    state: FeedState, error: NewswireError, *, now: datetime, settings: Settings, rng: random.Random
+) -> FeedState:
+    """State after a failed poll: exponential backoff with jitter, capped at the max
+    interval; ``Retry-After`` is honoured; 410 Gone retires the feed."""
+    status = getattr(error, "status", None)
+    errors = state.error_count + 1
+    backoff = min(settings.poll_backoff_base * 2 ** min(errors - 1, 20), settings.poll_max_interval)
+    delay = backoff * rng.uniform(0.5, 1.0)
+    retry_after = error.retry_after if isinstance(error, TransientError) else None
+    if retry_after:
+        delay = max(delay, min(retry_after, settings.poll_max_interval))
+    retired = isinstance(error, ClientError) and error.status == 410
+    return state.model_copy(
+        update={
+            "next_check_at": now + timedelta(seconds=delay),
+            "last_checked_at": now,
+            "last_status": status,
+            "error_count": errors,
+            "last_error": error.reason,
+            "retired": retired,
+        }
+    )
+
+
+# The I/O step -----------------------------------------------------------------
+
+
+def conditional_headers(state: FeedState) -> dict[str, str]:
+    """Validators for a conditional GET, dropped when 304s have become suspicious."""
+    if state.not_modified_streak >= DISTRUST_304_AFTER:
+        return {}
+    headers = {}
+    if state.etag:
+        headers["If-None-Match"] = state.etag
+    if state.last_modified:
+        headers["If-Modified-Since"] = state.last_modified
+    return headers
+
+
+def poll(
+    state: FeedState,
+    fetcher: Fetcher,
+    *,
+    now: datetime | None = None,
+    rng: random.Random | None = None,
+) -> PollResult:
+    """Fetch and parse one feed. Never raises ``NewswireError``: failures come back
+    in ``PollResult.error`` with the state already moved to its next retry."""
+    now = now or datetime.now(UTC)
+    rng = rng or random.Random()
+    settings = fetcher.settings
+    try:
+        resp = fetcher.get(
+            state.url,
+            headers={
+                "Accept": "application/rss+xml, application/atom+xml, application/feed+json,"
+                " application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5",
+                **conditional_headers(state),
+            },
+            check_robots=False,  # feeds are meant for machines
+        )
+        parsed = None if resp.status == 304 else parse_feed(
+            resp.content, resp.final_url, state.feed_id, dict(resp.headers)
+        )
+    except NewswireError as exc:
+        log.warning("poll failed feed_id=%s url=%s: %s", state.feed_id, state.url, exc.reason)
+        return PollResult(
+            next_state_error(state, exc, now=now, settings=settings, rng=rng), [], exc
+        )
+    if resp.permanent_url and resp.permanent_url != state.url:
+        log.info("feed moved feed_id=%s %s -> %s", state.feed_id, state.url, resp.permanent_url)
+    new_state = next_state_ok(
+        state,
+        now=now,
+        settings=settings,
+        status=resp.status,
+        headers=dict(resp.headers),
+        parsed=parsed,
+        new_url=resp.permanent_url,
+        rng=rng,
+    )
+    entries = parsed.entries if parsed else []
+    log.info(
+        "polled feed_id=%s url=%s status=%d entries=%d next_in=%ds",
+        state.feed_id, state.url, resp.status, len(entries),
+        (new_state.next_check_at - now).total_seconds(),
+    )  # fmt: skip
+    return PollResult(new_state, entries)

@@ -1,0 +1,349 @@
+"""Quote attribution: who said what, quoted directly or reported.
+
+Rules over spaCy's dependency parse:
+- direct: a span in quotation marks of four words or more, attributed to the
+  subject of a cue verb in its sentence, the sentence after it ("…," he said) or
+  the one before it ("He said:"), or continuing the previous paragraph's speaker;
+- indirect: a cue verb's clausal complement ("X said that …", "…, X added"),
+  "according to X", and participles hanging off an attributed clause ("adding that …");
+- speakers: a named entity (with its canonical name), a pronoun resolved to the
+  nearest preceding person, or a described source ("a senior US official"); a
+  definite description ("the official") refers back to the last matching one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from spacy.tokens import Doc, Span, Token
+
+from pipeline.entities import EntityIndex
+from pipeline.models import Quote, SpeakerType
+
+CUE_LEMMAS = frozenset(
+    """say tell add note state claim argue insist warn explain announce acknowledge admit
+    assert confirm deny describe suggest write report reply respond ask urge vow promise
+    predict caution contend maintain stress emphasize emphasise complain concede declare
+    estimate reiterate recall remark reveal tweet post testify allege accuse
+    believe think hope fear observe recount relay inform conclude counter retort quip joke
+    mention""".split()
+)
+_ANON_HEADS = frozenset(
+    """official officials source sources spokesperson spokesman spokeswoman aide aides
+    diplomat diplomats officer person people analyst analysts expert experts insider""".split()
+)
+# Heads of noun phrases that can speak: "a senior official", "the ministry", "critics".
+SPEAKER_HEADS = _ANON_HEADS | frozenset(
+    """minister president leader leaders government ministry department agency group party
+    army military police authorities administration office council committee court board
+    union company firm campaign organization organisation institute statement report study
+    survey analyst analysts expert experts witness witnesses resident residents lawyer lawyers
+    attorney prosecutor prosecutors judge investigator investigators researcher researchers
+    scientist scientists doctor doctors economist economists commander commanders negotiator
+    negotiators envoy ambassador mediator mayor governor senator lawmaker lawmakers legislator
+    legislators member members chief executive executives director chairman chairwoman ceo
+    founder owner activist activists protester protesters critic critics supporter supporters
+    opponent opponents voter voters man woman men women student students teacher teachers
+    worker workers employee employees farmer farmers observer observers correspondent reporter
+    journalist editor professor banker trader traders investor investors manager coach player
+    organizer organizers organiser organisers citizens family relatives neighbour neighbours
+    neighbor neighbors militants spokesperson secretary staff team regulator regulators
+    watchdog operator utility utilities association federation""".split()
+)
+_PERSON_PRONOUNS = frozenset({"he", "she", "him", "her"})
+_QUOTE_RE = re.compile(r"“([^“”]{2,4000}?)”|\"([^\"\n]{2,4000}?)\"")
+_MIN_DIRECT_WORDS = 4
+_CUT_DEPS = frozenset({"relcl", "appos", "punct", "advcl", "cc", "conj"})
+
+
+@dataclass
+class _Speaker:
+    name: str
+    type: SpeakerType
+    head: str = ""  # head lemma of a described source
+    modifiers: frozenset[str] = frozenset()
+
+
+def _direct_spans(text: str) -> list[tuple[int, int]]:
+    spans = []
+    for m in _QUOTE_RE.finditer(text):
+        group = 1 if m.group(1) is not None else 2
+        start, end = m.start(group), m.end(group)
+        if len(text[start:end].split()) >= _MIN_DIRECT_WORDS:
+            spans.append((start, end))
+    return spans
+
+
+def _inside(token: Token, spans: list[tuple[int, int]]) -> bool:
+    return any(s - 1 <= token.idx < e + 1 for s, e in spans)
+
+
+def _is_cue(token: Token) -> bool:
+    return (
+        token.lemma_.lower() in CUE_LEMMAS
+        and token.pos_ in ("VERB", "AUX")
+        and not any(c.dep_ == "neg" for c in token.children)  # "would not say"
+    )
+
+
+def _subject(token: Token) -> Token | None:
+    for child in token.children:
+        if child.dep_ in ("nsubj", "nsubjpass") and child.dep_ != "expl":
+            return child
+    return None
+
+
+def _speaker_span(head: Token) -> Span:
+    doc = head.doc
+    keep = [head]
+    stack = [c for c in head.children if c.dep_ not in _CUT_DEPS]
+    while stack:
+        tok = stack.pop()
+        keep.append(tok)
+        stack.extend(c for c in tok.children if c.dep_ not in ("relcl", "appos", "punct"))
+    left = min(t.i for t in keep)
+    right = max(t.i for t in keep)
+    return doc[left : right + 1]
+
+
+class _Resolver:
+    """Turns a subject token into a speaker, remembering described sources."""
+
+    def __init__(self, doc: Doc, entities: EntityIndex, quoted: list[tuple[int, int]]) -> None:
+        self.doc = doc
+        self.entities = entities
+        self.quoted = quoted
+        self.described: list[_Speaker] = []
+
+    def resolve(self, head: Token, before: int | None = None) -> _Speaker | None:
+        """The speaker named by subject ``head``; a pronoun resolves to the last person
+        mentioned before ``before`` (default: the pronoun itself)."""
+        if head.pos_ == "PRON":
+            if head.lower_ in _PERSON_PRONOUNS:
+                limit = head.idx if before is None else min(head.idx, before)
+                return self._previous_person(limit)
+            return None
+        if head.pos_ not in ("NOUN", "PROPN"):
+            return None
+        mention = self.entities.at(head.idx, head.idx + len(head.text))
+        if mention is not None and mention.type in ("PERSON", "ORG", "LOC", "NORP"):
+            return _Speaker(mention.name, mention.type)
+        return self._described(head)
+
+    def _previous_person(self, before: int) -> _Speaker | None:
+        for m in reversed(self.entities.mentions):
+            if m.start < before and m.type == "PERSON" and not any(
+                s <= m.start < e for s, e in self.quoted
+            ):
+                return _Speaker(m.name, "PERSON")
+        return None
+
+    def _described(self, head: Token) -> _Speaker | None:
+        span = _speaker_span(head)
+        words = [t for t in span if not t.is_punct]
+        if not words:
+            return None
+        lemma = head.lemma_.lower()
+        modifiers = frozenset(
+            t.lower_ for t in span if t.dep_ in ("amod", "compound", "nmod", "npadvmod") and t != head
+        )
+        definite = words[0].lower_ in ("the", "this", "that", "these", "those")
+        if head.lower_ not in SPEAKER_HEADS and lemma not in SPEAKER_HEADS:
+            return None
+        if definite and lemma in _ANON_HEADS:
+            for earlier in reversed(self.described):
+                if earlier.head in _ANON_HEADS and modifiers <= earlier.modifiers:
+                    self.described.append(earlier)  # most recently mentioned now
+                    return earlier
+        text = self.doc.text[words[0].idx : words[-1].idx + len(words[-1].text)]
+        text = text[0].lower() + text[1:] if words[0].is_stop else text
+        speaker = _Speaker(text, "DESCRIBED", lemma, modifiers)
+        self.described.append(speaker)
+        return speaker
+
+
+def _governing_subject(cue: Token) -> Token | None:
+    """The subject of ``cue``, or of the clause a subjectless cue hangs from
+    ("…, the official said, adding that …")."""
+    tok: Token | None = cue
+    for _ in range(4):
+        if tok is None:
+            return None
+        subj = _subject(tok)
+        if subj is not None:
+            return subj
+        if tok.dep_ not in ("advcl", "conj", "xcomp", "pcomp", "acl") or tok.head is tok:
+            return None
+        tok = tok.head
+    return None
+
+
+def _clause_chars(token: Token) -> tuple[int, int]:
+    sub = list(token.subtree)
+    start, end = sub[0].idx, sub[-1].idx + len(sub[-1].text)
+    text = token.doc.text
+    while start < end and not text[start].isalnum() and text[start] not in "“\"":
+        start += 1
+    while end > start and text[end - 1] in " ,.;:":
+        end -= 1
+    if text[start] in "“\"" and text[start + 1 : end].count(text[start]) == 0:
+        start += 1  # an opening mark whose closing one falls outside the clause
+    return start, end
+
+
+_Reported = tuple[_Speaker, str, int, int]
+
+
+def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start] in " ,;:-–—\n":
+        start += 1
+    while end > start and text[end - 1] in " ,;:.-–—\n":
+        end -= 1
+    return start, end
+
+
+def _source_phrase(tok: Token, sent: Span, resolver: _Resolver) -> _Reported | None:
+    """ "according to X" anywhere in the sentence, or "per X" naming an entity."""
+    if tok.lower_ == "according":
+        to = next((c for c in tok.children if c.lower_ == "to"), None)
+        pobj = next((c for c in to.children if c.dep_ == "pobj"), None) if to is not None else None
+        cue = "according to"
+    elif tok.lower_ == "per" and tok.dep_ == "prep":
+        pobj = next((c for c in tok.children if c.dep_ == "pobj"), None)
+        cue = "per"
+    else:
+        return None
+    if pobj is None:
+        return None
+    speaker = resolver.resolve(pobj)
+    if speaker is None or (cue == "per" and speaker.type == "DESCRIBED"):
+        return None
+    phrase = list(tok.subtree)
+    p0, p1 = phrase[0].idx, phrase[-1].idx + len(phrase[-1].text)
+    root = sent.root.idx
+    # The reported content is the main clause, on whichever side of the phrase it is.
+    cs, ce = (sent.start_char, p0) if root < p0 else (p1, sent.end_char)
+    cs, ce = _trimmed(sent.doc.text, cs, ce)
+    return speaker, cue, cs, ce
+
+
+def _reported_clause(tok: Token, sent: Span, resolver: _Resolver) -> _Reported | None:
+    """ "X said (that) CLAUSE" and "CLAUSE, X said"."""
+    if not _is_cue(tok):
+        return None
+    comp = next((c for c in tok.children if c.dep_ == "ccomp"), None)
+    if comp is not None:
+        cs, ce = _clause_chars(comp)
+    elif (
+        tok.dep_ in ("parataxis", "ccomp", "advcl")
+        and tok.head == sent.root
+        and tok.i > sent.root.i
+        and _subject(tok) is not None
+        and max(t.i for t in tok.subtree) >= sent.end - 2  # the attribution ends the sentence
+    ):
+        subj = _subject(tok)  # "CLAUSE, a Lebanese official told CNN."
+        left = min(t.i for t in subj.subtree) if subj is not None else tok.i
+        cs, ce = _trimmed(sent.doc.text, sent.start_char, sent.doc[left].idx)
+    else:
+        return None
+    subj = _governing_subject(tok)
+    if subj is None or cs <= subj.idx < ce:
+        return None
+    speaker = resolver.resolve(subj, before=cs)
+    return (speaker, tok.text, cs, ce) if speaker is not None else None
+
+
+def _covered(start: int, end: int, attributed: dict[tuple[int, int], Quote]) -> bool:
+    """Whether attributed direct quotes cover most of [start, end)."""
+    inside = sum(max(0, min(e, end) - max(s, start)) for s, e in attributed)
+    return inside >= 0.6 * (end - start)
+
+
+def _quote(speaker: _Speaker, cue: str, text: str, start: int, end: int, direct: bool) -> Quote:
+    return Quote(
+        speaker=speaker.name,
+        speaker_type=speaker.type,
+        cue=cue,
+        text=text[start:end],
+        direct=direct,
+        start=start,
+        end=end,
+    )
+
+
+def extract_quotes(doc: Doc, entities: EntityIndex) -> list[Quote]:
+    """Direct and indirect attributions in ``doc`` (offsets into ``doc.text``)."""
+    text = doc.text
+    direct = _direct_spans(text)
+    resolver = _Resolver(doc, entities, direct)
+    sents = list(doc.sents)
+    found: list[Quote] = []
+    by_span: dict[tuple[int, int], Quote] = {}
+    attributed_sents: set[int] = set()
+
+    def sent_index(char: int) -> int:
+        for i, s in enumerate(sents):
+            if s.start_char <= char < s.end_char:
+                return i
+        return len(sents) - 1
+
+    def cue_in(sent: Span) -> tuple[Token, _Speaker] | None:
+        for tok in sent:
+            if _is_cue(tok) and not _inside(tok, direct):
+                subj = _governing_subject(tok)
+                if subj is not None and not _inside(subj, direct):
+                    speaker = resolver.resolve(subj)
+                    if speaker is not None:
+                        return tok, speaker
+        return None
+
+    # Walk sentences in order so that pronouns and definite descriptions see
+    # only what came before them.
+    pending = sorted(direct)
+    last_speaker: tuple[_Speaker, str, int] | None = None  # speaker, cue, paragraph
+    for i, sent in enumerate(sents):
+        paragraph = text.count("\n", 0, sent.start_char)
+        # direct quotes that start in this sentence
+        while pending and pending[0][0] < sent.end_char:
+            qs, qe = pending.pop(0)
+            first, last = sent_index(qs), sent_index(max(qe - 1, qs))
+            hit = None
+            for j in range(first, last + 1):
+                hit = hit or cue_in(sents[j])
+            if hit is None and last + 1 < len(sents):
+                after = sents[last + 1]
+                if after.start_char - qe <= 3 and len(after) <= 15:
+                    hit = cue_in(after)
+            if hit is None and first > 0 and sents[first - 1].text.rstrip().endswith(":"):
+                hit = cue_in(sents[first - 1])
+            if hit is not None:
+                cue, speaker = hit
+                quote = _quote(speaker, cue.text, text, qs, qe, True)
+                last_speaker = (speaker, cue.text, text.count("\n", 0, qe))
+            elif last_speaker is not None and text.count("\n", 0, qs) - last_speaker[2] <= 1:
+                quote = _quote(last_speaker[0], last_speaker[1], text, qs, qe, True)
+            else:
+                continue
+            by_span[(qs, qe)] = quote
+            attributed_sents.update(range(first, last + 1))
+        # indirect: clausal complements of cue verbs, and "according to X"
+        for tok in sent:
+            if _inside(tok, direct):
+                continue
+            reported = _source_phrase(tok, sent, resolver) or _reported_clause(tok, sent, resolver)
+            if reported is None:
+                continue
+            speaker, cue, cs, ce = reported
+            if ce - cs < 15 or _covered(cs, ce, by_span):
+                continue
+            found.append(_quote(speaker, cue, text, cs, ce, False))
+            last_speaker = (speaker, cue, paragraph)
+    found.extend(by_span.values())
+    found.sort(key=lambda q: (q.start, -q.end))
+    result: list[Quote] = []
+    for q in found:  # drop reported clauses nested in a longer one of the same speaker
+        if result and q.start < result[-1].end and q.speaker == result[-1].speaker:
+            continue
+        result.append(q)
+    return result

@@ -1,0 +1,255 @@
+"""The embedded runner: the same stages as the distributed workers, in one process.
+
+Threads do the I/O (polls, page fetches); analysis runs on the calling thread in
+batches through ``nlp.pipe``; state and index live in SQLite. The runner can die
+at any line: entries are queued in the store before any work on them, and a
+restart picks up whatever is still pending.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, Field, HttpUrl, ValidationError
+from spacy.language import Language
+
+from pipeline.analyze import analyze_batch, load_claims, to_article
+from pipeline.errors import InputError, NewswireError, TransientError
+from pipeline.extract import fetch_and_extract
+from pipeline.fetch import Fetcher
+from pipeline.index import Index, open_index
+from pipeline.models import Article, Extracted, FeedEntry, FeedState
+from pipeline.nlp import load_model
+from pipeline.poll import poll
+from pipeline.settings import Settings
+from pipeline.store import PendingEntry, Store
+from pipeline.urls import article_id
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]  # stage, done, total
+
+
+def _quiet(stage: str, done: int, total: int) -> None:
+    pass
+
+
+class FeedConfig(BaseModel):
+    url: HttpUrl
+    name: str = ""
+    interval: int | None = Field(None, ge=1, description="seconds; default from settings")
+
+
+def load_feeds_file(path: Path) -> list[FeedConfig]:
+    """Feeds from a YAML file: ``feeds:`` then a list of ``{url, name, interval}``."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError as exc:
+        raise InputError(f"feeds file not found: {path}") from exc
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not valid YAML: {exc}") from exc
+    items = data.get("feeds") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise InputError(f"{path}: expected 'feeds:' followed by a list")
+    try:
+        return [FeedConfig.model_validate(i if isinstance(i, dict) else {"url": i}) for i in items]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InputError(f"{path}: feed {where}: {first['msg']}") from exc
+
+
+@dataclass
+class RunReport:
+    feeds_polled: int = 0
+    feed_errors: dict[str, str] = field(default_factory=dict)  # feed id -> reason
+    new_entries: int = 0
+    indexed: int = 0
+    failed: int = 0
+    retrying: int = 0
+    dead: int = 0
+    seconds: float = 0.0
+
+    def merge(self, other: RunReport) -> None:
+        self.feeds_polled += other.feeds_polled
+        self.feed_errors.update(other.feed_errors)
+        for name in ("new_entries", "indexed", "failed", "retrying", "dead"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+class Runner:
+    """Drives poll → fetch → extract → analyze → index over the store's feeds."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: Store | None = None,
+        index: Index | None = None,
+        progress: Progress = _quiet,
+    ) -> None:
+        self.settings = settings
+        self.store = store or Store(settings.db)
+        self.index = index or open_index(settings)
+        self.fetcher = Fetcher(settings)
+        self.progress = progress
+        self.claims = load_claims(settings.claims_file)
+        self._nlp: Language | None = None
+        self._rng = random.Random()
+
+    def close(self) -> None:
+        self.fetcher.close()
+        self.index.close()
+        self.store.close()
+
+    @property
+    def nlp(self) -> Language:
+        if self._nlp is None:
+            self._nlp = load_model(self.settings.spacy_model)
+        return self._nlp
+
+    # feeds ----------------------------------------------------------------
+
+    def sync_feeds(self, path: Path) -> int:
+        """Add the file's feeds that the store does not know; returns how many were added."""
+        before = {f.state.feed_id for f in self.store.feeds(include_removed=True)}
+        for cfg in load_feeds_file(path):
+            self.store.add_feed(
+                str(cfg.url), cfg.name,
+                interval=cfg.interval or self.settings.poll_default_interval, revive=False,
+            )  # fmt: skip
+        return len({f.state.feed_id for f in self.store.feeds(include_removed=True)} - before)
+
+    def poll_feeds(self, states: Sequence[FeedState]) -> RunReport:
+        """Poll feeds concurrently; queue the entries not seen before."""
+        report = RunReport()
+        with ThreadPoolExecutor(self.settings.fetch_threads, thread_name_prefix="poll") as pool:
+            futures = [pool.submit(poll, s, self.fetcher, rng=self._rng) for s in states]
+            for done, fut in enumerate(as_completed(futures), 1):
+                result = fut.result()
+                self.store.save_feed_state(result.state)
+                report.feeds_polled += 1
+                if result.error is not None:
+                    report.feed_errors[result.state.feed_id] = result.error.reason
+                new = self.store.add_entries(e for e in result.entries if e.url)
+                report.new_entries += len(new)
+                self.progress("poll", done, len(states))
+        return report
+
+    # articles ----------------------------------------------------------------
+
+    def process_pending(self) -> RunReport:
+        """Fetch, extract, analyse and index every queued entry that is due."""
+        report = RunReport()
+        pending = self.store.pending()
+        if not pending:
+            return report
+        batch: list[tuple[FeedEntry, Extracted, str]] = []
+        done = 0
+        with ThreadPoolExecutor(self.settings.fetch_threads, thread_name_prefix="fetch") as pool:
+            futures: dict[Future[tuple[Extracted, str] | None], PendingEntry] = {
+                pool.submit(self._fetch, p.entry): p for p in pending
+            }
+            for fut in as_completed(futures):
+                item = futures[fut]
+                done += 1
+                try:
+                    result = fut.result()
+                except NewswireError as exc:
+                    self._record_failure(item, exc, report)
+                else:
+                    if result is not None:
+                        batch.append((item.entry, *result))
+                if len(batch) >= self.settings.nlp_batch_size:
+                    self._analyze_and_index(batch, report)
+                    batch = []
+                self.progress("articles", done, len(pending))
+        if batch:
+            self._analyze_and_index(batch, report)
+        return report
+
+    def _fetch(self, entry: FeedEntry) -> tuple[Extracted, str] | None:
+        if self.index.get(article_id(entry.url)) is not None:
+            self.store.mark_done(entry, article_id(entry.url), note="already indexed")
+            return None
+        return fetch_and_extract(entry, self.fetcher)
+
+    def _record_failure(self, item: PendingEntry, exc: NewswireError, report: RunReport) -> None:
+        entry = item.entry
+        if isinstance(exc, TransientError):
+            delay = min(3600.0, 60.0 * 2**item.attempts) * self._rng.uniform(0.5, 1.0)
+            if exc.retry_after:
+                delay = max(delay, exc.retry_after)
+            status = self.store.retry_later(
+                entry, exc.reason, delay=delay, max_attempts=self.settings.max_attempts
+            )
+            if status == "dead":
+                report.dead += 1
+                log.error("gave up url=%s feed_id=%s: %s", entry.url, entry.feed_id, exc.reason)
+            else:
+                report.retrying += 1
+                log.warning("will retry url=%s in %.0fs: %s", entry.url, delay, exc.reason)
+        else:
+            self.store.mark_failed(entry, exc.reason)
+            report.failed += 1
+            log.warning("failed url=%s feed_id=%s: %s", entry.url, entry.feed_id, exc.reason)
+
+    def _analyze_and_index(
+        self, batch: list[tuple[FeedEntry, Extracted, str]], report: RunReport
+    ) -> None:
+        analyses = analyze_batch(
+            self.nlp, [x for _, x, _ in batch], self.claims, self.settings.nlp_batch_size
+        )
+        now = datetime.now(UTC)
+        articles: list[Article] = [
+            to_article(x, a, url=url, feed=entry.feed_id, fetched_at=now)
+            for (entry, x, url), a in zip(batch, analyses, strict=True)
+        ]
+        self.index.upsert_many(articles)
+        for (entry, _, _), article in zip(batch, articles, strict=True):
+            self.store.mark_done(entry, article.id)
+        report.indexed += len(articles)
+
+    # loops --------------------------------------------------------------------
+
+    def run_once(self, *, all_feeds: bool = True) -> RunReport:
+        """Poll every active feed (or only the due ones), then process the queue."""
+        started = time.monotonic()
+        now = datetime.now(UTC)
+        states = (
+            [f.state for f in self.store.feeds() if not f.state.retired]
+            if all_feeds
+            else self.store.due_feeds(now)
+        )
+        report = self.poll_feeds(states)
+        report.merge(self.process_pending())
+        report.seconds = time.monotonic() - started
+        return report
+
+    def run_forever(self, stop: threading.Event, on_cycle: Callable[[RunReport], None]) -> None:
+        """Poll due feeds and process the queue until ``stop`` is set."""
+        while not stop.is_set():
+            report = self.run_once(all_feeds=False)
+            on_cycle(report)
+            upcoming = [f.state.next_check_at for f in self.store.feeds() if not f.state.retired]
+            wait = (min(upcoming) - datetime.now(UTC)).total_seconds() if upcoming else 60.0
+            stop.wait(min(max(wait, 1.0), 60.0))
+
+
+@contextmanager
+def open_runner(settings: Settings, progress: Progress = _quiet) -> Iterator[Runner]:
+    runner = Runner(settings, progress=progress)
+    try:
+        yield runner
+    finally:
+        runner.close()

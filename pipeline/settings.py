@@ -1,0 +1,91 @@
+"""The one settings object: defaults here, overrides from ``NEWSWIRE_*`` and a YAML file.
+
+Precedence, highest first: explicit arguments, ``NEWSWIRE_*`` environment variables,
+the YAML file named by ``NEWSWIRE_CONFIG`` (default ``config/newswire.yaml`` when it
+exists), the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+Backend = Literal["sqlite", "elasticsearch", "opensearch"]
+
+
+def _config_file() -> Path:
+    # The one place allowed to read the environment by hand: it picks the file
+    # that the settings themselves come from.
+    return Path(os.environ.get("NEWSWIRE_CONFIG", "config/newswire.yaml"))
+
+
+class Settings(BaseSettings):
+    """Every option Newswire has, typed and validated at start-up."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWSWIRE_", extra="ignore")
+
+    # Where things live
+    backend: Backend = "sqlite"
+    db: Path = Path("newswire.db")
+    feeds_file: Path = Path("config/feeds.yaml")
+    claims_file: Path = Path("config/claims.yaml")
+    broker_url: str = "redis://localhost:6379/0"
+    elasticsearch_url: str = "http://localhost:9200"
+    opensearch_url: str = "http://localhost:9200"
+
+    # HTTP politeness and safety (one client for feeds and pages)
+    user_agent: str = "Newswire/0.1 (+https://github.com/newswire/newswire)"
+    allow_private_hosts: bool = False
+    http_timeout: float = Field(20.0, gt=0)
+    max_body_bytes: int = Field(5_000_000, gt=1024)
+    max_redirects: int = Field(5, ge=0, le=20)
+    per_host_concurrency: int = Field(2, ge=1)
+    per_host_delay: float = Field(1.0, ge=0)
+    respect_robots: bool = True
+
+    # Polling schedule, in seconds
+    poll_min_interval: int = Field(300, ge=1)
+    poll_max_interval: int = Field(86_400, ge=1)
+    poll_default_interval: int = Field(1_800, ge=1)
+    poll_backoff_base: int = Field(120, ge=1)
+
+    # Processing
+    spacy_model: str = ""  # empty: en_core_web_sm if installed, else the PyPI re-upload
+    fetch_threads: int = Field(8, ge=1)
+    nlp_batch_size: int = Field(16, ge=1)
+    min_body_chars: int = Field(300, ge=0)
+    max_attempts: int = Field(3, ge=1)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Settings:
+        if self.poll_min_interval > self.poll_max_interval:
+            raise ValueError("poll_min_interval must not exceed poll_max_interval")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        yaml_source = YamlConfigSettingsSource(settings_cls, yaml_file=_config_file())
+        return (init_settings, env_settings, yaml_source)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

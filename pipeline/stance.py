@@ -1,0 +1,215 @@
+"""Stances: who is for or against whom or what, with the evidence; and how an
+article stands toward tracked claims and its own headline.
+
+This first version is lexical: an evaluative-word lexicon with negation, scored
+in the clause around each target of a quote. ``newswire eval`` measures it; a
+trained classifier replaces the scorer without changing this module's output.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from spacy.tokens import Doc, Span, Token
+
+from pipeline.entities import EntityIndex
+from pipeline.models import ClaimStance, Quote, Stance, StanceLabel
+
+FAVOR = frozenset(
+    """support supports supported supporting supportive back backs backed backing endorse
+    endorses endorsed endorsement welcome welcomes welcomed welcoming praise praises praised
+    commend commended applaud applauded hail hailed champion championed approve approves
+    approved approval positive positively progress good great excellent success successful
+    succeed helps help helpful constructive encouraging encouraged optimistic hopeful hope
+    key vital crucial essential important benefit benefits beneficial fair right agree agrees
+    agreed agreement trust trusted confident confidence strong strength effective improve
+    improved improvement win wins won historic breakthrough safe secure protect protecting
+    proud credit deserve deserves thank thanks grateful partner partners ally allies cooperate
+    cooperation best better solution solve resolves resolved promise promising reliable""".split()
+)
+AGAINST = frozenset(
+    """oppose opposes opposed opposing opposition reject rejects rejected rejecting condemn
+    condemns condemned condemnation criticize criticise criticized criticised criticism
+    critical denounce denounced blame blames blamed accuse accuses accused attack attacks
+    attacked unacceptable refuse refuses refused refusal deny denies denied dismiss dismissed
+    doubt doubts jeopardize jeopardise threat threaten threatens threatened dangerous danger
+    illegal unlawful wrong bad worse worst fail fails failed failure failing disaster
+    disastrous reckless irresponsible outrageous shameful corrupt corruption lie lies lied
+    false misleading speculation pressure punish sanction sanctions warn warned warning
+    concern concerned concerns worry worried fear fears against problem problems flawed
+    harmful harm damage damaging destroy undermine undermines undermined violate violated
+    violation betray betrayed scandal crisis chaos weak mistake mistakes deadlock stall
+    stalled collapse hostile aggression terror terrorist enemy enemies unfair costly waste
+    degradation degrade degraded weaken weakened crush defeat isolate isolated punish""".split()
+)
+NEGATORS = frozenset("not no never n't cannot without nor neither hardly".split())
+_STANCE_TYPES = ("PERSON", "ORG", "LOC", "NORP", "EVENT", "LAW", "PRODUCT", "WORK")
+
+
+@dataclass(frozen=True)
+class Polarity:
+    label: StanceLabel
+    confidence: float
+    score: float
+
+
+def polarity(tokens: list[Token]) -> Polarity:
+    """Lexicon score of ``tokens``: +1 per favour word, -1 per against word, flipped
+    when a negator precedes it within three tokens."""
+    score = 0.0
+    for i, tok in enumerate(tokens):
+        word = tok.lower_
+        value = 1.0 if word in FAVOR or tok.lemma_.lower() in FAVOR else 0.0
+        value = -1.0 if word in AGAINST or tok.lemma_.lower() in AGAINST else value
+        if value and any(t.lower_ in NEGATORS for t in tokens[max(0, i - 3) : i]):
+            value = -value
+        score += value
+    label, confidence = _label(score)
+    return Polarity(label, confidence, score)
+
+
+def _clause(token: Token) -> list[Token]:
+    """The smallest clause around ``token``: walk up to the nearest verb and take its subtree."""
+    head = token
+    while head.pos_ not in ("VERB", "AUX") and head.head is not head:
+        head = head.head
+    return list(head.subtree)
+
+
+@dataclass(frozen=True)
+class _Target:
+    name: str
+    type: str
+    root: Token
+    tokens: list[Token]
+
+
+_ROLES = frozenset({"nsubj", "nsubjpass", "dobj", "attr", "appos", "conj"})
+
+
+def _targets(span: Span, quote: Quote, entities: EntityIndex) -> list[_Target]:
+    found: dict[str, _Target] = {}
+    for m in entities.mentions:
+        if m.start >= span.end_char or m.end <= span.start_char:
+            continue
+        if m.name == quote.speaker or m.type not in _STANCE_TYPES or m.name in found:
+            continue
+        ent = span.doc.char_span(m.start, m.end, alignment_mode="expand")
+        if ent is None:
+            continue
+        # A place is a target only as an actor ("Israel will delay"), not a setting ("in Gaza").
+        if m.type == "LOC" and ent.root.dep_ not in _ROLES:
+            continue
+        found[m.name] = _Target(m.name, m.type, ent.root, _clause(ent.root))
+    if not found:  # no named target: the main noun phrase the quote is about
+        for chunk in span.noun_chunks:
+            if chunk.root.pos_ == "PRON" or chunk.root.dep_ not in ("nsubj", "nsubjpass", "dobj"):
+                continue
+            words = [t for t in chunk if t.dep_ not in ("det", "poss", "predet") and not t.is_punct]
+            if words:
+                name = span.doc.text[words[0].idx : words[-1].idx + len(words[-1].text)]
+                found[name] = _Target(name, "TOPIC", chunk.root, _clause(chunk.root))
+                break
+    return list(found.values())
+
+
+def _harm(target: _Target) -> float:
+    """-2 when the target is what a harm word acts on ("pressure on X", "degradation of X")."""
+    tok = target.root
+    for _ in range(2):  # X <- of/on/against <- degradation/pressure/sanctions
+        if tok.dep_ not in ("pobj", "dobj", "nsubjpass"):
+            return 0.0
+        tok = tok.head
+        if tok.lemma_.lower() in AGAINST or tok.lower_ in AGAINST:
+            return -2.0
+        if tok.dep_ != "prep" and tok.pos_ != "ADP":
+            return 0.0
+    return 0.0
+
+
+def extract_stances(doc: Doc, quotes: list[Quote], entities: EntityIndex) -> list[Stance]:
+    """Holder → target stances from the article's attributed quotes.
+
+    A target is an entity a quote names (other than its speaker; places only as
+    actors), else the noun phrase the quote is about. Each quote scores the clause
+    around the target (the whole quote when it has one target only); scores of one
+    holder toward one target add up across quotes, and the evidence is the sentence
+    that weighed most. Neutral stances are kept for people and organisations only.
+    """
+    totals: dict[tuple[str, str], tuple[float, float, str, str]] = {}
+    for quote in quotes:
+        span = doc.char_span(quote.start, quote.end, alignment_mode="expand")
+        if span is None:
+            continue
+        targets = _targets(span, quote, entities)
+        for target in targets:
+            tokens = [t for t in target.tokens if span.start <= t.i < span.end]
+            if len(targets) == 1:
+                tokens = list(span)
+            score = polarity(tokens).score + _harm(target)
+            key = (quote.speaker, target.name)
+            total, strongest, evidence, ttype = totals.get(key, (0.0, -1.0, "", target.type))
+            if abs(score) > strongest:
+                strongest, evidence = abs(score), _evidence(doc, quote)
+            totals[key] = (total + score, strongest, evidence, ttype)
+    stances = []
+    for (holder, target), (total, _, evidence, ttype) in totals.items():
+        label, confidence = _label(total)
+        if label == "neutral" and ttype not in ("PERSON", "ORG"):
+            continue
+        stances.append(Stance(holder=holder, target=target, stance=label,
+                              confidence=confidence, evidence=evidence))  # fmt: skip
+    return stances
+
+
+def _label(score: float) -> tuple[StanceLabel, float]:
+    if abs(score) < 1:
+        return "neutral", 0.5
+    return ("favor" if score > 0 else "against"), round(min(0.95, 0.55 + 0.1 * abs(score)), 2)
+
+
+def _evidence(doc: Doc, quote: Quote) -> str:
+    """The sentence(s) holding the quote, trimmed to a readable length."""
+    sents = [s for s in doc.sents if s.start_char < quote.end and quote.start < s.end_char]
+    text = " ".join(s.text.strip() for s in sents) if sents else quote.text
+    return text if len(text) <= 600 else text[:597] + "…"
+
+
+# Claims ------------------------------------------------------------------------
+
+_WORD = re.compile(r"[a-z0-9]+")
+_REFUTE = frozenset(
+    """deny denies denied false fake hoax debunk debunked untrue refute refuted refutes
+    no not never dismiss dismissed reject rejected baseless unfounded rumor rumour""".split()
+)
+_STOP = frozenset(
+    """the a an of to in on for and or is are was were be been has have had it its this that
+    with as at by from will would could should may might says said say after before over
+    about into than then there their they he she his her we our you your not no""".split()
+)
+
+
+def _content_words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 2}
+
+
+def claim_stance(claim: str, title: str, body: str) -> ClaimStance:
+    """Whether an article (title and body) agrees with, disputes, discusses or is
+    unrelated to ``claim``, by overlap of content words and refuting words near them."""
+    claim_words = _content_words(claim)
+    if not claim_words:
+        return ClaimStance(claim=claim, stance="unrelated", confidence=0.5)
+    text = f"{title}\n{body}"
+    overlap = len(claim_words & _content_words(text)) / len(claim_words)
+    if overlap < 0.35:
+        return ClaimStance(claim=claim, stance="unrelated", confidence=round(0.6 + 0.4 * (0.35 - overlap), 2))
+    sentences = re.split(r"(?<=[.!?])\s+|\n", text)
+    related = [s for s in sentences if len(claim_words & _content_words(s)) >= max(1, len(claim_words) // 3)]
+    refuting = sum(bool(_REFUTE & set(_WORD.findall(s.lower()))) for s in related)
+    share = refuting / len(related) if related else 0.0
+    if share >= 0.5:
+        return ClaimStance(claim=claim, stance="disagree", confidence=round(0.5 + share / 4, 2))
+    if overlap >= 0.7 and share == 0:
+        return ClaimStance(claim=claim, stance="agree", confidence=round(0.4 + overlap / 4, 2))
+    return ClaimStance(claim=claim, stance="discuss", confidence=round(0.4 + overlap / 4, 2))

@@ -1,0 +1,273 @@
+"""State that survives restarts: feeds and their schedule, seen entries, and the
+work queue of entries with their attempts, failures and dead letters (SQLite).
+
+Entry rows double as the dedup set (``INSERT OR IGNORE`` is the atomic
+set-if-absent) and as the embedded runner's queue: ``pending`` → ``done``,
+``failed`` (permanent, with reason) or ``dead`` (transient retries exhausted,
+kept for replay).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Literal
+
+from pipeline.models import FeedEntry, FeedState
+from pipeline.urls import feed_id as make_feed_id
+
+EntryStatus = Literal["pending", "done", "failed", "dead"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS feeds (
+    feed_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    removed INTEGER NOT NULL DEFAULT 0,
+    next_check_at TEXT NOT NULL,
+    state TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS entries (
+    feed_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    url TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    not_before TEXT NOT NULL DEFAULT '',
+    last_error TEXT,
+    article_id TEXT,
+    entry TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (feed_id, key)
+);
+CREATE INDEX IF NOT EXISTS entries_status ON entries (status, not_before);
+"""
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection tuned for one writer and many readers (WAL), usable across threads."""
+    if str(path) != ":memory:":
+        path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Feed:
+    name: str
+    state: FeedState
+    removed: bool = False
+
+
+@dataclass(frozen=True)
+class PendingEntry:
+    entry: FeedEntry
+    attempts: int
+
+
+@dataclass(frozen=True)
+class EntryRecord:
+    feed_id: str
+    key: str
+    url: str
+    status: EntryStatus
+    attempts: int
+    last_error: str | None
+    updated_at: str
+
+
+class Store:
+    """SQLite-backed state store. Thread-safe; one instance per process."""
+
+    def __init__(self, path: Path) -> None:
+        self._conn = connect(path)
+        self._lock = threading.RLock()
+        with self._lock:
+            self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    # feeds --------------------------------------------------------------
+
+    def add_feed(
+        self,
+        url: str,
+        name: str = "",
+        *,
+        interval: int,
+        feed_id: str | None = None,
+        revive: bool = True,
+    ) -> Feed:
+        """Register a feed (id from its URL unless given). An existing feed keeps its
+        state; a removed one comes back only when ``revive`` is set."""
+        fid = feed_id or make_feed_id(url)
+        now = _now()
+        with self._tx() as c:
+            row = c.execute("SELECT removed FROM feeds WHERE feed_id=?", (fid,)).fetchone()
+            if row is None:
+                state = FeedState(feed_id=fid, url=url, interval=interval, next_check_at=now)
+                c.execute(
+                    "INSERT INTO feeds(feed_id, name, removed, next_check_at, state) VALUES (?,?,0,?,?)",
+                    (fid, name or url, now.isoformat(), state.model_dump_json()),
+                )
+            elif row["removed"] and revive:
+                c.execute("UPDATE feeds SET removed=0, name=? WHERE feed_id=?", (name or url, fid))
+        feed = self.feed(fid)
+        assert feed is not None
+        return feed
+
+    def remove_feed(self, ref: str) -> bool:
+        """Mark a feed removed (by id, URL or name); its history stays. False if unknown."""
+        feed = self.find_feed(ref)
+        if feed is None:
+            return False
+        with self._tx() as c:
+            c.execute("UPDATE feeds SET removed=1 WHERE feed_id=?", (feed.state.feed_id,))
+        return True
+
+    def find_feed(self, ref: str) -> Feed | None:
+        for feed in self.feeds(include_removed=True):
+            if ref in (feed.state.feed_id, feed.state.url, feed.name):
+                return feed
+        return self.feed(make_feed_id(ref))
+
+    def feed(self, fid: str) -> Feed | None:
+        row = self._conn.execute("SELECT * FROM feeds WHERE feed_id=?", (fid,)).fetchone()
+        return _feed(row) if row else None
+
+    def feeds(self, *, include_removed: bool = False) -> list[Feed]:
+        sql = "SELECT * FROM feeds" + ("" if include_removed else " WHERE removed=0")
+        return [_feed(r) for r in self._conn.execute(sql + " ORDER BY name")]
+
+    def due_feeds(self, now: datetime) -> list[FeedState]:
+        rows = self._conn.execute(
+            "SELECT * FROM feeds WHERE removed=0 AND next_check_at<=? ORDER BY next_check_at",
+            (now.isoformat(),),
+        )
+        return [s for s in (_feed(r).state for r in rows) if not s.retired]
+
+    def save_feed_state(self, state: FeedState) -> None:
+        with self._tx() as c:
+            c.execute(
+                "UPDATE feeds SET state=?, next_check_at=? WHERE feed_id=?",
+                (state.model_dump_json(), state.next_check_at.isoformat(), state.feed_id),
+            )
+
+    def set_feed_url(self, fid: str, url: str) -> None:
+        feed = self.feed(fid)
+        if feed is not None and feed.state.url != url:
+            self.save_feed_state(feed.state.model_copy(update={"url": url}))
+
+    # entries --------------------------------------------------------------
+
+    def add_entries(self, entries: Iterable[FeedEntry]) -> list[FeedEntry]:
+        """Queue entries not seen before; returns the ones that were new."""
+        new = []
+        now = _now().isoformat()
+        with self._tx() as c:
+            for e in entries:
+                cur = c.execute(
+                    "INSERT OR IGNORE INTO entries(feed_id, key, url, entry, created_at, updated_at)"
+                    " VALUES (?,?,?,?,?,?)",
+                    (e.feed_id, e.key, e.url, e.model_dump_json(), now, now),
+                )
+                if cur.rowcount:
+                    new.append(e)
+        return new
+
+    def pending(self, now: datetime | None = None, limit: int = 10_000) -> list[PendingEntry]:
+        rows = self._conn.execute(
+            "SELECT entry, attempts FROM entries WHERE status='pending' AND not_before<=?"
+            " ORDER BY created_at LIMIT ?",
+            ((now or _now()).isoformat(), limit),
+        )
+        return [PendingEntry(FeedEntry.model_validate_json(r["entry"]), r["attempts"]) for r in rows]
+
+    def mark_done(self, entry: FeedEntry, article_id: str, note: str | None = None) -> None:
+        self._set(entry, "done", article_id=article_id, error=note)
+
+    def mark_failed(self, entry: FeedEntry, reason: str) -> None:
+        """A permanent failure: recorded with its reason, never retried."""
+        self._set(entry, "failed", error=reason)
+
+    def retry_later(
+        self, entry: FeedEntry, reason: str, *, delay: float, max_attempts: int
+    ) -> EntryStatus:
+        """Count a transient failure; past ``max_attempts`` the entry becomes a dead letter."""
+        with self._tx() as c:
+            row = c.execute(
+                "SELECT attempts FROM entries WHERE feed_id=? AND key=?", (entry.feed_id, entry.key)
+            ).fetchone()
+            attempts = (row["attempts"] if row else 0) + 1
+            status: EntryStatus = "dead" if attempts >= max_attempts else "pending"
+            c.execute(
+                "UPDATE entries SET status=?, attempts=?, last_error=?, not_before=?, updated_at=?"
+                " WHERE feed_id=? AND key=?",
+                (status, attempts, reason, (_now() + timedelta(seconds=delay)).isoformat(),
+                 _now().isoformat(), entry.feed_id, entry.key),
+            )  # fmt: skip
+        return status
+
+    def replay_dead(self) -> int:
+        """Put every dead letter back in the queue; returns how many."""
+        with self._tx() as c:
+            cur = c.execute(
+                "UPDATE entries SET status='pending', attempts=0, not_before='' WHERE status='dead'"
+            )
+            return cur.rowcount
+
+    def records(self, status: EntryStatus, limit: int = 100) -> list[EntryRecord]:
+        rows = self._conn.execute(
+            "SELECT feed_id, key, url, status, attempts, last_error, updated_at FROM entries"
+            " WHERE status=? ORDER BY updated_at DESC LIMIT ?",
+            (status, limit),
+        )
+        return [EntryRecord(**dict(r)) for r in rows]
+
+    def entry_counts(self) -> dict[str, dict[str, int]]:
+        """Per feed id, how many entries are in each status."""
+        out: dict[str, dict[str, int]] = {}
+        for r in self._conn.execute("SELECT feed_id, status, COUNT(*) n FROM entries GROUP BY 1, 2"):
+            out.setdefault(r["feed_id"], {})[r["status"]] = r["n"]
+        return out
+
+    def _set(
+        self, entry: FeedEntry, status: EntryStatus, *, article_id: str | None = None,
+        error: str | None = None,
+    ) -> None:  # fmt: skip
+        with self._tx() as c:
+            c.execute(
+                "UPDATE entries SET status=?, article_id=COALESCE(?, article_id), last_error=?,"
+                " updated_at=? WHERE feed_id=? AND key=?",
+                (status, article_id, error, _now().isoformat(), entry.feed_id, entry.key),
+            )
+
+
+def _feed(row: sqlite3.Row) -> Feed:
+    return Feed(row["name"], FeedState.model_validate_json(row["state"]), bool(row["removed"]))
