@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -57,7 +57,9 @@ class _State:
 def _main(
     backend: Annotated[Backend | None, typer.Option(help="Search backend.")] = None,
     db: Annotated[Path | None, typer.Option(help="SQLite file for state and index.")] = None,
-    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="-v info, -vv debug.")] = 0,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="-v info, -vv debug.")
+    ] = 0,
 ) -> None:
     _State.overrides = {k: v for k, v in {"backend": backend, "db": db}.items() if v is not None}
     _State.verbose = verbose
@@ -69,9 +71,14 @@ def _main(
 
 def _progress() -> Progress:
     return Progress(
-        TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err, transient=True, disable=not err.is_terminal,
-    )  # fmt: skip
+        TextColumn("{task.description:<10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
 
 
 @contextmanager
@@ -109,7 +116,9 @@ def _print_report(report: RunReport, as_json: bool) -> None:
 
 @app.command()
 def run(
-    once: Annotated[bool, typer.Option("--once", help="Poll every feed once, process, exit.")] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="Poll every feed once, process, exit.")
+    ] = False,
     feeds: Annotated[Path | None, typer.Option(help="Feeds YAML to add before running.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run report as JSON.")] = False,
 ) -> None:
@@ -138,7 +147,9 @@ def run(
 @app.command()
 def demo(
     port: Annotated[int, typer.Option(help="Port for the demo sites (0: any free port).")] = 0,
-    serve: Annotated[bool, typer.Option(help="Keep serving the demo sites after ingesting.")] = False,
+    serve: Annotated[
+        bool, typer.Option(help="Keep serving the demo sites after ingesting.")
+    ] = False,
 ) -> None:
     """Serve the bundled demo sites on 127.0.0.1 and ingest them into the local index."""
     from pipeline.demo.server import DemoServer
@@ -164,10 +175,8 @@ def demo(
             out.print(f"  {example}")
         if serve:
             err.print(f"serving demo sites at {server.base_url}; Ctrl-C to stop")
-            try:
+            with suppress(KeyboardInterrupt):
                 threading.Event().wait()
-            except KeyboardInterrupt:
-                pass
 
 
 @app.command()
@@ -180,7 +189,9 @@ def ingest(
         items: list[tuple[Extracted, str]] = []
         for target in targets:
             if re.match(r"https?://", target):
-                entry = FeedEntry(key=entry_key(None, target, "", None), feed_id="manual", url=target)
+                entry = FeedEntry(
+                    key=entry_key(None, target, "", None), feed_id="manual", url=target
+                )
                 items.append(fetch_and_extract(entry, runner.fetcher))
             else:
                 items.append((_read_file(Path(target)), Path(target).resolve().as_uri()))
@@ -206,13 +217,17 @@ def _read_file(path: Path) -> Extracted:
 
 @app.command()
 def analyze(
-    file: Annotated[Path, typer.Argument(help="An article as HTML, or text with the title on line 1.")],
+    file: Annotated[
+        Path, typer.Argument(help="An article as HTML, or text with the title on line 1.")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print the contract JSON.")] = False,
 ) -> None:
     """Analyse one article: entities, quotes, stances. Nothing is stored."""
     settings = _State.settings()
     extracted = _read_file(file)
-    analysis = analyze_batch(load_model(settings.spacy_model), [extracted], load_claims(settings.claims_file))[0]
+    analysis = analyze_batch(
+        load_model(settings.spacy_model), [extracted], load_claims(settings.claims_file)
+    )[0]
     article = to_article(extracted, analysis, url=file.resolve().as_uri())
     if as_json:
         out.print_json(article.model_dump_json())
@@ -220,13 +235,21 @@ def analyze(
     out.print(f"[bold]{escape(article.title)}[/bold]")
     table = Table("entity", "type", "mentions", "salience", "aliases", title="Entities")
     for e in article.entities:
-        table.add_row(escape(e.name), e.type, str(e.mentions), f"{e.salience:.2f}", escape(", ".join(e.aliases)))
+        table.add_row(
+            escape(e.name),
+            e.type,
+            str(e.mentions),
+            f"{e.salience:.2f}",
+            escape(", ".join(e.aliases)),
+        )
     out.print(table)
     for q in article.quotes:
         mark = "“”" if q.direct else "≈"
         out.print(f"[cyan]{escape(q.speaker)}[/cyan] {q.cue} {mark[0]}{escape(q.text)}{mark[-1]}")
     for s in article.stances:
-        out.print(f"{escape(s.holder)} → {escape(s.target)}: [bold]{s.stance}[/bold] ({s.confidence:.2f})")
+        out.print(
+            f"{escape(s.holder)} → {escape(s.target)}: [bold]{s.stance}[/bold] ({s.confidence:.2f})"
+        )
 
 
 # search -----------------------------------------------------------------------------
@@ -246,9 +269,13 @@ def _date(value: str | None, name: str) -> datetime | None:
 def search(
     query: Annotated[str, typer.Argument(help='Words, "phrases", OR, -exclude.')] = "",
     entity: Annotated[str | None, typer.Option(help="Only stories naming this entity.")] = None,
-    type: Annotated[str | None, typer.Option("--type", help="Only stories with an entity of this type.")] = None,
+    type: Annotated[
+        str | None, typer.Option("--type", help="Only stories with an entity of this type.")
+    ] = None,
     speaker: Annotated[str | None, typer.Option(help="Only stories quoting this speaker.")] = None,
-    stance: Annotated[str | None, typer.Option(help="favor, against or neutral (with --speaker: held by them).")] = None,
+    stance: Annotated[
+        str | None, typer.Option(help="favor, against or neutral (with --speaker: held by them).")
+    ] = None,
     source: Annotated[str | None, typer.Option(help="Only stories from this domain.")] = None,
     since: Annotated[str | None, typer.Option(help="Published on or after (YYYY-MM-DD).")] = None,
     until: Annotated[str | None, typer.Option(help="Published on or before (YYYY-MM-DD).")] = None,
@@ -264,11 +291,18 @@ def search(
     try:
         result = index.search(
             SearchQuery(
-                text=query, entity=entity, type=type, speaker=speaker, stance=stance,
-                source=source, since=_date(since, "since"), until=_date(until, "until"),
-                limit=limit, offset=offset,
+                text=query,
+                entity=entity,
+                type=type,
+                speaker=speaker,
+                stance=stance,
+                source=source,
+                since=_date(since, "since"),
+                until=_date(until, "until"),
+                limit=limit,
+                offset=offset,
             )
-        )  # fmt: skip
+        )
     finally:
         index.close()
     if as_json:
@@ -278,8 +312,11 @@ def search(
 
 
 def _marked(snippet: str) -> str:
-    return escape(snippet).replace("&lt;mark&gt;", "").replace("<mark>", "[bold yellow]").replace(
-        "</mark>", "[/bold yellow]"
+    return (
+        escape(snippet)
+        .replace("&lt;mark&gt;", "")
+        .replace("<mark>", "[bold yellow]")
+        .replace("</mark>", "[/bold yellow]")
     )
 
 
@@ -297,7 +334,10 @@ def _print_result(result: SearchResult, offset: int) -> None:
     if result.total:
         out.print()
         for etype, values in f.entities.items():
-            out.print(f"[dim]{etype}:[/dim] " + ", ".join(f"{escape(v.value)} ({v.count})" for v in values[:6]))
+            out.print(
+                f"[dim]{etype}:[/dim] "
+                + ", ".join(f"{escape(v.value)} ({v.count})" for v in values[:6])
+            )
         out.print("[dim]sources:[/dim] " + ", ".join(f"{v.value} ({v.count})" for v in f.sources))
         out.print("[dim]stances:[/dim] " + ", ".join(f"{v.value} ({v.count})" for v in f.stances))
 
@@ -314,7 +354,9 @@ def feeds_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
     feeds = store.feeds()
     store.close()
     if as_json:
-        out.print_json(json.dumps([{"name": f.name, **f.state.model_dump(mode="json")} for f in feeds]))
+        out.print_json(
+            json.dumps([{"name": f.name, **f.state.model_dump(mode="json")} for f in feeds])
+        )
         return
     for f in feeds:
         out.print(f"{f.state.feed_id}  {escape(f.name)}  {f.state.url}")
@@ -324,7 +366,9 @@ def feeds_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
 def feeds_add(
     url: str,
     name: Annotated[str, typer.Option(help="Display name.")] = "",
-    interval: Annotated[int | None, typer.Option(min=1, help="Seconds between polls at first.")] = None,
+    interval: Annotated[
+        int | None, typer.Option(min=1, help="Seconds between polls at first.")
+    ] = None,
 ) -> None:
     """Add a feed (a removed one comes back with its history)."""
     from pipeline.store import Store
@@ -359,17 +403,25 @@ def feeds_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
     store = Store(_State.settings().db)
     feeds, counts = store.feeds(), store.entry_counts()
     store.close()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for f in feeds:
         s = f.state
         state = "retired" if s.retired else ("failing" if s.error_count else "ok")
-        rows.append({
-            "feed_id": s.feed_id, "name": f.name, "url": s.url, "state": state,
-            "last_status": s.last_status, "error_count": s.error_count, "last_error": s.last_error,
-            "last_checked_at": s.last_checked_at.isoformat() if s.last_checked_at else None,
-            "next_check_at": s.next_check_at.isoformat(), "interval": s.interval,
-            "entries": counts.get(s.feed_id, {}),
-        })  # fmt: skip
+        rows.append(
+            {
+                "feed_id": s.feed_id,
+                "name": f.name,
+                "url": s.url,
+                "state": state,
+                "last_status": s.last_status,
+                "error_count": s.error_count,
+                "last_error": s.last_error,
+                "last_checked_at": s.last_checked_at.isoformat() if s.last_checked_at else None,
+                "next_check_at": s.next_check_at.isoformat(),
+                "interval": s.interval,
+                "entries": counts.get(s.feed_id, {}),
+            }
+        )
     if as_json:
         out.print_json(json.dumps(rows))
         return
@@ -377,11 +429,14 @@ def feeds_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
     for r in rows:
         colour = {"ok": "green", "failing": "red", "retired": "dim"}[r["state"]]
         table.add_row(
-            escape(r["name"]), f"[{colour}]{r['state']}[/{colour}]", str(r["last_status"] or "-"),
-            str(r["error_count"]), r["next_check_at"][:16].replace("T", " "),
+            escape(r["name"]),
+            f"[{colour}]{r['state']}[/{colour}]",
+            str(r["last_status"] or "-"),
+            str(r["error_count"]),
+            r["next_check_at"][:16].replace("T", " "),
             " ".join(f"{k}:{v}" for k, v in sorted(r["entries"].items())) or "-",
             escape(r["last_error"] or ""),
-        )  # fmt: skip
+        )
     out.print(table)
 
 
@@ -403,5 +458,7 @@ def main() -> None:
     except Exception as exc:  # the promise: one line, not a traceback (unless -v)
         if _State.verbose:
             raise
-        err.print(f"[red]error:[/red] unexpected {type(exc).__name__}: {escape(str(exc))} (run with -v for details)")
+        err.print(
+            f"[red]error:[/red] unexpected {type(exc).__name__}: {escape(str(exc))} (run with -v for details)"
+        )
         sys.exit(1)

@@ -17,10 +17,18 @@ from spacy.tokens import Doc, Span
 from pipeline.models import Entity, EntityType
 
 _TYPE_MAP: dict[str, EntityType] = {
-    "PERSON": "PERSON", "ORG": "ORG", "GPE": "LOC", "LOC": "LOC", "FAC": "LOC",
-    "NORP": "NORP", "EVENT": "EVENT", "LAW": "LAW", "WORK_OF_ART": "WORK",
-    "PRODUCT": "PRODUCT", "LANGUAGE": "MISC",
-}  # fmt: skip
+    "PERSON": "PERSON",
+    "ORG": "ORG",
+    "GPE": "LOC",
+    "LOC": "LOC",
+    "FAC": "LOC",
+    "NORP": "NORP",
+    "EVENT": "EVENT",
+    "LAW": "LAW",
+    "WORK_OF_ART": "WORK",
+    "PRODUCT": "PRODUCT",
+    "LANGUAGE": "MISC",
+}
 
 # Titles that make the name after them a person's ("Councillor Marcus Hale", "Mayor X").
 _PERSON_TITLES = frozenset(
@@ -42,8 +50,12 @@ _ORG_FOLLOWERS = frozenset(
     "newspaper daily tv channel network agency radio magazine broadcaster paper outlet website"
     " company group party bank university ministry".split()
 )
-_LAW_WORDS = re.compile(r"\b(?:Resolution|Act|Bill|Treaty|Accord|Accords|Convention|Amendment|Directive)\b")
-_EVENT_HEADS = frozenset("war conflict summit talks election elections olympics games crisis".split())
+_LAW_WORDS = re.compile(
+    r"\b(?:Resolution|Act|Bill|Treaty|Accord|Accords|Convention|Amendment|Directive)\b"
+)
+_EVENT_HEADS = frozenset(
+    "war conflict summit talks election elections olympics games crisis".split()
+)
 _ORG_SUFFIXES = re.compile(
     r"\b(?:TV|News|Times|Post|Press|Journal|Inc|Corp|Ltd|LLC|Party|Coalition|Association|"
     r"Alliance|Union|Federation|Council|Bureau|Authority|Agency|Ministry|Department|Commission|"
@@ -51,17 +63,33 @@ _ORG_SUFFIXES = re.compile(
     r"Capital|Operator|Semiconductors|Energy)\.?$"
 )
 _AMOUNT = re.compile(r"\d.*\b(?:million|billion|trillion|dollars?|percent|euros?|krone?r?)\b", re.I)
-_TYPE_RANK = {t: i for i, t in enumerate(("PERSON", "ORG", "LOC", "NORP", "EVENT", "LAW", "PRODUCT", "WORK", "MISC"))}
+_TYPE_RANK = {
+    t: i
+    for i, t in enumerate(
+        ("PERSON", "ORG", "LOC", "NORP", "EVENT", "LAW", "PRODUCT", "WORK", "MISC")
+    )
+}
 
 # Short forms that name the same thing; keys are lower-cased.
 _SAME_AS = {
-    "us": "United States", "u.s.": "United States", "usa": "United States",
-    "u.s.a.": "United States", "america": "United States", "united states": "United States",
-    "uk": "United Kingdom", "u.k.": "United Kingdom", "britain": "United Kingdom",
-    "great britain": "United Kingdom", "united kingdom": "United Kingdom",
-    "un": "United Nations", "u.n.": "United Nations", "united nations": "United Nations",
-    "eu": "European Union", "e.u.": "European Union", "european union": "European Union",
-}  # fmt: skip
+    "us": "United States",
+    "u.s.": "United States",
+    "usa": "United States",
+    "u.s.a.": "United States",
+    "america": "United States",
+    "united states": "United States",
+    "uk": "United Kingdom",
+    "u.k.": "United Kingdom",
+    "britain": "United Kingdom",
+    "great britain": "United Kingdom",
+    "united kingdom": "United Kingdom",
+    "un": "United Nations",
+    "u.n.": "United Nations",
+    "united nations": "United Nations",
+    "eu": "European Union",
+    "e.u.": "European Union",
+    "european union": "European Union",
+}
 
 
 @dataclass
@@ -115,7 +143,7 @@ _TRAILING = frozenset("of in on at for and to the".split())
 def clean_name(text: str, person: bool = True) -> str:
     """Strip possessives, leading articles, trailing prepositions, stray punctuation
     and, for people, titles ("Prime Minister", "Mr.") from a mention."""
-    text = re.sub(r"[’']s?$", "", text.strip()).strip(" \t\n/-–—,.;:“”\"‘’()")
+    text = re.sub(r"[’']s?$", "", text.strip()).strip(' \t\n/-–—,.;:“”"‘’()')
     words = text.split()
     while words and words[0].lower() == "the":
         words = words[1:]
@@ -148,7 +176,11 @@ def _retype(span: Span, name: str, label: str) -> EntityType | None:
 def _collect(doc: Doc) -> list[Mention]:
     mentions = []
     for span in doc.ents:
-        titled = span.text.split()[0].lower().rstrip(".") in _PERSON_TITLES if span.text.split() else False
+        titled = (
+            span.text.split()[0].lower().rstrip(".") in _PERSON_TITLES
+            if span.text.split()
+            else False
+        )
         name = clean_name(span.text, person=span.label_ == "PERSON" or titled)
         if len(name) < 2 or not any(c.isalpha() for c in name) or _AMOUNT.search(name):
             continue
@@ -196,8 +228,15 @@ def _group(mentions: list[Mention]) -> list[_Group]:
         target: _Group | None = by_key.get((key_text, m.type))
         if target is None and len(words) == 1 and m.type != "NORP":
             for p in persons:  # a lone surname, maybe misspelled or mistyped
-                if any(_close(words[0], form.split()[-1]) for form in p.forms if len(form.split()) > 1):
+                if any(
+                    _close(words[0], form.split()[-1]) for form in p.forms if len(form.split()) > 1
+                ):
                     target = p
+                    break
+        if target is None and len(words) == 1 and m.type != "NORP":
+            for g in groups:  # "Greenline" for "Greenline Energy", whatever spaCy called it
+                if g.type == "ORG" and any(f.split()[0] == words[0] and " " in f for f in g.forms):
+                    target = g
                     break
         if target is None:
             for g in groups:  # a close spelling, or a shorter form, of a name of one type
@@ -212,6 +251,46 @@ def _group(mentions: list[Mention]) -> list[_Group]:
         by_key[(key_text, m.type)] = target
         add(target, m)
     return groups
+
+
+def _adopt_mistyped_names(groups: list[_Group]) -> list[_Group]:
+    """A lone PERSON surname ("Hale") whose full name the tagger mistyped ("Marcus Hale"
+    as ORG) makes that name a person's: the two merge as PERSON."""
+    lone = [g for g in groups if g.type == "PERSON" and all(len(f.split()) == 1 for f in g.forms)]
+    for g in lone:
+        word = next(iter(g.forms))
+        for other in groups:
+            if other is g or other.type not in ("ORG", "LOC", "MISC") or _ORG_SUFFIXES.search(
+                other.canonical()
+            ):
+                continue
+            if any(len(f.split()) == 2 and _close(f.split()[-1], word) for f in other.forms):
+                other.type = "PERSON"
+                other.forms.update(g.forms)
+                other.mentions.extend(g.mentions)
+                g.mentions = []
+                break
+    return [g for g in groups if g.mentions]
+
+
+def _find_missed_surnames(doc: Doc, groups: list[_Group], mentions: list[Mention]) -> None:
+    """Count surnames of known people that the tagger missed ("Marin added …")."""
+    surnames: dict[str, _Group] = {}
+    for g in groups:
+        if g.type == "PERSON":
+            for form in g.forms:
+                if len(form.split()) > 1:
+                    surnames.setdefault(form.split()[-1], g)
+    if not surnames:
+        return
+    covered = {i for m in mentions for i in range(m.start, m.end)}
+    for tok in doc:
+        group = surnames.get(tok.text)
+        if group is not None and tok.pos_ == "PROPN" and tok.idx not in covered:
+            mention = Mention(tok.idx, tok.idx + len(tok.text), tok.text, type="PERSON")
+            group.forms[tok.text] += 1
+            group.mentions.append(mention)
+            mentions.append(mention)
 
 
 def _merge_types(groups: list[_Group]) -> list[_Group]:
@@ -244,7 +323,8 @@ def extract_entities(doc: Doc, title: str = "") -> EntityIndex:
     how early it first appears; 1.0 is the article's most central entity.
     """
     mentions = _collect(doc)
-    groups = _merge_types(_group(mentions))
+    groups = _adopt_mistyped_names(_merge_types(_group(mentions)))
+    _find_missed_surnames(doc, groups, mentions)
     length = max(len(doc.text), 1)
     top = max((len(g.mentions) for g in groups), default=1)
     title_low = title.lower()
@@ -256,9 +336,7 @@ def extract_entities(doc: Doc, title: str = "") -> EntityIndex:
         forms = set(g.forms) | {name}
         in_title = any(re.search(rf"\b{re.escape(f.lower())}\b", title_low) for f in forms)
         first = min(m.start for m in g.mentions)
-        salience = (
-            0.6 * len(g.mentions) / top + 0.25 * in_title + 0.15 * (1 - first / length)
-        )
+        salience = 0.6 * len(g.mentions) / top + 0.25 * in_title + 0.15 * (1 - first / length)
         entities.append(
             Entity(
                 name=name,

@@ -27,7 +27,7 @@ _DROP_LINE = [
     re.compile(p, re.I)
     for p in (
         r".*\s[-–—|]\s*(?:photo(?:graph)?:?\s*)?[A-Z][\w.'’ -]{1,60}/[\w.'’ -]{2,60}",  # caption - Name/Agency
-        rf".*\((?:photo|image|picture|credit)s?:?[^)]*\)\s*",
+        r".*\((?:photo|image|picture|credit)s?:?[^)]*\)\s*",
         rf".*(?:{_AGENCIES})\s*(?:via Getty Images)?",  # caption ending in a credit
         r"(?:photo|image|picture|credit|photograph)s?\s*(?:by|:|credit:).{0,120}",
         r"by\s+[A-Z][\w.'’-]+(?:\s+[A-Z][\w.'’-]+){0,3}(?:\s*(?:,|and|&)\s*[A-Z][\w.'’-]+(?:\s+[A-Z][\w.'’-]+){0,3})*(?:,\s*[\w ]{0,40})?",
@@ -199,4 +199,6 @@ def fetch_and_extract(entry: FeedEntry, fetcher: Fetcher) -> tuple[Extracted, st
             raise
         log.info("page unusable, using feed text url=%s: %s", entry.url, exc.reason)
         return from_feed(entry), entry.url
-    return extract(resp.content, entry, url=resp.final_url, min_chars=settings.min_body_chars), resp.final_url
+    return extract(
+        resp.content, entry, url=resp.final_url, min_chars=settings.min_body_chars
+    ), resp.final_url

@@ -188,12 +188,12 @@ class Fetcher:
                 )
             if status == 429 or status >= 500:
                 raise ServerError(
-                    status, url=current, retry_after=parse_retry_after(resp_headers.get("retry-after"))
+                    status,
+                    url=current,
+                    retry_after=parse_retry_after(resp_headers.get("retry-after")),
                 )
             raise ClientError(status, url=current)
-        raise TooManyRedirectsError(
-            f"more than {self.settings.max_redirects} redirects", url=url
-        )
+        raise TooManyRedirectsError(f"more than {self.settings.max_redirects} redirects", url=url)
 
     # internals -----------------------------------------------------------
 
@@ -211,7 +211,9 @@ class Fetcher:
         with host.slots:
             with host.lock:
                 wait = host.next_start - time.monotonic()
-                host.next_start = max(host.next_start, time.monotonic()) + self.settings.per_host_delay
+                host.next_start = (
+                    max(host.next_start, time.monotonic()) + self.settings.per_host_delay
+                )
             if wait > 0:
                 time.sleep(wait)
             return self._stream(url, headers)

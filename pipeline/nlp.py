@@ -25,9 +25,9 @@ _loaded: dict[str, Language] = {}
 def newline_sentences(doc: Doc) -> Doc:
     """A line break ends a sentence: headings and captions never run into the next line."""
     for token in doc[:-1]:
-        if "\n" in token.text_with_ws and not token.is_space:
-            doc[token.i + 1].is_sent_start = True
-        elif token.is_space and "\n" in token.text:
+        if ("\n" in token.text_with_ws and not token.is_space) or (
+            token.is_space and "\n" in token.text
+        ):
             doc[token.i + 1].is_sent_start = True
     return doc
 

@@ -8,6 +8,7 @@ every entry the feed lists (the caller filters the ones it has seen).
 from __future__ import annotations
 
 import io
+import json
 import logging
 import random
 import re
@@ -15,6 +16,7 @@ from calendar import timegm
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urljoin
 
 import feedparser
 
@@ -64,13 +66,17 @@ def _entry_text(entry: Any) -> str:
     return ""
 
 
-def parse_feed(body: bytes, url: str, feed_id: str, headers: dict[str, str] | None = None) -> ParsedFeed:
+def parse_feed(
+    body: bytes, url: str, feed_id: str, headers: dict[str, str] | None = None
+) -> ParsedFeed:
     """Parse RSS, Atom, RDF or JSON Feed bytes into entries with dedup keys.
 
     Relative links resolve against ``url``. Raises ``FeedParseError`` with the
     parser's reason when the body holds no feed at all; a feed with minor
     faults (feedparser's *bozo* flag) still yields its entries.
     """
+    if body.lstrip()[:1] == b"{":  # feedparser 6 reads XML feeds only
+        return _parse_json_feed(body, url, feed_id)
     response_headers = {"content-location": url, **(headers or {})}
     try:
         parsed = feedparser.parse(io.BytesIO(body), response_headers=response_headers)
@@ -116,6 +122,65 @@ def parse_feed(body: bytes, url: str, feed_id: str, headers: dict[str, str] | No
     )
 
 
+def _json_date(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _parse_json_feed(body: bytes, url: str, feed_id: str) -> ParsedFeed:
+    """JSON Feed 1.0/1.1 (https://jsonfeed.org/version/1.1)."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise FeedParseError(f"not a feed: invalid JSON: {exc}", url=url) from exc
+    if not isinstance(data, dict) or "jsonfeed.org" not in str(data.get("version", "")):
+        raise FeedParseError("not a feed: JSON without a JSON Feed version", url=url)
+    entries: list[FeedEntry] = []
+    seen: set[str] = set()
+    for item in data.get("items") or []:
+        if not isinstance(item, dict):
+            continue
+        link = (
+            urljoin(url, str(item.get("url") or item.get("external_url") or ""))
+            if (item.get("url") or item.get("external_url"))
+            else ""
+        )
+        title = str(item.get("title") or "").strip()
+        published = _json_date(item.get("date_published")) or _json_date(item.get("date_modified"))
+        key = entry_key(
+            str(item.get("id") or "") or None,
+            link or None,
+            title,
+            published.isoformat() if published else None,
+        )
+        if key in seen:
+            continue
+        seen.add(key)
+        authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
+        entries.append(
+            FeedEntry(
+                key=key,
+                feed_id=feed_id,
+                url=link,
+                title=title,
+                summary=str(item.get("summary") or "")[:_MAX_ENTRY_TEXT],
+                content=str(item.get("content_html") or item.get("content_text") or "")[
+                    :_MAX_ENTRY_TEXT
+                ],
+                published_at=published,
+                authors=[
+                    str(a.get("name")) for a in authors if isinstance(a, dict) and a.get("name")
+                ],
+            )
+        )
+    return ParsedFeed(title=str(data.get("title") or "").strip(), entries=entries)
+
+
 # Schedule rules (pure) ---------------------------------------------------------
 
 
@@ -157,10 +222,14 @@ def next_state_ok(
         interval = _clamp(state.interval * 1.25, settings)
         streak = state.not_modified_streak + 1
     else:
-        interval = rate_interval([e.published_at for e in parsed.entries if e.published_at], settings)
+        interval = rate_interval(
+            [e.published_at for e in parsed.entries if e.published_at], settings
+        )
         streak = 0
-    interval = min(max(interval, _server_floor(headers, parsed.ttl_seconds if parsed else None)),
-                   settings.poll_max_interval)
+    interval = min(
+        max(interval, _server_floor(headers, parsed.ttl_seconds if parsed else None)),
+        settings.poll_max_interval,
+    )
     # A little jitter keeps many feeds of one host from synchronising.
     delay = interval * rng.uniform(0.9, 1.1)
     return state.model_copy(
@@ -244,8 +313,10 @@ def poll(
             },
             check_robots=False,  # feeds are meant for machines
         )
-        parsed = None if resp.status == 304 else parse_feed(
-            resp.content, resp.final_url, state.feed_id, dict(resp.headers)
+        parsed = (
+            None
+            if resp.status == 304
+            else parse_feed(resp.content, resp.final_url, state.feed_id, dict(resp.headers))
         )
     except NewswireError as exc:
         log.warning("poll failed feed_id=%s url=%s: %s", state.feed_id, state.url, exc.reason)
@@ -267,7 +338,10 @@ def poll(
     entries = parsed.entries if parsed else []
     log.info(
         "polled feed_id=%s url=%s status=%d entries=%d next_in=%ds",
-        state.feed_id, state.url, resp.status, len(entries),
+        state.feed_id,
+        state.url,
+        resp.status,
+        len(entries),
         (new_state.next_check_at - now).total_seconds(),
-    )  # fmt: skip
+    )
     return PollResult(new_state, entries)

@@ -48,7 +48,7 @@ def _term(raw: str, phrase: bool = False) -> Term | None:
 
 class _Parser:
     def __init__(self, text: str) -> None:
-        self.tokens = _TOKEN.findall(text)[: _MAX_TERMS * 2]
+        self.tokens: list[str] = _TOKEN.findall(text)[: _MAX_TERMS * 2]
         self.pos = 0
 
     def peek(self) -> str | None:

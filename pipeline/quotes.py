@@ -133,8 +133,10 @@ class _Resolver:
 
     def _previous_person(self, before: int) -> _Speaker | None:
         for m in reversed(self.entities.mentions):
-            if m.start < before and m.type == "PERSON" and not any(
-                s <= m.start < e for s, e in self.quoted
+            if (
+                m.start < before
+                and m.type == "PERSON"
+                and not any(s <= m.start < e for s, e in self.quoted)
             ):
                 return _Speaker(m.name, "PERSON")
         return None
@@ -146,7 +148,9 @@ class _Resolver:
             return None
         lemma = head.lemma_.lower()
         modifiers = frozenset(
-            t.lower_ for t in span if t.dep_ in ("amod", "compound", "nmod", "npadvmod") and t != head
+            t.lower_
+            for t in span
+            if t.dep_ in ("amod", "compound", "nmod", "npadvmod") and t != head
         )
         definite = words[0].lower_ in ("the", "this", "that", "these", "those")
         if head.lower_ not in SPEAKER_HEADS and lemma not in SPEAKER_HEADS:
@@ -183,11 +187,11 @@ def _clause_chars(token: Token) -> tuple[int, int]:
     sub = list(token.subtree)
     start, end = sub[0].idx, sub[-1].idx + len(sub[-1].text)
     text = token.doc.text
-    while start < end and not text[start].isalnum() and text[start] not in "“\"":
+    while start < end and not text[start].isalnum() and text[start] not in '“"':
         start += 1
     while end > start and text[end - 1] in " ,.;:":
         end -= 1
-    if text[start] in "“\"" and text[start + 1 : end].count(text[start]) == 0:
+    if text[start] in '“"' and text[start + 1 : end].count(text[start]) == 0:
         start += 1  # an opening mark whose closing one falls outside the clause
     return start, end
 
@@ -302,7 +306,7 @@ def extract_quotes(doc: Doc, entities: EntityIndex) -> list[Quote]:
     # only what came before them.
     pending = sorted(direct)
     last_speaker: tuple[_Speaker, str, int] | None = None  # speaker, cue, paragraph
-    for i, sent in enumerate(sents):
+    for _i, sent in enumerate(sents):
         paragraph = text.count("\n", 0, sent.start_char)
         # direct quotes that start in this sentence
         while pending and pending[0][0] < sent.end_char:
@@ -334,11 +338,11 @@ def extract_quotes(doc: Doc, entities: EntityIndex) -> list[Quote]:
             reported = _source_phrase(tok, sent, resolver) or _reported_clause(tok, sent, resolver)
             if reported is None:
                 continue
-            speaker, cue, cs, ce = reported
+            speaker, cue_text, cs, ce = reported
             if ce - cs < 15 or _covered(cs, ce, by_span):
                 continue
-            found.append(_quote(speaker, cue, text, cs, ce, False))
-            last_speaker = (speaker, cue, paragraph)
+            found.append(_quote(speaker, cue_text, text, cs, ce, False))
+            last_speaker = (speaker, cue_text, paragraph)
     found.extend(by_span.values())
     found.sort(key=lambda q: (q.start, -q.end))
     result: list[Quote] = []

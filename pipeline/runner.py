@@ -125,9 +125,11 @@ class Runner:
         before = {f.state.feed_id for f in self.store.feeds(include_removed=True)}
         for cfg in load_feeds_file(path):
             self.store.add_feed(
-                str(cfg.url), cfg.name,
-                interval=cfg.interval or self.settings.poll_default_interval, revive=False,
-            )  # fmt: skip
+                str(cfg.url),
+                cfg.name,
+                interval=cfg.interval or self.settings.poll_default_interval,
+                revive=False,
+            )
         return len({f.state.feed_id for f in self.store.feeds(include_removed=True)} - before)
 
     def poll_feeds(self, states: Sequence[FeedState]) -> RunReport:

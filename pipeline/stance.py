@@ -154,12 +154,15 @@ def extract_stances(doc: Doc, quotes: list[Quote], entities: EntityIndex) -> lis
                 strongest, evidence = abs(score), _evidence(doc, quote)
             totals[key] = (total + score, strongest, evidence, ttype)
     stances = []
-    for (holder, target), (total, _, evidence, ttype) in totals.items():
+    for (holder, target_name), (total, _, evidence, ttype) in totals.items():
         label, confidence = _label(total)
         if label == "neutral" and ttype not in ("PERSON", "ORG"):
             continue
-        stances.append(Stance(holder=holder, target=target, stance=label,
-                              confidence=confidence, evidence=evidence))  # fmt: skip
+        stances.append(
+            Stance(
+                holder=holder, target=target_name, stance=label, confidence=confidence, evidence=evidence
+            )
+        )
     return stances
 
 
@@ -203,9 +206,15 @@ def claim_stance(claim: str, title: str, body: str) -> ClaimStance:
     text = f"{title}\n{body}"
     overlap = len(claim_words & _content_words(text)) / len(claim_words)
     if overlap < 0.35:
-        return ClaimStance(claim=claim, stance="unrelated", confidence=round(0.6 + 0.4 * (0.35 - overlap), 2))
+        return ClaimStance(
+            claim=claim, stance="unrelated", confidence=round(0.6 + 0.4 * (0.35 - overlap), 2)
+        )
     sentences = re.split(r"(?<=[.!?])\s+|\n", text)
-    related = [s for s in sentences if len(claim_words & _content_words(s)) >= max(1, len(claim_words) // 3)]
+    related = [
+        s
+        for s in sentences
+        if len(claim_words & _content_words(s)) >= max(1, len(claim_words) // 3)
+    ]
     refuting = sum(bool(_REFUTE & set(_WORD.findall(s.lower()))) for s in related)
     share = refuting / len(related) if related else 0.0
     if share >= 0.5:

@@ -9,7 +9,6 @@ kept for replay).
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -207,7 +206,9 @@ class Store:
             " ORDER BY created_at LIMIT ?",
             ((now or _now()).isoformat(), limit),
         )
-        return [PendingEntry(FeedEntry.model_validate_json(r["entry"]), r["attempts"]) for r in rows]
+        return [
+            PendingEntry(FeedEntry.model_validate_json(r["entry"]), r["attempts"]) for r in rows
+        ]
 
     def mark_done(self, entry: FeedEntry, article_id: str, note: str | None = None) -> None:
         self._set(entry, "done", article_id=article_id, error=note)
@@ -229,9 +230,16 @@ class Store:
             c.execute(
                 "UPDATE entries SET status=?, attempts=?, last_error=?, not_before=?, updated_at=?"
                 " WHERE feed_id=? AND key=?",
-                (status, attempts, reason, (_now() + timedelta(seconds=delay)).isoformat(),
-                 _now().isoformat(), entry.feed_id, entry.key),
-            )  # fmt: skip
+                (
+                    status,
+                    attempts,
+                    reason,
+                    (_now() + timedelta(seconds=delay)).isoformat(),
+                    _now().isoformat(),
+                    entry.feed_id,
+                    entry.key,
+                ),
+            )
         return status
 
     def replay_dead(self) -> int:
@@ -253,14 +261,20 @@ class Store:
     def entry_counts(self) -> dict[str, dict[str, int]]:
         """Per feed id, how many entries are in each status."""
         out: dict[str, dict[str, int]] = {}
-        for r in self._conn.execute("SELECT feed_id, status, COUNT(*) n FROM entries GROUP BY 1, 2"):
+        for r in self._conn.execute(
+            "SELECT feed_id, status, COUNT(*) n FROM entries GROUP BY 1, 2"
+        ):
             out.setdefault(r["feed_id"], {})[r["status"]] = r["n"]
         return out
 
     def _set(
-        self, entry: FeedEntry, status: EntryStatus, *, article_id: str | None = None,
+        self,
+        entry: FeedEntry,
+        status: EntryStatus,
+        *,
+        article_id: str | None = None,
         error: str | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         with self._tx() as c:
             c.execute(
                 "UPDATE entries SET status=?, article_id=COALESCE(?, article_id), last_error=?,"

@@ -9,12 +9,38 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 _TRACKING_PREFIXES = ("utm_", "mc_", "pk_", "piwik_", "hsa_", "oly_", "__hs", "_hs")
 _TRACKING_NAMES = frozenset(
     {
-        "fbclid", "gclid", "dclid", "gclsrc", "msclkid", "yclid", "twclid", "igshid",
-        "mkt_tok", "ocid", "cmpid", "cmp", "ito", "ns_mchannel", "ns_source", "ns_campaign",
-        "ns_linkname", "ns_fee", "ref", "ref_src", "ref_url", "smid", "smtyp", "sr_share",
-        "at_medium", "at_campaign", "s_cid", "spm", "_ga", "guccounter",
+        "fbclid",
+        "gclid",
+        "dclid",
+        "gclsrc",
+        "msclkid",
+        "yclid",
+        "twclid",
+        "igshid",
+        "mkt_tok",
+        "ocid",
+        "cmpid",
+        "cmp",
+        "ito",
+        "ns_mchannel",
+        "ns_source",
+        "ns_campaign",
+        "ns_linkname",
+        "ns_fee",
+        "ref",
+        "ref_src",
+        "ref_url",
+        "smid",
+        "smtyp",
+        "sr_share",
+        "at_medium",
+        "at_campaign",
+        "s_cid",
+        "spm",
+        "_ga",
+        "guccounter",
     }
-)  # fmt: skip
+)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 

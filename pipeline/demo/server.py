@@ -101,7 +101,7 @@ def render_feed(feed: DemoFeed, articles: list[DemoArticle], base: str) -> str:
         content = "".join(f"<p>{esc(p)}</p>" for p in a.paragraphs)
         items.append(
             f"<item><title>{esc(a.title)}</title><link>{link}</link>"
-            f"<guid isPermaLink=\"false\">{feed.domain}:{a.slug}</guid>"
+            f'<guid isPermaLink="false">{feed.domain}:{a.slug}</guid>'
             f"<pubDate>{format_datetime(a.date)}</pubDate><author>{esc(a.author)}</author>"
             f"<description>{esc(a.paragraphs[0])}</description>"
             f"<content:encoded><![CDATA[{content}]]></content:encoded></item>"
@@ -119,7 +119,7 @@ def render_feed(feed: DemoFeed, articles: list[DemoArticle], base: str) -> str:
 class _Handler(BaseHTTPRequestHandler):
     server: DemoHTTPServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # the demo is quiet; the pipeline logs what matters
 
     def do_GET(self) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pipeline.index import FacetValue, Facets, Health, Hit, SearchQuery, SearchResult
+from pipeline.index import Facets, FacetValue, Health, Hit, SearchQuery, SearchResult
 from pipeline.models import Article
 from pipeline.query import exclusions, parse, positive, to_fts5
 from pipeline.store import connect
@@ -92,17 +92,27 @@ class SqliteIndex:
         c.execute(
             "INSERT INTO articles(id, doc, title, url, source, language, published_at)"
             " VALUES (?,?,?,?,?,?,?)",
-            (a.id, a.model_dump_json(), a.title, a.url, a.source, a.language,
-             a.published_at.isoformat() if a.published_at else None),
-        )  # fmt: skip
+            (
+                a.id,
+                a.model_dump_json(),
+                a.title,
+                a.url,
+                a.source,
+                a.language,
+                a.published_at.isoformat() if a.published_at else None,
+            ),
+        )
         c.execute(
             "INSERT INTO articles_fts(id, title, summary, body, quotes, entities) VALUES (?,?,?,?,?,?)",
             (
-                a.id, a.title, a.summary, a.body,
+                a.id,
+                a.title,
+                a.summary,
+                a.body,
                 "\n".join(f"{q.speaker}: {q.text}" for q in a.quotes),
                 "\n".join(" ".join([e.name, *e.aliases]) for e in a.entities),
             ),
-        )  # fmt: skip
+        )
         c.executemany(
             "INSERT INTO article_entities VALUES (?,?,?,?,?)",
             [(a.id, e.name, e.type, e.mentions, e.salience) for e in a.entities],
@@ -164,7 +174,9 @@ class SqliteIndex:
             params = [match, *params]
             order = "rank, a.published_at DESC"
         else:
-            base = "SELECT a.id, a.doc, 0 AS rank, NULL AS snip, NULL AS tsnip FROM articles a WHERE 1"
+            base = (
+                "SELECT a.id, a.doc, 0 AS rank, NULL AS snip, NULL AS tsnip FROM articles a WHERE 1"
+            )
             order = "a.published_at DESC, a.id"
         sql_where = "".join(f" AND {w}" for w in where)
         with self._lock:
@@ -175,7 +187,11 @@ class SqliteIndex:
                 f"{base}{sql_where} ORDER BY {order} LIMIT ? OFFSET ?",
                 [*params, max(0, query.limit), max(0, query.offset)],
             ).fetchall()
-            facets = self._facets(f"SELECT id FROM ({base}{sql_where})", params) if query.facets else Facets()
+            facets = (
+                self._facets(f"SELECT id FROM ({base}{sql_where})", params)
+                if query.facets
+                else Facets()
+            )
         return SearchResult(total=total, hits=[_hit(r) for r in rows], facets=facets)
 
     def _filters(self, q: SearchQuery, node: Any) -> tuple[list[str], list[Any]]:

@@ -1,0 +1,54 @@
+"""Shared fixtures. Tests talk to real servers on 127.0.0.1 (pytest-httpserver, the
+demo sites); nothing leaves the machine. With CI=true a missing resource fails
+instead of skipping."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipeline.settings import Settings
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def need(condition: bool, reason: str) -> None:
+    """Skip locally when a resource is missing; fail in CI, where it must be there."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"required in CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings for tests: a fresh database, loopback allowed, no politeness delay."""
+    return Settings(
+        db=tmp_path / "newswire.db",
+        allow_private_hosts=True,
+        per_host_delay=0.0,
+        http_timeout=3.0,
+        claims_file=tmp_path / "no-claims.yaml",
+        feeds_file=tmp_path / "no-feeds.yaml",
+        min_body_chars=200,
+        max_attempts=2,
+    )
+
+
+@pytest.fixture(scope="session")
+def nlp():  # type: ignore[no-untyped-def]
+    from pipeline.nlp import load_model
+
+    return load_model()
+
+
+@pytest.fixture
+def shared_data() -> Iterator[Path]:
+    need(SHARED_DATA.is_dir(), f"shared corpora not found at {SHARED_DATA}")
+    yield SHARED_DATA

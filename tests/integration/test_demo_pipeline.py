@@ -1,0 +1,128 @@
+"""The demo corpus end to end: real HTTP on 127.0.0.1 → embedded runner → SQLite search."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipeline.demo.server import DemoServer, corpus
+from pipeline.index import SearchQuery
+from pipeline.runner import Runner, RunReport
+from pipeline.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runner, RunReport, RunReport]]:
+    tmp = tmp_path_factory.mktemp("demo")
+    settings = Settings(
+        db=tmp / "demo.db", allow_private_hosts=True, per_host_delay=0.0,
+        claims_file=tmp / "none.yaml", feeds_file=tmp / "none.yaml",
+    )
+    with DemoServer() as server:
+        runner = Runner(settings)
+        for slug, (title, url) in server.feed_urls().items():
+            runner.store.add_feed(url, title, interval=300, feed_id=f"demo-{slug}")
+        first = runner.run_once()
+        second = runner.run_once()
+        yield runner, first, second
+        runner.close()
+
+
+def test_every_demo_article_is_indexed(demo_run: tuple[Runner, RunReport, RunReport]) -> None:
+    runner, first, _ = demo_run
+    _, articles = corpus()
+    assert first.feed_errors == {}
+    assert first.new_entries == len(articles) == 30
+    assert first.indexed == 30 and first.failed == first.dead == first.retrying == 0
+    assert runner.index.count() == 30
+
+
+def test_second_run_adds_nothing(demo_run: tuple[Runner, RunReport, RunReport]) -> None:
+    runner, _, second = demo_run
+    assert second.feeds_polled == 3 and second.new_entries == 0 and second.indexed == 0
+    assert runner.index.count() == 30
+
+
+def test_thin_and_missing_pages_fall_back_to_feed_text(demo_run: tuple[Runner, RunReport, RunReport]) -> None:
+    runner, _, _ = demo_run
+    for title in ("Audit finds ticketing system", "Council split over police budget"):
+        [hit] = runner.index.search(SearchQuery(text=f'"{title}"')).hits
+        body = runner.index.get(hit.id).body  # type: ignore[union-attr]
+        assert len(body.split("\n")) >= 4, f"{title}: the feed's full text was used"
+
+
+def test_pages_are_cleaned_and_canonical(demo_run: tuple[Runner, RunReport, RunReport]) -> None:
+    runner, _, _ = demo_run
+    [hit] = runner.index.search(SearchQuery(text='"Harbor Bridge replacement approved"')).hits
+    article = runner.index.get(hit.id)
+    assert article is not None
+    assert article.canonical_url == "https://www.harbortimes.example/2026/10/bridge-approved"
+    assert article.source == "harbortimes.example"
+    assert "Lena Park" not in article.body and "All rights reserved" not in article.body
+    assert "utm_" not in article.url
+    names = {e.name for e in article.entities}
+    assert {"Elena Vasquez", "Marcus Hale", "Tom Becker"} <= names
+    assert "Lena Park" not in names, "photo credits never become entities"
+
+
+@pytest.mark.parametrize(
+    ("query", "must_find"),
+    [
+        (SearchQuery(text="bridge"), "Harbor Bridge replacement approved in narrow vote"),
+        (SearchQuery(text='"carbon tax"'), "Eriksen proposes doubling carbon tax by 2030"),
+        (SearchQuery(entity="Amara Nwosu"), "Senators question chip plant subsidy"),
+        (SearchQuery(speaker="Marcus Hale"), "Harbor Bridge estimate rises to 1.4 billion dollars"),
+        (SearchQuery(speaker="Daniel Okafor", stance="against"), "Storm knocks out power to 200,000 homes"),
+        (SearchQuery(text="strike", source="harbortimes.example"), "Port strike averted after late-night deal"),
+    ],
+)
+def test_search_finds_demo_stories(
+    demo_run: tuple[Runner, RunReport, RunReport], query: SearchQuery, must_find: str
+) -> None:
+    runner, _, _ = demo_run
+    result = runner.index.search(query.__class__(**{**query.__dict__, "limit": 50}))
+    assert must_find in [h.title for h in result.hits]
+    assert result.facets.sources and result.facets.entities
+
+
+def _cli(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NEWSWIRE_DB": str(db), "NEWSWIRE_CLAIMS_FILE": str(db.parent / "none.yaml"),
+           "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *args], capture_output=True, text=True, env=env, timeout=600
+    )
+
+
+def test_cli_demo_then_search(tmp_path: Path) -> None:
+    db = tmp_path / "cli.db"
+    demo = _cli("demo", db=db)
+    assert demo.returncode == 0, demo.stderr
+    assert "30 stories" in demo.stdout
+
+    result = _cli("search", "bridge", "--json", db=db)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert set(data) == {"total", "hits", "facets"} and data["total"] >= 3
+    hit = data["hits"][0]
+    assert set(hit) == {"id", "title", "url", "source", "published_at", "snippet", "score", "entities", "stances"}
+    assert "<mark>" in hit["snippet"]
+    assert set(data["facets"]) == {"entities", "sources", "stances"}
+    assert all({"value", "count"} == set(v) for v in data["facets"]["sources"])
+
+    human = _cli("search", "--speaker", "Lars Eriksen", db=db)
+    assert human.returncode == 0 and "stories" in human.stdout and "Eriksen" in human.stdout
+
+    again = _cli("demo", db=db)
+    assert "30 stories" in again.stdout, "a second demo run duplicates nothing"
+
+    bad = _cli("search", "--stance", "maybe", db=db)
+    assert bad.returncode == 1 and bad.stderr.strip().startswith("error:")
+    assert "Traceback" not in bad.stderr

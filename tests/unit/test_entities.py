@@ -1,0 +1,87 @@
+"""Entity typing and normalization on sentences written for these tests."""
+
+from __future__ import annotations
+
+import pytest
+from spacy.language import Language
+
+from pipeline.entities import clean_name, extract_entities
+
+
+@pytest.mark.parametrize(
+    ("raw", "person", "clean"),
+    [
+        ("Donald Trump’s", True, "Donald Trump"),
+        ("President-elect Donald Trump", True, "Donald Trump"),
+        ("Prime Minister Najib Makati", True, "Najib Makati"),
+        ("Mr. Hale", True, "Hale"),
+        ("the Federal Competition Bureau", False, "Federal Competition Bureau"),
+        ("State Department", False, "State Department"),
+        ("the Lebanon-Israel war of", False, "Lebanon-Israel war"),
+        ("Mohamed Azakir/", True, "Mohamed Azakir"),
+    ],
+)
+def test_clean_name(raw: str, person: bool, clean: str) -> None:
+    assert clean_name(raw, person=person) == clean
+
+
+def entities(nlp: Language, text: str) -> dict[str, tuple[str, list[str]]]:
+    return {e.name: (e.type, e.aliases) for e in extract_entities(nlp(text)).entities}
+
+
+def test_surname_inherits_full_name_and_type(nlp: Language) -> None:
+    got = entities(
+        nlp,
+        "Energy Minister Lars Eriksen proposed a new tax on Monday. "
+        "Critics attacked the plan, but Eriksen said it was fair. Eriksen will present it in May.",
+    )
+    assert got["Lars Eriksen"][0] == "PERSON"
+    assert "Eriksen" in got["Lars Eriksen"][1]
+    assert "Eriksen" not in got
+
+
+def test_titles_and_possessives_are_stripped(nlp: Language) -> None:
+    got = entities(
+        nlp,
+        "Councillor Marcus Hale spoke first. Marcus Hale's plan was rejected by the council on Friday.",
+    )
+    assert "Marcus Hale" in got and got["Marcus Hale"][0] == "PERSON"
+    assert not any(name.startswith("Councillor") for name in got)
+
+
+def test_close_spellings_merge(nlp: Language) -> None:
+    got = entities(
+        nlp,
+        "Prime Minister Najib Makati spoke to reporters in Beirut on Monday. "
+        "Later, Mikati said his government was in contact with the envoy.",
+    )
+    assert "Najib Makati" in got and "Mikati" in got["Najib Makati"][1]
+    assert "Mikati" not in got
+
+
+def test_short_forms_of_countries_merge(nlp: Language) -> None:
+    got = entities(
+        nlp,
+        "The United States sent an envoy to Beirut. US officials said the envoy would stay a week.",
+    )
+    assert got["United States"][0] == "LOC" and "US" in got["United States"][1]
+
+
+def test_organisation_suffix_and_laws(nlp: Language) -> None:
+    got = entities(
+        nlp,
+        "The Coastal Fishers Association filed a challenge. Judges cited the Fisheries Protection Act "
+        "and Resolution 1701 of the Harbor Council.",
+    )
+    assert got["Coastal Fishers Association"][0] == "ORG"
+    assert got.get("Fisheries Protection Act", ("LAW",))[0] == "LAW"
+
+
+def test_salience_ranks_the_subject_first(nlp: Language) -> None:
+    doc = nlp(
+        "Sofia Marin said Greenline Energy would build the farm. Marin said the farm would open in "
+        "2029. Marin added that Greenline had financing. A spokesperson for Nordkraft declined to comment."
+    )
+    ranked = extract_entities(doc, title="Marin defends wind farm").entities
+    assert ranked[0].name == "Sofia Marin" and ranked[0].mentions == 3
+    assert all(0 <= e.salience <= 1 for e in ranked)

@@ -1,0 +1,226 @@
+"""Poll behaviour: parsing is pure; the HTTP cases run against a real local server."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Response
+
+from pipeline.errors import ClientError, FeedParseError, NetworkError, ServerError
+from pipeline.fetch import Fetcher
+from pipeline.models import FeedState
+from pipeline.poll import (
+    DISTRUST_304_AFTER,
+    conditional_headers,
+    next_state_error,
+    parse_feed,
+    poll,
+    rate_interval,
+)
+from pipeline.settings import Settings
+from tests.conftest import FIXTURES
+
+FEEDS = FIXTURES / "feeds"
+NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
+
+
+def state(url: str, **kw: object) -> FeedState:
+    return FeedState(feed_id="f1", url=url, interval=1800, next_check_at=NOW, **kw)  # type: ignore[arg-type]
+
+
+# parsing --------------------------------------------------------------------------
+
+
+def test_rss_entries_keys_links_and_dedup() -> None:
+    parsed = parse_feed((FEEDS / "rss2.xml").read_bytes(), "https://gazette.example/rss", "f1")
+    assert parsed.title == "Fixture Gazette"
+    assert parsed.ttl_seconds == 3600
+    keys = [e.key for e in parsed.entries]
+    assert len(keys) == 3, "the repeated GUID is dropped"
+    first = parsed.entries[0]
+    assert first.key == "guid:gazette-001"
+    assert first.url.startswith("https://gazette.example/news/library"), "relative link resolved"
+    assert "central library" in first.content
+    assert first.published_at == datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    assert parsed.entries[1].key == "link:https://gazette.example/news/budget"
+    assert parsed.entries[2].key.startswith("hash:")
+
+
+@pytest.mark.parametrize(
+    ("name", "titles"),
+    [
+        ("atom.xml", ["Port reopens after storm", "Ferry timetable changes"]),
+        ("feed.json", ["First JSON item"]),
+    ],
+)
+def test_other_formats(name: str, titles: list[str]) -> None:
+    parsed = parse_feed((FEEDS / name).read_bytes(), "https://x.example/feed", "f1")
+    assert [e.title for e in parsed.entries] == titles
+
+
+@pytest.mark.parametrize("body", [(FEEDS / "garbage.bin").read_bytes(), b"", b"<html><body>hi</body></html>"])
+def test_garbage_is_a_feed_parse_error(body: bytes) -> None:
+    with pytest.raises(FeedParseError, match="not a feed"):
+        parse_feed(body, "https://x.example/feed", "f1")
+
+
+# schedule rules --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("gaps_minutes", "expected"),
+    [
+        ([], 1800),  # no dates: the default
+        ([60] * 10, 1800),  # hourly items: every half hour
+        ([1] * 10, 300),  # a firehose: the minimum
+        ([60 * 24 * 7] * 5, 86400),  # weekly: the maximum
+    ],
+)
+def test_rate_interval(settings: Settings, gaps_minutes: list[int], expected: int) -> None:
+    dates = [NOW]
+    for gap in gaps_minutes:
+        dates.append(dates[-1] - timedelta(minutes=gap))
+    assert rate_interval(dates if gaps_minutes else [], settings) == expected
+
+
+def test_backoff_grows_with_jitter_and_caps(settings: Settings) -> None:
+    rng = random.Random(7)
+    s = state("https://x.example/feed")
+    delays = []
+    for _ in range(12):
+        s = next_state_error(s, NetworkError("connection refused"), now=NOW, settings=settings, rng=rng)
+        delays.append((s.next_check_at - NOW).total_seconds())
+    assert s.error_count == 12 and s.last_error == "connection refused" and not s.retired
+    assert delays[0] <= settings.poll_backoff_base
+    assert delays[4] > delays[0]
+    assert max(delays) <= settings.poll_max_interval
+
+
+def test_retry_after_is_honoured(settings: Settings) -> None:
+    s = next_state_error(
+        state("https://x.example/feed"), ServerError(429, retry_after=5000),
+        now=NOW, settings=settings, rng=random.Random(1),
+    )
+    assert (s.next_check_at - NOW).total_seconds() >= 5000
+
+
+def test_410_retires(settings: Settings) -> None:
+    s = next_state_error(state("u"), ClientError(410), now=NOW, settings=settings, rng=random.Random(1))
+    assert s.retired and s.last_status == 410
+
+
+def test_distrust_long_304_streaks() -> None:
+    s = state("u", etag='"abc"', last_modified="Mon, 02 Nov 2026 09:00:00 GMT")
+    assert conditional_headers(s) == {
+        "If-None-Match": '"abc"',
+        "If-Modified-Since": "Mon, 02 Nov 2026 09:00:00 GMT",
+    }
+    assert conditional_headers(s.model_copy(update={"not_modified_streak": DISTRUST_304_AFTER})) == {}
+
+
+# against a real local server ---------------------------------------------------------
+
+
+@pytest.fixture
+def fetcher(settings: Settings):  # type: ignore[no-untyped-def]
+    with Fetcher(settings) as f:
+        yield f
+
+
+def test_conditional_get_then_304(httpserver: HTTPServer, fetcher: Fetcher) -> None:
+    body = (FEEDS / "rss2.xml").read_bytes()
+    httpserver.expect_ordered_request("/feed").respond_with_data(
+        body, headers={"ETag": '"v1"', "Content-Type": "application/rss+xml"}
+    )
+    httpserver.expect_ordered_request("/feed", headers={"If-None-Match": '"v1"'}).respond_with_data(
+        "", status=304
+    )
+    fresh = poll(state(httpserver.url_for("/feed")), fetcher, now=NOW)
+    assert fresh.error is None and len(fresh.entries) == 3 and fresh.state.etag == '"v1"'
+    again = poll(fresh.state, fetcher, now=NOW)
+    assert again.error is None and again.entries == []
+    assert again.state.last_status == 304 and again.state.not_modified_streak == 1
+    httpserver.check_assertions()
+
+
+def test_permanent_redirect_moves_the_feed(httpserver: HTTPServer, fetcher: Fetcher) -> None:
+    new = httpserver.url_for("/new-feed")
+    httpserver.expect_request("/old-feed").respond_with_data("", status=301, headers={"Location": new})
+    httpserver.expect_request("/new-feed").respond_with_data((FEEDS / "atom.xml").read_bytes())
+    result = poll(state(httpserver.url_for("/old-feed")), fetcher, now=NOW)
+    assert result.error is None and result.state.url == new and len(result.entries) == 2
+
+
+def test_temporary_redirect_keeps_the_url(httpserver: HTTPServer, fetcher: Fetcher) -> None:
+    httpserver.expect_request("/feed").respond_with_data(
+        "", status=302, headers={"Location": httpserver.url_for("/elsewhere")}
+    )
+    httpserver.expect_request("/elsewhere").respond_with_data((FEEDS / "atom.xml").read_bytes())
+    result = poll(state(httpserver.url_for("/feed")), fetcher, now=NOW)
+    assert result.state.url == httpserver.url_for("/feed") and len(result.entries) == 2
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "reason", "retired", "min_delay"),
+    [
+        (410, {}, "HTTP 410", True, 0),
+        (404, {}, "HTTP 404", False, 0),
+        (500, {}, "HTTP 500", False, 0),
+        (503, {"Retry-After": "7200"}, "HTTP 503", False, 7200),
+        (429, {"Retry-After": "3600"}, "HTTP 429", False, 3600),
+    ],
+)
+def test_error_statuses(
+    httpserver: HTTPServer, fetcher: Fetcher, status: int, headers: dict[str, str],
+    reason: str, retired: bool, min_delay: int,
+) -> None:
+    httpserver.expect_request("/feed").respond_with_data("no", status=status, headers=headers)
+    result = poll(state(httpserver.url_for("/feed")), fetcher, now=NOW)
+    assert result.error is not None and result.state.last_error == reason
+    assert result.state.retired is retired
+    assert result.state.error_count == 1
+    assert (result.state.next_check_at - NOW).total_seconds() >= min_delay
+
+
+def test_garbage_feed_is_recorded(httpserver: HTTPServer, fetcher: Fetcher) -> None:
+    httpserver.expect_request("/feed").respond_with_data((FEEDS / "garbage.bin").read_bytes())
+    result = poll(state(httpserver.url_for("/feed")), fetcher, now=NOW)
+    assert isinstance(result.error, FeedParseError)
+    assert result.state.last_error is not None and result.state.last_error.startswith("not a feed")
+
+
+def test_cache_control_and_ttl_floor_the_interval(httpserver: HTTPServer, fetcher: Fetcher) -> None:
+    httpserver.expect_request("/feed").respond_with_data(
+        (FEEDS / "atom.xml").read_bytes(), headers={"Cache-Control": "public, max-age=7200"}
+    )
+    result = poll(state(httpserver.url_for("/feed")), fetcher, now=NOW)
+    assert result.state.interval >= 7200
+    httpserver.clear()
+    httpserver.expect_request("/feed").respond_with_data((FEEDS / "rss2.xml").read_bytes())
+    result = poll(state(httpserver.url_for("/feed")), fetcher, now=NOW)
+    assert result.state.interval >= 3600, "<ttl>60</ttl> means an hour"
+
+
+def test_recovery_resets_errors(httpserver: HTTPServer, fetcher: Fetcher) -> None:
+    httpserver.expect_ordered_request("/feed").respond_with_data("down", status=500)
+    httpserver.expect_ordered_request("/feed").respond_with_response(
+        Response((FEEDS / "atom.xml").read_bytes(), status=200)
+    )
+    failed = poll(state(httpserver.url_for("/feed")), fetcher, now=NOW)
+    assert failed.state.error_count == 1
+    ok = poll(failed.state, fetcher, now=NOW)
+    assert ok.state.error_count == 0 and ok.state.last_error is None and len(ok.entries) == 2
+
+
+def test_feeds_ignore_robots(httpserver: HTTPServer, fetcher: Fetcher) -> None:
+    httpserver.expect_request("/robots.txt").respond_with_data("User-agent: *\nDisallow: /\n")
+    httpserver.expect_request("/feed").respond_with_data((FEEDS / "atom.xml").read_bytes())
+    assert poll(state(httpserver.url_for("/feed")), fetcher, now=NOW).error is None
+
+
+def test_fixture_dir_exists() -> None:
+    assert Path(FEEDS / "rss2.xml").exists()

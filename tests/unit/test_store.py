@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from pipeline.models import FeedEntry
+from pipeline.store import Store
+
+
+def entry(n: int, feed: str = "f1") -> FeedEntry:
+    return FeedEntry(key=f"guid:{n}", feed_id=feed, url=f"https://x.example/{n}", title=f"T{n}")
+
+
+def test_entries_are_queued_once(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    assert len(store.add_entries([entry(1), entry(2)])) == 2
+    assert store.add_entries([entry(1), entry(2), entry(3)]) == [entry(3)]
+    assert len(store.add_entries([entry(1, feed="f2")])) == 1, "keys are per feed"
+    assert len(store.pending()) == 4
+
+
+def test_transient_failures_become_dead_letters_and_replay(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    store.add_entries([entry(1)])
+    assert store.retry_later(entry(1), "HTTP 503", delay=0, max_attempts=2) == "pending"
+    assert store.retry_later(entry(1), "HTTP 503", delay=0, max_attempts=2) == "dead"
+    assert store.pending() == []
+    [dead] = store.records("dead")
+    assert dead.attempts == 2 and dead.last_error == "HTTP 503"
+    assert store.replay_dead() == 1 and len(store.pending()) == 1
+
+
+def test_retry_waits_for_its_delay(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    store.add_entries([entry(1)])
+    store.retry_later(entry(1), "timeout", delay=600, max_attempts=5)
+    assert store.pending() == []
+    assert len(store.pending(datetime.now(UTC) + timedelta(seconds=601))) == 1
+
+
+def test_permanent_failure_and_done_leave_the_queue(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    store.add_entries([entry(1), entry(2)])
+    store.mark_failed(entry(1), "HTTP 404")
+    store.mark_done(entry(2), "abc")
+    assert store.pending() == []
+    assert store.entry_counts() == {"f1": {"failed": 1, "done": 1}}
+    assert store.records("failed")[0].last_error == "HTTP 404"
+
+
+def test_feeds_add_remove_revive_and_persist(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    store = Store(path)
+    feed = store.add_feed("https://x.example/rss", "X", interval=600)
+    assert store.remove_feed("X") and store.feeds() == []
+    store.add_feed("https://x.example/rss", "X", interval=600, revive=False)
+    assert store.feeds() == [], "syncing a file does not undo a removal"
+    store.add_feed("https://x.example/rss", "X", interval=600)
+    store.save_feed_state(feed.state.model_copy(update={"error_count": 3, "last_error": "HTTP 500"}))
+    store.close()
+    reopened = Store(path).feeds()
+    assert [(f.name, f.state.error_count, f.state.last_error) for f in reopened] == [("X", 3, "HTTP 500")]
+    assert not Store(path).remove_feed("nope")

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import pytest
+
+from pipeline.urls import article_id, entry_key, host_of, normalize_url
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("HTTPS://Example.COM/News/Story/", "https://example.com/News/Story"),
+        ("https://example.com:443/a", "https://example.com/a"),
+        ("http://example.com:80/a", "http://example.com/a"),
+        ("http://example.com:8080/a", "http://example.com:8080/a"),
+        ("https://example.com/a#comments", "https://example.com/a"),
+        ("https://example.com/a?utm_source=rss&utm_medium=feed", "https://example.com/a"),
+        ("https://example.com/a?b=2&a=1&fbclid=xyz", "https://example.com/a?a=1&b=2"),
+        ("https://example.com/a?id=7&gclid=1&mc_cid=2", "https://example.com/a?id=7"),
+        ("https://example.com/a?empty=&id=7", "https://example.com/a?id=7"),
+        ("https://example.com", "https://example.com/"),
+        ("https://example.com/", "https://example.com/"),
+        ("  https://example.com/x  ", "https://example.com/x"),
+        ("mailto:someone@example.com", "mailto:someone@example.com"),
+        ("not a url", "not a url"),
+    ],
+)
+def test_normalize_url(raw: str, expected: str) -> None:
+    assert normalize_url(raw) == expected
+
+
+def test_article_id_ignores_tracking_and_case_of_host() -> None:
+    a = article_id("https://News.example.com/2026/story?utm_source=x#top")
+    b = article_id("https://news.example.com/2026/story")
+    assert a == b
+    assert len(a) == 20
+    assert a != article_id("https://news.example.com/2026/other-story")
+
+
+@pytest.mark.parametrize(
+    ("guid", "link", "title", "date", "prefix"),
+    [
+        ("urn:1", "https://e.example/a", "T", None, "guid:urn:1"),
+        ("  ", "https://E.example/a?utm_source=x", "T", None, "link:https://e.example/a"),
+        (None, None, "Title", "2026-11-01", "hash:"),
+    ],
+)
+def test_entry_key_prefers_guid_then_link_then_hash(
+    guid: str | None, link: str | None, title: str, date: str | None, prefix: str
+) -> None:
+    assert entry_key(guid, link, title, date).startswith(prefix)
+
+
+def test_entry_key_hash_depends_on_title_and_date() -> None:
+    assert entry_key(None, None, "A", "d1") == entry_key(None, None, "A", "d1")
+    assert entry_key(None, None, "A", "d1") != entry_key(None, None, "A", "d2")
+    assert entry_key(None, None, "A", "d1") != entry_key(None, None, "B", "d1")
+
+
+@pytest.mark.parametrize(
+    ("url", "host"),
+    [("https://www.Example.com/a", "example.com"), ("http://127.0.0.1:8000/x", "127.0.0.1")],
+)
+def test_host_of(url: str, host: str) -> None:
+    assert host_of(url) == host
