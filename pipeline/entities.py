@@ -260,8 +260,10 @@ def _adopt_mistyped_names(groups: list[_Group]) -> list[_Group]:
     for g in lone:
         word = next(iter(g.forms))
         for other in groups:
-            if other is g or other.type not in ("ORG", "LOC", "MISC") or _ORG_SUFFIXES.search(
-                other.canonical()
+            if (
+                other is g
+                or other.type not in ("ORG", "LOC", "MISC")
+                or _ORG_SUFFIXES.search(other.canonical())
             ):
                 continue
             if any(len(f.split()) == 2 and _close(f.split()[-1], word) for f in other.forms):

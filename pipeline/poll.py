@@ -91,7 +91,10 @@ def parse_feed(
     for item in parsed.get("entries") or []:
         link = str(item.get("link") or "").strip()
         title = str(item.get("title") or "").strip()
-        published = _when(item.get("published_parsed")) or _when(item.get("updated_parsed"))
+        # dict.get skips feedparser's deprecated updated->published key mapping
+        published = _when(dict.get(item, "published_parsed")) or _when(
+            dict.get(item, "updated_parsed")
+        )
         key = entry_key(
             str(item.get("id") or "") or None,
             link or None,

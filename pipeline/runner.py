@@ -96,6 +96,7 @@ class Runner:
         *,
         store: Store | None = None,
         index: Index | None = None,
+        nlp: Language | None = None,
         progress: Progress = _quiet,
     ) -> None:
         self.settings = settings
@@ -104,7 +105,7 @@ class Runner:
         self.fetcher = Fetcher(settings)
         self.progress = progress
         self.claims = load_claims(settings.claims_file)
-        self._nlp: Language | None = None
+        self._nlp = nlp  # loaded on first use unless given
         self._rng = random.Random()
 
     def close(self) -> None:
@@ -189,7 +190,8 @@ class Runner:
     def _record_failure(self, item: PendingEntry, exc: NewswireError, report: RunReport) -> None:
         entry = item.entry
         if isinstance(exc, TransientError):
-            delay = min(3600.0, 60.0 * 2**item.attempts) * self._rng.uniform(0.5, 1.0)
+            base = self.settings.retry_backoff_base
+            delay = min(3600.0, base * 2**item.attempts) * self._rng.uniform(0.5, 1.0)
             if exc.retry_after:
                 delay = max(delay, exc.retry_after)
             status = self.store.retry_later(

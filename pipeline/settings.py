@@ -64,7 +64,8 @@ class Settings(BaseSettings):
     fetch_threads: int = Field(8, ge=1)
     nlp_batch_size: int = Field(16, ge=1)
     min_body_chars: int = Field(300, ge=0)
-    max_attempts: int = Field(3, ge=1)
+    max_attempts: int = Field(3, ge=1)  # per article, before it becomes a dead letter
+    retry_backoff_base: float = Field(60.0, ge=0)  # seconds; doubles per attempt, capped at 1h
 
     @model_validator(mode="after")
     def _bounds(self) -> Settings:

@@ -160,7 +160,11 @@ def extract_stances(doc: Doc, quotes: list[Quote], entities: EntityIndex) -> lis
             continue
         stances.append(
             Stance(
-                holder=holder, target=target_name, stance=label, confidence=confidence, evidence=evidence
+                holder=holder,
+                target=target_name,
+                stance=label,
+                confidence=confidence,
+                evidence=evidence,
             )
         )
     return stances

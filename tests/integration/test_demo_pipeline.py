@@ -20,11 +20,16 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runner, RunReport, RunReport]]:
+def demo_run(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Runner, RunReport, RunReport]]:
     tmp = tmp_path_factory.mktemp("demo")
     settings = Settings(
-        db=tmp / "demo.db", allow_private_hosts=True, per_host_delay=0.0,
-        claims_file=tmp / "none.yaml", feeds_file=tmp / "none.yaml",
+        db=tmp / "demo.db",
+        allow_private_hosts=True,
+        per_host_delay=0.0,
+        claims_file=tmp / "none.yaml",
+        feeds_file=tmp / "none.yaml",
     )
     with DemoServer() as server:
         runner = Runner(settings)
@@ -51,7 +56,9 @@ def test_second_run_adds_nothing(demo_run: tuple[Runner, RunReport, RunReport]) 
     assert runner.index.count() == 30
 
 
-def test_thin_and_missing_pages_fall_back_to_feed_text(demo_run: tuple[Runner, RunReport, RunReport]) -> None:
+def test_thin_and_missing_pages_fall_back_to_feed_text(
+    demo_run: tuple[Runner, RunReport, RunReport],
+) -> None:
     runner, _, _ = demo_run
     for title in ("Audit finds ticketing system", "Council split over police budget"):
         [hit] = runner.index.search(SearchQuery(text=f'"{title}"')).hits
@@ -80,8 +87,14 @@ def test_pages_are_cleaned_and_canonical(demo_run: tuple[Runner, RunReport, RunR
         (SearchQuery(text='"carbon tax"'), "Eriksen proposes doubling carbon tax by 2030"),
         (SearchQuery(entity="Amara Nwosu"), "Senators question chip plant subsidy"),
         (SearchQuery(speaker="Marcus Hale"), "Harbor Bridge estimate rises to 1.4 billion dollars"),
-        (SearchQuery(speaker="Daniel Okafor", stance="against"), "Storm knocks out power to 200,000 homes"),
-        (SearchQuery(text="strike", source="harbortimes.example"), "Port strike averted after late-night deal"),
+        (
+            SearchQuery(speaker="Daniel Okafor", stance="against"),
+            "Storm knocks out power to 200,000 homes",
+        ),
+        (
+            SearchQuery(text="strike", source="harbortimes.example"),
+            "Port strike averted after late-night deal",
+        ),
     ],
 )
 def test_search_finds_demo_stories(
@@ -94,10 +107,18 @@ def test_search_finds_demo_stories(
 
 
 def _cli(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NEWSWIRE_DB": str(db), "NEWSWIRE_CLAIMS_FILE": str(db.parent / "none.yaml"),
-           "COLUMNS": "200"}
+    env = {
+        **os.environ,
+        "NEWSWIRE_DB": str(db),
+        "NEWSWIRE_CLAIMS_FILE": str(db.parent / "none.yaml"),
+        "COLUMNS": "200",
+    }
     return subprocess.run(
-        [sys.executable, "-m", "pipeline", *args], capture_output=True, text=True, env=env, timeout=600
+        [sys.executable, "-m", "pipeline", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
     )
 
 
@@ -112,7 +133,17 @@ def test_cli_demo_then_search(tmp_path: Path) -> None:
     data = json.loads(result.stdout)
     assert set(data) == {"total", "hits", "facets"} and data["total"] >= 3
     hit = data["hits"][0]
-    assert set(hit) == {"id", "title", "url", "source", "published_at", "snippet", "score", "entities", "stances"}
+    assert set(hit) == {
+        "id",
+        "title",
+        "url",
+        "source",
+        "published_at",
+        "snippet",
+        "score",
+        "entities",
+        "stances",
+    }
     assert "<mark>" in hit["snippet"]
     assert set(data["facets"]) == {"entities", "sources", "stances"}
     assert all({"value", "count"} == set(v) for v in data["facets"]["sources"])

@@ -80,7 +80,9 @@ def test_gzip_bomb_is_capped_after_decoding(httpserver: HTTPServer, fetcher: Fet
 
 
 def test_redirect_loop_hits_the_limit(httpserver: HTTPServer, fetcher: Fetcher) -> None:
-    httpserver.expect_request("/loop").respond_with_data("", status=302, headers={"Location": "/loop"})
+    httpserver.expect_request("/loop").respond_with_data(
+        "", status=302, headers={"Location": "/loop"}
+    )
     with pytest.raises(TooManyRedirectsError):
         fetcher.get(httpserver.url_for("/loop"))
 
@@ -94,14 +96,24 @@ def test_robots_disallow(httpserver: HTTPServer, fetcher: Fetcher) -> None:
 
 @pytest.mark.parametrize(
     ("status", "error", "retry_after"),
-    [(404, ClientError, None), (403, ClientError, None), (500, ServerError, 120.0),
-     (503, ServerError, 120.0), (429, ServerError, 120.0)],
+    [
+        (404, ClientError, None),
+        (403, ClientError, None),
+        (500, ServerError, 120.0),
+        (503, ServerError, 120.0),
+        (429, ServerError, 120.0),
+    ],
 )
 def test_status_errors(
-    httpserver: HTTPServer, fetcher: Fetcher, status: int, error: type[Exception],
+    httpserver: HTTPServer,
+    fetcher: Fetcher,
+    status: int,
+    error: type[Exception],
     retry_after: float | None,
 ) -> None:
-    httpserver.expect_request("/s").respond_with_data("no", status=status, headers={"Retry-After": "120"})
+    httpserver.expect_request("/s").respond_with_data(
+        "no", status=status, headers={"Retry-After": "120"}
+    )
     with pytest.raises(error) as info:
         fetcher.get(httpserver.url_for("/s"))
     assert getattr(info.value, "retry_after", None) == retry_after
@@ -114,7 +126,10 @@ def test_slow_server_times_out(httpserver: HTTPServer, settings: Settings) -> No
         return Response("late")
 
     httpserver.expect_request("/slow").respond_with_handler(slow)
-    with Fetcher(settings.model_copy(update={"http_timeout": 0.5})) as f, pytest.raises(NetworkError, match="timed out"):
+    with (
+        Fetcher(settings.model_copy(update={"http_timeout": 0.5})) as f,
+        pytest.raises(NetworkError, match="timed out"),
+    ):
         f.get(httpserver.url_for("/slow"))
 
 
@@ -138,7 +153,9 @@ def test_per_host_concurrency_is_bounded(httpserver: HTTPServer, settings: Setti
 
     httpserver.expect_request("/c").respond_with_handler(counted)
     with Fetcher(settings.model_copy(update={"per_host_concurrency": 1})) as f:
-        threads = [threading.Thread(target=f.get, args=(httpserver.url_for("/c"),)) for _ in range(6)]
+        threads = [
+            threading.Thread(target=f.get, args=(httpserver.url_for("/c"),)) for _ in range(6)
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -148,8 +165,15 @@ def test_per_host_concurrency_is_bounded(httpserver: HTTPServer, settings: Setti
 
 @pytest.mark.parametrize(
     "url",
-    ["http://127.0.0.1/x", "http://localhost/x", "http://10.1.2.3/x", "http://192.168.0.1/x",
-     "http://169.254.169.254/latest/meta-data", "http://[::1]/x", "http://0.0.0.0/x"],
+    [
+        "http://127.0.0.1/x",
+        "http://localhost/x",
+        "http://10.1.2.3/x",
+        "http://192.168.0.1/x",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/x",
+        "http://0.0.0.0/x",
+    ],
 )
 def test_private_targets_refused_by_default(url: str) -> None:
     with pytest.raises(BlockedHostError, match="non-public"):

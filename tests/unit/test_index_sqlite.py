@@ -12,33 +12,91 @@ from pipeline.index.sqlite import SqliteIndex
 from pipeline.models import Article, Entity, Quote, Stance
 
 
-def article(n: int, title: str, body: str, *, source: str = "a.example", day: int = 1,
-            people: tuple[str, ...] = (), speaker: str | None = None,
-            stance: str | None = None) -> Article:
+def article(
+    n: int,
+    title: str,
+    body: str,
+    *,
+    source: str = "a.example",
+    day: int = 1,
+    people: tuple[str, ...] = (),
+    speaker: str | None = None,
+    stance: str | None = None,
+) -> Article:
     return Article(
-        id=f"id{n}", url=f"https://{source}/{n}", canonical_url=f"https://{source}/{n}",
-        source=source, title=title, body=body, summary=body[:60],
+        id=f"id{n}",
+        url=f"https://{source}/{n}",
+        canonical_url=f"https://{source}/{n}",
+        source=source,
+        title=title,
+        body=body,
+        summary=body[:60],
         published_at=datetime(2026, 10, day, tzinfo=UTC),
-        entities=[Entity(name=p, type="PERSON", mentions=2, salience=0.5,
-                         aliases=[p.split()[-1]]) for p in people],
-        quotes=[Quote(speaker=speaker, speaker_type="PERSON", cue="said", text=body[:30],
-                      direct=True, start=0, end=30)] if speaker else [],
-        stances=[Stance(holder=speaker or "x", target="the bridge", stance=stance,  # type: ignore[arg-type]
-                        confidence=0.7, evidence=body[:40])] if stance else [],
+        entities=[
+            Entity(name=p, type="PERSON", mentions=2, salience=0.5, aliases=[p.split()[-1]])
+            for p in people
+        ],
+        quotes=[
+            Quote(
+                speaker=speaker,
+                speaker_type="PERSON",
+                cue="said",
+                text=body[:30],
+                direct=True,
+                start=0,
+                end=30,
+            )
+        ]
+        if speaker
+        else [],
+        stances=[
+            Stance(
+                holder=speaker or "x",
+                target="the bridge",
+                stance=stance,  # type: ignore[arg-type]
+                confidence=0.7,
+                evidence=body[:40],
+            )
+        ]
+        if stance
+        else [],
     )
 
 
 @pytest.fixture
 def index(tmp_path: Path) -> SqliteIndex:
     idx = SqliteIndex(tmp_path / "i.db")
-    idx.upsert_many([
-        article(1, "Bridge vote delayed", "The council delayed the bridge vote after a long debate.",
-                people=("Elena Vasquez", "Marcus Hale"), speaker="Marcus Hale", stance="against", day=1),
-        article(2, "Bridge approved", "Councillors approved the new bridge by one vote.",
-                people=("Elena Vasquez",), speaker="Elena Vasquez", stance="favor", day=5),
-        article(3, "Fares rise", "Transit fares will rise by four percent in January.",
-                source="b.example", people=("Priya Raman",), speaker="Priya Raman", day=9),
-    ])
+    idx.upsert_many(
+        [
+            article(
+                1,
+                "Bridge vote delayed",
+                "The council delayed the bridge vote after a long debate.",
+                people=("Elena Vasquez", "Marcus Hale"),
+                speaker="Marcus Hale",
+                stance="against",
+                day=1,
+            ),
+            article(
+                2,
+                "Bridge approved",
+                "Councillors approved the new bridge by one vote.",
+                people=("Elena Vasquez",),
+                speaker="Elena Vasquez",
+                stance="favor",
+                day=5,
+            ),
+            article(
+                3,
+                "Fares rise",
+                "Transit fares will rise by four percent in January.",
+                source="b.example",
+                people=("Priya Raman",),
+                speaker="Priya Raman",
+                day=9,
+            ),
+        ]
+    )
     return idx
 
 
@@ -79,7 +137,10 @@ def test_filters(index: SqliteIndex, query: dict[str, object], expected: list[st
 
 def test_facets_count_articles(index: SqliteIndex) -> None:
     facets = index.search(SearchQuery()).facets
-    assert facets.entities["PERSON"][0].value == "Elena Vasquez" and facets.entities["PERSON"][0].count == 2
+    assert (
+        facets.entities["PERSON"][0].value == "Elena Vasquez"
+        and facets.entities["PERSON"][0].count == 2
+    )
     assert [(v.value, v.count) for v in facets.sources] == [("a.example", 2), ("b.example", 1)]
     assert {(v.value, v.count) for v in facets.stances} == {("against", 1), ("favor", 1)}
 
@@ -101,8 +162,22 @@ def test_delete_and_pagination(index: SqliteIndex) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ['"', "(((", "AND OR NOT", "NEAR(", "bridge*", "*", "'; DROP TABLE articles; --", "a:b",
-     "^bridge", "bridge + vote", "\x00", "x" * 3000, "\"bridge\" \"", "title:bridge"],
+    [
+        '"',
+        "(((",
+        "AND OR NOT",
+        "NEAR(",
+        "bridge*",
+        "*",
+        "'; DROP TABLE articles; --",
+        "a:b",
+        "^bridge",
+        "bridge + vote",
+        "\x00",
+        "x" * 3000,
+        '"bridge" "',
+        "title:bridge",
+    ],
 )
 def test_hostile_queries_never_error(index: SqliteIndex, text: str) -> None:
     result = index.search(SearchQuery(text=text))

@@ -62,7 +62,9 @@ def test_other_formats(name: str, titles: list[str]) -> None:
     assert [e.title for e in parsed.entries] == titles
 
 
-@pytest.mark.parametrize("body", [(FEEDS / "garbage.bin").read_bytes(), b"", b"<html><body>hi</body></html>"])
+@pytest.mark.parametrize(
+    "body", [(FEEDS / "garbage.bin").read_bytes(), b"", b"<html><body>hi</body></html>"]
+)
 def test_garbage_is_a_feed_parse_error(body: bytes) -> None:
     with pytest.raises(FeedParseError, match="not a feed"):
         parse_feed(body, "https://x.example/feed", "f1")
@@ -92,7 +94,9 @@ def test_backoff_grows_with_jitter_and_caps(settings: Settings) -> None:
     s = state("https://x.example/feed")
     delays = []
     for _ in range(12):
-        s = next_state_error(s, NetworkError("connection refused"), now=NOW, settings=settings, rng=rng)
+        s = next_state_error(
+            s, NetworkError("connection refused"), now=NOW, settings=settings, rng=rng
+        )
         delays.append((s.next_check_at - NOW).total_seconds())
     assert s.error_count == 12 and s.last_error == "connection refused" and not s.retired
     assert delays[0] <= settings.poll_backoff_base
@@ -102,14 +106,19 @@ def test_backoff_grows_with_jitter_and_caps(settings: Settings) -> None:
 
 def test_retry_after_is_honoured(settings: Settings) -> None:
     s = next_state_error(
-        state("https://x.example/feed"), ServerError(429, retry_after=5000),
-        now=NOW, settings=settings, rng=random.Random(1),
+        state("https://x.example/feed"),
+        ServerError(429, retry_after=5000),
+        now=NOW,
+        settings=settings,
+        rng=random.Random(1),
     )
     assert (s.next_check_at - NOW).total_seconds() >= 5000
 
 
 def test_410_retires(settings: Settings) -> None:
-    s = next_state_error(state("u"), ClientError(410), now=NOW, settings=settings, rng=random.Random(1))
+    s = next_state_error(
+        state("u"), ClientError(410), now=NOW, settings=settings, rng=random.Random(1)
+    )
     assert s.retired and s.last_status == 410
 
 
@@ -119,7 +128,9 @@ def test_distrust_long_304_streaks() -> None:
         "If-None-Match": '"abc"',
         "If-Modified-Since": "Mon, 02 Nov 2026 09:00:00 GMT",
     }
-    assert conditional_headers(s.model_copy(update={"not_modified_streak": DISTRUST_304_AFTER})) == {}
+    assert (
+        conditional_headers(s.model_copy(update={"not_modified_streak": DISTRUST_304_AFTER})) == {}
+    )
 
 
 # against a real local server ---------------------------------------------------------
@@ -149,7 +160,9 @@ def test_conditional_get_then_304(httpserver: HTTPServer, fetcher: Fetcher) -> N
 
 def test_permanent_redirect_moves_the_feed(httpserver: HTTPServer, fetcher: Fetcher) -> None:
     new = httpserver.url_for("/new-feed")
-    httpserver.expect_request("/old-feed").respond_with_data("", status=301, headers={"Location": new})
+    httpserver.expect_request("/old-feed").respond_with_data(
+        "", status=301, headers={"Location": new}
+    )
     httpserver.expect_request("/new-feed").respond_with_data((FEEDS / "atom.xml").read_bytes())
     result = poll(state(httpserver.url_for("/old-feed")), fetcher, now=NOW)
     assert result.error is None and result.state.url == new and len(result.entries) == 2
@@ -175,8 +188,13 @@ def test_temporary_redirect_keeps_the_url(httpserver: HTTPServer, fetcher: Fetch
     ],
 )
 def test_error_statuses(
-    httpserver: HTTPServer, fetcher: Fetcher, status: int, headers: dict[str, str],
-    reason: str, retired: bool, min_delay: int,
+    httpserver: HTTPServer,
+    fetcher: Fetcher,
+    status: int,
+    headers: dict[str, str],
+    reason: str,
+    retired: bool,
+    min_delay: int,
 ) -> None:
     httpserver.expect_request("/feed").respond_with_data("no", status=status, headers=headers)
     result = poll(state(httpserver.url_for("/feed")), fetcher, now=NOW)

@@ -17,20 +17,55 @@ def quotes(nlp: Language, text: str) -> list[Quote]:
 
 CASES = [
     # (text, speaker, speaker_type, direct, words that must be in the quote text)
-    ('"We will build the bridge next summer," Mayor Elena Vasquez said on Monday.',
-     "Elena Vasquez", "PERSON", True, "build the bridge"),
-    ('Elena Vasquez said: "We will build the bridge next summer and publish every contract."',
-     "Elena Vasquez", "PERSON", True, "publish every contract"),
-    ("“The plan is rushed and nobody has seen the costs,” said Marcus Hale.",
-     "Marcus Hale", "PERSON", True, "plan is rushed"),
-    ("Marcus Hale said that the plan was rushed and that residents had not seen the costs.",
-     "Marcus Hale", "PERSON", False, "plan was rushed"),
-    ("The engineering report will be published next week, a senior city official told reporters.",
-     "a senior city official", "DESCRIBED", False, "engineering report"),
-    ("According to the Port Meridian Chamber of Commerce, freight firms lose two million dollars a month.",
-     "Port Meridian Chamber of Commerce", "ORG", False, "freight firms lose"),
-    ("A spokesperson for the ministry said the consultation had met every legal requirement.",
-     "a spokesperson for the ministry", "DESCRIBED", False, "consultation had met"),
+    (
+        '"We will build the bridge next summer," Mayor Elena Vasquez said on Monday.',
+        "Elena Vasquez",
+        "PERSON",
+        True,
+        "build the bridge",
+    ),
+    (
+        'Elena Vasquez said: "We will build the bridge next summer and publish every contract."',
+        "Elena Vasquez",
+        "PERSON",
+        True,
+        "publish every contract",
+    ),
+    (
+        "“The plan is rushed and nobody has seen the costs,” said Marcus Hale.",
+        "Marcus Hale",
+        "PERSON",
+        True,
+        "plan is rushed",
+    ),
+    (
+        "Marcus Hale said that the plan was rushed and that residents had not seen the costs.",
+        "Marcus Hale",
+        "PERSON",
+        False,
+        "plan was rushed",
+    ),
+    (
+        "The engineering report will be published next week, a senior city official told reporters.",
+        "a senior city official",
+        "DESCRIBED",
+        False,
+        "engineering report",
+    ),
+    (
+        "According to the Port Meridian Chamber of Commerce, freight firms lose two million dollars a month.",
+        "Port Meridian Chamber of Commerce",
+        "ORG",
+        False,
+        "freight firms lose",
+    ),
+    (
+        "A spokesperson for the ministry said the consultation had met every legal requirement.",
+        "a spokesperson for the ministry",
+        "DESCRIBED",
+        False,
+        "consultation had met",
+    ),
 ]
 
 

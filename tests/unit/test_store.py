@@ -56,8 +56,12 @@ def test_feeds_add_remove_revive_and_persist(tmp_path: Path) -> None:
     store.add_feed("https://x.example/rss", "X", interval=600, revive=False)
     assert store.feeds() == [], "syncing a file does not undo a removal"
     store.add_feed("https://x.example/rss", "X", interval=600)
-    store.save_feed_state(feed.state.model_copy(update={"error_count": 3, "last_error": "HTTP 500"}))
+    store.save_feed_state(
+        feed.state.model_copy(update={"error_count": 3, "last_error": "HTTP 500"})
+    )
     store.close()
     reopened = Store(path).feeds()
-    assert [(f.name, f.state.error_count, f.state.last_error) for f in reopened] == [("X", 3, "HTTP 500")]
+    assert [(f.name, f.state.error_count, f.state.last_error) for f in reopened] == [
+        ("X", 3, "HTTP 500")
+    ]
     assert not Store(path).remove_feed("nope")
