@@ -244,7 +244,8 @@ def _reported_clause(tok: Token, sent: Span, resolver: _Resolver) -> _Reported |
         and tok.head == sent.root
         and tok.i > sent.root.i
         and _subject(tok) is not None
-        and max(t.i for t in tok.subtree) >= sent.end - 2  # the attribution ends the sentence
+        and not any(c.dep_ == "mark" for c in tok.children)  # "… after Beirut responded"
+        and max(t.i for t in tok.subtree) >= _last_word(sent)  # the attribution ends the sentence
     ):
         subj = _subject(tok)  # "CLAUSE, a Lebanese official told CNN."
         left = min(t.i for t in subj.subtree) if subj is not None else tok.i
@@ -256,6 +257,11 @@ def _reported_clause(tok: Token, sent: Span, resolver: _Resolver) -> _Reported |
         return None
     speaker = resolver.resolve(subj, before=cs)
     return (speaker, tok.text, cs, ce) if speaker is not None else None
+
+
+def _last_word(sent: Span) -> int:
+    words = [t.i for t in sent if not (t.is_punct or t.is_space)]
+    return words[-1] if words else sent.end - 1
 
 
 def _covered(start: int, end: int, attributed: dict[tuple[int, int], Quote]) -> bool:

@@ -17,16 +17,13 @@ from pipeline.entities import EntityIndex
 from pipeline.models import ClaimStance, Quote, Stance, StanceLabel
 
 FAVOR = frozenset(
-    """support supports supported supporting supportive back backs backed backing endorse
-    endorses endorsed endorsement welcome welcomes welcomed welcoming praise praises praised
-    commend commended applaud applauded hail hailed champion championed approve approves
-    approved approval positive positively progress good great excellent success successful
-    succeed helps help helpful constructive encouraging encouraged optimistic hopeful hope
-    key vital crucial essential important benefit benefits beneficial fair right agree agrees
-    agreed agreement trust trusted confident confidence strong strength effective improve
-    improved improvement win wins won historic breakthrough safe secure protect protecting
-    proud credit deserve deserves thank thanks grateful partner partners ally allies cooperate
-    cooperation best better solution solve resolves resolved promise promising reliable""".split()
+    """support supports supported supporting supportive back backs backed backing endorse endorses
+    endorsed endorsement welcome welcomes welcomed welcoming praise praises praised commend
+    commended applaud applauded hail hailed champion championed approve approves approved
+    approval positive positively progress good great excellent success successful succeed helps
+    help helpful constructive encouraging encouraged optimistic hopeful hope benefit benefits
+    beneficial fair confident confidence effective improve improved improvement breakthrough
+    thank thanks grateful promising reliable""".split()
 )
 AGAINST = frozenset(
     """oppose opposes opposed opposing opposition reject rejects rejected rejecting condemn
@@ -117,15 +114,12 @@ def _targets(span: Span, quote: Quote, entities: EntityIndex) -> list[_Target]:
 def _harm(target: _Target) -> float:
     """-2 when the target is what a harm word acts on ("pressure on X", "degradation of X")."""
     tok = target.root
-    for _ in range(2):  # X <- of/on/against <- degradation/pressure/sanctions
-        if tok.dep_ not in ("pobj", "dobj", "nsubjpass"):
-            return 0.0
+    if tok.dep_ == "pobj":  # X <- of/on/against <- degradation/pressure/sanctions
         tok = tok.head
-        if tok.lemma_.lower() in AGAINST or tok.lower_ in AGAINST:
-            return -2.0
-        if tok.dep_ != "prep" and tok.pos_ != "ADP":
-            return 0.0
-    return 0.0
+    elif tok.dep_ not in ("dobj", "nsubjpass"):
+        return 0.0
+    head = tok.head
+    return -2.0 if head.lemma_.lower() in AGAINST or head.lower_ in AGAINST else 0.0
 
 
 def extract_stances(doc: Doc, quotes: list[Quote], entities: EntityIndex) -> list[Stance]:
