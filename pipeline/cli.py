@@ -8,6 +8,7 @@ import re
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
@@ -161,8 +162,10 @@ def demo(
             runner.store.set_feed_url(feed.state.feed_id, url)  # the port may have changed
         demo_ids = {f"demo-{slug}" for slug in server.feed_urls()}
         states = [f.state for f in runner.store.feeds() if f.state.feed_id in demo_ids]
+        started = time.monotonic()
         report = runner.poll_feeds(states)
         report.merge(runner.process_pending())
+        report.seconds = time.monotonic() - started
         _print_report(report, False)
         total = runner.index.count()
         out.print(f"\n[bold]{total}[/bold] stories in {settings.db}. Try:")
