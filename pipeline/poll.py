@@ -58,11 +58,53 @@ def _when(struct: Any) -> datetime | None:
         return None
 
 
+def _entry(
+    feed_id: str,
+    guid: Any,
+    link: Any,
+    title: Any,
+    published: datetime | None,
+    summary: Any,
+    content: Any,
+    authors: list[Any],
+) -> FeedEntry:
+    """One entry from a parser's raw fields: keyed, trimmed, text capped."""
+    link_s, title_s = str(link or "").strip(), str(title or "").strip()
+    key = entry_key(
+        str(guid or "") or None,
+        link_s or None,
+        title_s,
+        published.isoformat() if published else None,
+    )
+    names = [str(a.get("name")) for a in authors if isinstance(a, dict) and a.get("name")]
+    return FeedEntry(
+        key=key,
+        feed_id=feed_id,
+        url=link_s,
+        title=title_s,
+        summary=str(summary or "")[:_MAX_ENTRY_TEXT],
+        content=str(content or "")[:_MAX_ENTRY_TEXT],
+        published_at=published,
+        authors=names,
+    )
+
+
+def _unique(entries: list[FeedEntry]) -> list[FeedEntry]:
+    """First of each key: feeds repeat items."""
+    seen: set[str] = set()
+    out = []
+    for e in entries:
+        if e.key not in seen:
+            seen.add(e.key)
+            out.append(e)
+    return out
+
+
 def _entry_text(entry: Any) -> str:
     for item in entry.get("content") or []:
         value = item.get("value")
         if value:
-            return str(value)[:_MAX_ENTRY_TEXT]
+            return str(value)
     return ""
 
 
@@ -86,41 +128,24 @@ def parse_feed(
     if not parsed.get("entries") and not parsed.get("version") and not feed.get("title"):
         reason = parsed.get("bozo_exception") or "no RSS, Atom or JSON feed found"
         raise FeedParseError(f"not a feed: {reason}", url=url)
-    entries: list[FeedEntry] = []
-    seen: set[str] = set()
-    for item in parsed.get("entries") or []:
-        link = str(item.get("link") or "").strip()
-        title = str(item.get("title") or "").strip()
-        # dict.get skips feedparser's deprecated updated->published key mapping
-        published = _when(dict.get(item, "published_parsed")) or _when(
-            dict.get(item, "updated_parsed")
+    entries = [
+        _entry(
+            feed_id,
+            item.get("id"),
+            item.get("link"),
+            item.get("title"),
+            # dict.get skips feedparser's deprecated updated->published key mapping
+            _when(dict.get(item, "published_parsed")) or _when(dict.get(item, "updated_parsed")),
+            item.get("summary"),
+            _entry_text(item),
+            item.get("authors") or [],
         )
-        key = entry_key(
-            str(item.get("id") or "") or None,
-            link or None,
-            title,
-            published.isoformat() if published else str(item.get("published") or ""),
-        )
-        if key in seen:
-            continue
-        seen.add(key)
-        authors = [str(a.get("name")) for a in item.get("authors") or [] if a.get("name")]
-        entries.append(
-            FeedEntry(
-                key=key,
-                feed_id=feed_id,
-                url=link,
-                title=title,
-                summary=str(item.get("summary") or "")[:_MAX_ENTRY_TEXT],
-                content=_entry_text(item),
-                published_at=published,
-                authors=authors,
-            )
-        )
+        for item in parsed.get("entries") or []
+    ]
     ttl = str(feed.get("ttl") or "").strip()
     return ParsedFeed(
         title=str(feed.get("title") or "").strip(),
-        entries=entries,
+        entries=_unique(entries),
         ttl_seconds=int(ttl) * 60 if ttl.isdigit() else None,
     )
 
@@ -143,45 +168,23 @@ def _parse_json_feed(body: bytes, url: str, feed_id: str) -> ParsedFeed:
         raise FeedParseError(f"not a feed: invalid JSON: {exc}", url=url) from exc
     if not isinstance(data, dict) or "jsonfeed.org" not in str(data.get("version", "")):
         raise FeedParseError("not a feed: JSON without a JSON Feed version", url=url)
-    entries: list[FeedEntry] = []
-    seen: set[str] = set()
-    for item in data.get("items") or []:
-        if not isinstance(item, dict):
-            continue
-        link = (
-            urljoin(url, str(item.get("url") or item.get("external_url") or ""))
-            if (item.get("url") or item.get("external_url"))
-            else ""
+    entries = [
+        _entry(
+            feed_id,
+            item.get("id"),
+            urljoin(url, str(link))
+            if (link := item.get("url") or item.get("external_url"))
+            else "",
+            item.get("title"),
+            _json_date(item.get("date_published")) or _json_date(item.get("date_modified")),
+            item.get("summary"),
+            item.get("content_html") or item.get("content_text"),
+            item.get("authors") or ([item["author"]] if item.get("author") else []),
         )
-        title = str(item.get("title") or "").strip()
-        published = _json_date(item.get("date_published")) or _json_date(item.get("date_modified"))
-        key = entry_key(
-            str(item.get("id") or "") or None,
-            link or None,
-            title,
-            published.isoformat() if published else None,
-        )
-        if key in seen:
-            continue
-        seen.add(key)
-        authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
-        entries.append(
-            FeedEntry(
-                key=key,
-                feed_id=feed_id,
-                url=link,
-                title=title,
-                summary=str(item.get("summary") or "")[:_MAX_ENTRY_TEXT],
-                content=str(item.get("content_html") or item.get("content_text") or "")[
-                    :_MAX_ENTRY_TEXT
-                ],
-                published_at=published,
-                authors=[
-                    str(a.get("name")) for a in authors if isinstance(a, dict) and a.get("name")
-                ],
-            )
-        )
-    return ParsedFeed(title=str(data.get("title") or "").strip(), entries=entries)
+        for item in data.get("items") or []
+        if isinstance(item, dict)
+    ]
+    return ParsedFeed(title=str(data.get("title") or "").strip(), entries=_unique(entries))
 
 
 # Schedule rules (pure) ---------------------------------------------------------

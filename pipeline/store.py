@@ -89,20 +89,22 @@ class EntryRecord:
     updated_at: str
 
 
-class Store:
-    """SQLite-backed state store. Thread-safe; one instance per process."""
+class SqliteDatabase:
+    """One SQLite file with its schema, a lock and a transaction helper; shared by the
+    store and the SQLite index, which may live in the same file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, schema: str) -> None:
         self._conn = connect(path)
         self._lock = threading.RLock()
         with self._lock:
-            self._conn.executescript(_SCHEMA)
+            self._conn.executescript(schema)
 
     def close(self) -> None:
         self._conn.close()
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
+        """An immediate (write-locking) transaction, rolled back on any exception."""
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -111,6 +113,13 @@ class Store:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+
+
+class Store(SqliteDatabase):
+    """SQLite-backed state store. Thread-safe; one instance per process."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, _SCHEMA)
 
     # feeds --------------------------------------------------------------
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 from pipeline.index import Facets, FacetValue, Health, Hit, SearchQuery, SearchResult
 from pipeline.models import Article
 from pipeline.query import exclusions, parse, positive, to_fts5
-from pipeline.store import connect
+from pipeline.store import SqliteDatabase
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -56,35 +55,22 @@ _BM25 = "bm25(articles_fts, 0, 6.0, 2.0, 1.0, 1.5, 3.0)"
 _FACET_SIZE = 10
 
 
-class SqliteIndex:
+class SqliteIndex(SqliteDatabase):
     """Index in the same SQLite file as the store (or its own)."""
 
     name = "sqlite"
 
     def __init__(self, path: Path) -> None:
-        self._conn = connect(path)
-        self._lock = threading.RLock()
-        with self._lock:
-            self._conn.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        self._conn.close()
+        super().__init__(path, _SCHEMA)
 
     # writes ---------------------------------------------------------------
 
     def upsert_many(self, articles: Sequence[Article]) -> int:
         """Insert or replace each article by id, in one transaction."""
-        with self._lock:
-            c = self._conn
-            c.execute("BEGIN IMMEDIATE")
-            try:
-                for a in articles:
-                    self._delete(a.id)
-                    self._insert(a)
-            except BaseException:
-                c.execute("ROLLBACK")
-                raise
-            c.execute("COMMIT")
+        with self._tx():
+            for a in articles:
+                self._delete(a.id)
+                self._insert(a)
         return len(articles)
 
     def _insert(self, a: Article) -> None:
@@ -136,20 +122,21 @@ class SqliteIndex:
         return c.execute("DELETE FROM articles WHERE id=?", (article_id,)).rowcount > 0
 
     def delete(self, article_id: str) -> bool:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            deleted = self._delete(article_id)
-            self._conn.execute("COMMIT")
-        return deleted
+        with self._tx():
+            return self._delete(article_id)
 
     # reads ----------------------------------------------------------------
 
     def get(self, article_id: str) -> Article | None:
-        row = self._conn.execute("SELECT doc FROM articles WHERE id=?", (article_id,)).fetchone()
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT doc FROM articles WHERE id=?", (article_id,)
+            ).fetchone()
         return Article.model_validate_json(row["doc"]) if row else None
 
     def count(self) -> int:
-        return int(self._conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
+        with self._lock:
+            return int(self._conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
 
     def health(self) -> Health:
         try:
