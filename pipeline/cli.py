@@ -13,24 +13,24 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipeline.analyze import analyze_batch, load_claims, to_article
 from pipeline.errors import InputError, NewswireError
-from pipeline.extract import extract_html, fetch_and_extract, from_text_file
 from pipeline.index import SearchQuery, SearchResult, open_index
-from pipeline.models import Extracted, FeedEntry
-from pipeline.nlp import load_model
-from pipeline.runner import Runner, RunReport
 from pipeline.settings import Backend, Settings
-from pipeline.urls import entry_key
+
+if TYPE_CHECKING:
+    from pipeline.models import Extracted
+    from pipeline.runner import Runner, RunReport
+
+# Commands that analyse import spaCy and trafilatura when they run, so that
+# `search` and `feeds` start in a fraction of a second.
 
 app = typer.Typer(
     help="Newswire: feeds in, analysed and searchable stories out.",
@@ -40,8 +40,9 @@ app = typer.Typer(
 )
 feeds_app = typer.Typer(help="Manage the feeds Newswire polls.", no_args_is_help=True)
 app.add_typer(feeds_app, name="feeds")
-out = Console()
-err = Console(stderr=True)
+# soft_wrap: a reason stays on one line when output goes to a pipe or a file
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 log = logging.getLogger("pipeline.cli")
 
 
@@ -84,6 +85,8 @@ def _progress() -> Progress:
 
 @contextmanager
 def _runner(settings: Settings) -> Iterator[Runner]:
+    from pipeline.runner import Runner
+
     with _progress() as bar:
         tasks: dict[str, Any] = {}
 
@@ -187,6 +190,11 @@ def ingest(
     targets: Annotated[list[str], typer.Argument(help="Article URLs or HTML/text files.")],
 ) -> None:
     """Fetch (or read), analyse and index single articles."""
+    from pipeline.analyze import analyze_batch, to_article
+    from pipeline.extract import fetch_and_extract
+    from pipeline.models import FeedEntry
+    from pipeline.urls import entry_key
+
     settings = _State.settings()
     with _runner(settings) as runner:
         items: list[tuple[Extracted, str]] = []
@@ -206,6 +214,8 @@ def ingest(
 
 
 def _read_file(path: Path) -> Extracted:
+    from pipeline.extract import extract_html, from_text_file
+
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -226,6 +236,9 @@ def analyze(
     as_json: Annotated[bool, typer.Option("--json", help="Print the contract JSON.")] = False,
 ) -> None:
     """Analyse one article: entities, quotes, stances. Nothing is stored."""
+    from pipeline.analyze import analyze_batch, load_claims, to_article
+    from pipeline.nlp import load_model
+
     settings = _State.settings()
     extracted = _read_file(file)
     analysis = analyze_batch(
@@ -450,13 +463,13 @@ def main() -> None:
     except NewswireError as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}")
         sys.exit(1)
-    except click.ClickException as exc:  # usage errors: click's own one-line message
-        exc.show()
+    except typer.TyperException as exc:  # usage errors: the parser's own message
+        exc.show()  # type: ignore[attr-defined]
         sys.exit(exc.exit_code)
-    except (click.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):
         err.print("aborted")
         sys.exit(130)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except Exception as exc:  # the promise: one line, not a traceback (unless -v)
         if _State.verbose:

@@ -61,12 +61,17 @@ def load_feeds_file(path: Path) -> list[FeedConfig]:
     items = data.get("feeds") if isinstance(data, dict) else None
     if not isinstance(items, list):
         raise InputError(f"{path}: expected 'feeds:' followed by a list")
-    try:
-        return [FeedConfig.model_validate(i if isinstance(i, dict) else {"url": i}) for i in items]
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise InputError(f"{path}: feed {where}: {first['msg']}") from exc
+    feeds = []
+    for n, item in enumerate(items, 1):
+        try:
+            feeds.append(
+                FeedConfig.model_validate(item if isinstance(item, dict) else {"url": item})
+            )
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"])
+            raise InputError(f"{path}: feed {n}, {field}: {first['msg']}") from exc
+    return feeds
 
 
 @dataclass

@@ -3,7 +3,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
+from pipeline.errors import InputError
 from pipeline.models import FeedEntry
+from pipeline.runner import load_feeds_file
 from pipeline.store import Store
 
 
@@ -65,3 +69,30 @@ def test_feeds_add_remove_revive_and_persist(tmp_path: Path) -> None:
         ("X", 3, "HTTP 500")
     ]
     assert not Store(path).remove_feed("nope")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("feeds: [", "not valid YAML"),
+        ("nothing: here", "expected 'feeds:'"),
+        ("feeds:\n  - url: not-a-url\n", "feed 1, url"),
+        ("feeds:\n  - url: https://x.example/rss\n    interval: 0\n", "feed 1, interval"),
+    ],
+)
+def test_feeds_file_errors_name_the_problem(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text(text)
+    with pytest.raises(InputError, match=message):
+        load_feeds_file(path)
+
+
+def test_feeds_file_accepts_bare_urls(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text(
+        "feeds:\n  - https://x.example/rss\n  - url: https://y.example/atom\n    name: Y\n"
+    )
+    assert [(str(f.url), f.name) for f in load_feeds_file(path)] == [
+        ("https://x.example/rss", ""),
+        ("https://y.example/atom", "Y"),
+    ]

@@ -1,0 +1,118 @@
+"""The `newswire` command as users run it: a subprocess against real local servers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipeline.demo.server import DemoServer
+
+pytestmark = pytest.mark.integration
+
+
+def newswire(*args: str, db: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    full_env = {
+        **os.environ,
+        "NEWSWIRE_DB": str(db),
+        "NEWSWIRE_CLAIMS_FILE": str(db.parent / "none.yaml"),
+        "NEWSWIRE_ALLOW_PRIVATE_HOSTS": "true",
+        "NEWSWIRE_PER_HOST_DELAY": "0",
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=600,
+        cwd=db.parent,
+    )
+
+
+def test_run_once_with_a_feeds_file_and_feed_management(tmp_path: Path) -> None:
+    db = tmp_path / "n.db"
+    with DemoServer() as server:
+        urls = server.feed_urls()
+        feeds_file = tmp_path / "feeds.yaml"
+        feeds_file.write_text(
+            "feeds:\n" + "".join(f"  - name: {t}\n    url: {u}\n" for t, u in urls.values())
+        )
+        run = newswire("run", "--once", "--feeds", str(feeds_file), "--json", db=db)
+        assert run.returncode == 0, run.stderr
+        report = json.loads(run.stdout)
+        assert report["indexed"] == 30 and report["feed_errors"] == {}
+
+        listed = json.loads(newswire("feeds", "list", "--json", db=db).stdout)
+        assert sorted(f["name"] for f in listed) == sorted(t for t, _ in urls.values())
+
+        removed = newswire("feeds", "remove", "The Northern Ledger", db=db)
+        assert removed.returncode == 0, removed.stderr
+        again = json.loads(
+            newswire("run", "--once", "--feeds", str(feeds_file), "--json", db=db).stdout
+        )
+        assert again["feeds_polled"] == 2 and again["indexed"] == 0, "removed stays removed"
+
+        added = newswire("feeds", "add", urls["northern-ledger"][1], "--name", "Ledger", db=db)
+        assert added.returncode == 0 and "added" in added.stdout
+        status = json.loads(newswire("feeds", "status", "--json", db=db).stdout)
+        assert {r["state"] for r in status} == {"ok"} and len(status) == 3
+
+
+def test_ingest_files_then_search(tmp_path: Path) -> None:
+    db = tmp_path / "n.db"
+    text = tmp_path / "story.txt"
+    text.write_text(
+        "Mayor backs tram extension\n\n"
+        "Mayor Elena Vasquez said on Friday that the city would extend the tram line to the airport "
+        "by 2030. “This line will change how people live and work here,” Vasquez said.\n"
+        "Councillor Marcus Hale criticised the plan, saying the city could not afford it.\n"
+    )
+    html = tmp_path / "story.html"
+    html.write_text(
+        "<html><head><title>Ferry fares frozen</title></head><body><article><h1>Ferry fares frozen</h1>"
+        + "<p>The ferry operator froze fares for a year on Monday after riders protested a planned rise, "
+        "its chief executive Marta Kowalski told reporters at the harbour.</p>"
+        * 3
+        + "</article></body></html>"
+    )
+    ingest = newswire("ingest", str(text), str(html), db=db)
+    assert ingest.returncode == 0, ingest.stderr
+    assert ingest.stdout.count("indexed") == 2
+    hits = json.loads(newswire("search", "tram", "--json", db=db).stdout)["hits"]
+    assert [h["title"] for h in hits] == ["Mayor backs tram extension"]
+    speaker = json.loads(newswire("search", "--speaker", "Elena Vasquez", "--json", db=db).stdout)
+    assert speaker["total"] == 1
+    assert json.loads(newswire("search", "ferry", "--json", db=db).stdout)["total"] == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("analyze", "/no/such/file.txt"), "error: cannot read /no/such/file.txt"),
+        (("run", "--once"), "error: no feeds"),
+        (("search", "--since", "yesterday"), "error: --since: expected a date"),
+        (("search", "--stance", "maybe"), "error: --stance"),
+        (("feeds", "remove", "nothing-here"), "error: no such feed"),
+        (("feeds", "add", "ftp://example.com/feed"), "error: not an http(s) URL"),
+    ],
+)
+def test_failures_are_one_line(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
+    result = newswire(*args, db=tmp_path / "n.db")
+    assert result.returncode == 1
+    assert result.stderr.startswith(message) and result.stderr.count("\n") == 1, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_private_hosts_refused_unless_allowed(tmp_path: Path) -> None:
+    result = newswire(
+        "ingest",
+        "http://127.0.0.1:9/story",
+        db=tmp_path / "n.db",
+        NEWSWIRE_ALLOW_PRIVATE_HOSTS="false",
+    )
+    assert result.returncode == 1 and "non-public address" in result.stderr
