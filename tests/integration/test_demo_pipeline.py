@@ -157,3 +157,33 @@ def test_cli_demo_then_search(tmp_path: Path) -> None:
     bad = _cli("search", "--stance", "maybe", db=db)
     assert bad.returncode == 1 and bad.stderr.strip().startswith("error:")
     assert "Traceback" not in bad.stderr
+
+
+def test_run_forever_polls_due_feeds_and_stops(tmp_path: Path) -> None:
+    import threading
+
+    settings = Settings(
+        db=tmp_path / "loop.db",
+        allow_private_hosts=True,
+        per_host_delay=0.0,
+        claims_file=tmp_path / "none.yaml",
+    )
+    cycles: list[RunReport] = []
+    stop = threading.Event()
+
+    def on_cycle(report: RunReport) -> None:
+        cycles.append(report)
+        stop.set()  # one cycle is enough to show the loop works and ends
+
+    with DemoServer() as server:
+        runner = Runner(settings)
+        for slug, (title, url) in server.feed_urls().items():
+            runner.store.add_feed(url, title, interval=300, feed_id=f"demo-{slug}")
+        loop = threading.Thread(target=runner.run_forever, args=(stop, on_cycle))
+        loop.start()
+        loop.join(timeout=300)
+        assert not loop.is_alive()
+        states = [f.state for f in runner.store.feeds()]
+        runner.close()
+    assert cycles[0].feeds_polled == 3 and cycles[0].indexed == 30
+    assert all(s.next_check_at > s.last_checked_at for s in states if s.last_checked_at)
