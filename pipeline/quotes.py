@@ -27,7 +27,7 @@ CUE_LEMMAS = frozenset(
     predict caution contend maintain stress emphasize emphasise complain concede declare
     estimate reiterate recall remark reveal tweet post testify allege accuse
     believe think hope fear observe recount relay inform conclude counter retort quip joke
-    mention""".split()
+    mention show find cite indicate""".split()
 )
 _ANON_HEADS = frozenset(
     """official officials source sources spokesperson spokesman spokeswoman aide aides
@@ -116,7 +116,9 @@ class _Resolver:
         self.quoted = quoted
         self.described: list[_Speaker] = []
 
-    def resolve(self, head: Token, before: int | None = None) -> _Speaker | None:
+    def resolve(
+        self, head: Token, before: int | None = None, *, strict: bool = False
+    ) -> _Speaker | None:
         """The speaker named by subject ``head``; a pronoun resolves to the last person
         mentioned before ``before`` (default: the pronoun itself)."""
         if head.pos_ == "PRON":
@@ -129,7 +131,7 @@ class _Resolver:
         mention = self.entities.at(head.idx, head.idx + len(head.text))
         if mention is not None and mention.type in ("PERSON", "ORG", "LOC", "NORP"):
             return _Speaker(mention.name, mention.type)
-        return self._described(head)
+        return self._described(head, strict)
 
     def _previous_person(self, before: int) -> _Speaker | None:
         for m in reversed(self.entities.mentions):
@@ -141,7 +143,7 @@ class _Resolver:
                 return _Speaker(m.name, "PERSON")
         return None
 
-    def _described(self, head: Token) -> _Speaker | None:
+    def _described(self, head: Token, strict: bool) -> _Speaker | None:
         span = _speaker_span(head)
         words = [t for t in span if not t.is_punct]
         if not words:
@@ -153,7 +155,9 @@ class _Resolver:
             if t.dep_ in ("amod", "compound", "nmod", "npadvmod") and t != head
         )
         definite = words[0].lower_ in ("the", "this", "that", "these", "those")
-        if head.lower_ not in SPEAKER_HEADS and lemma not in SPEAKER_HEADS:
+        # Any noun may be a source ("a new poll shows …"); a subject borrowed from a
+        # governing clause must look like one, since parse errors land there.
+        if strict and head.lower_ not in SPEAKER_HEADS and lemma not in SPEAKER_HEADS:
             return None
         if definite and lemma in _ANON_HEADS:
             for earlier in reversed(self.described):
@@ -167,16 +171,16 @@ class _Resolver:
         return speaker
 
 
-def _governing_subject(cue: Token) -> Token | None:
+def _governing_subject(cue: Token) -> tuple[Token, bool] | None:
     """The subject of ``cue``, or of the clause a subjectless cue hangs from
-    ("…, the official said, adding that …")."""
+    ("…, the official said, adding that …"); the flag says it was borrowed."""
     tok: Token | None = cue
     for _ in range(4):
         if tok is None:
             return None
         subj = _subject(tok)
         if subj is not None:
-            return subj
+            return subj, tok is not cue
         if tok.dep_ not in ("advcl", "conj", "xcomp", "pcomp", "acl") or tok.head is tok:
             return None
         tok = tok.head
@@ -240,10 +244,10 @@ def _reported_clause(tok: Token, sent: Span, resolver: _Resolver) -> _Reported |
     if comp is not None:
         cs, ce = _clause_chars(comp)
     elif (
-        tok.dep_ in ("parataxis", "ccomp", "advcl")
-        and tok.head == sent.root
+        tok.dep_ in ("parataxis", "ccomp", "advcl", "conj")
         and tok.i > sent.root.i
         and _subject(tok) is not None
+        and sent.doc[min(t.i for t in tok.subtree) - 1].is_punct  # ", the source added."
         and not any(c.dep_ == "mark" for c in tok.children)  # "… after Beirut responded"
         and max(t.i for t in tok.subtree) >= _last_word(sent)  # the attribution ends the sentence
     ):
@@ -252,16 +256,49 @@ def _reported_clause(tok: Token, sent: Span, resolver: _Resolver) -> _Reported |
         cs, ce = _trimmed(sent.doc.text, sent.start_char, sent.doc[left].idx)
     else:
         return None
-    subj = _governing_subject(tok)
-    if subj is None or cs <= subj.idx < ce:
+    governing = _governing_subject(tok)
+    if governing is None or cs <= governing[0].idx < ce:
         return None
-    speaker = resolver.resolve(subj, before=cs)
+    subj, borrowed = governing
+    speaker = resolver.resolve(subj, before=cs, strict=borrowed)
     return (speaker, tok.text, cs, ce) if speaker is not None else None
 
 
 def _last_word(sent: Span) -> int:
     words = [t.i for t in sent if not (t.is_punct or t.is_space)]
     return words[-1] if words else sent.end - 1
+
+
+_LABEL_LINE = re.compile(r"^[ \t]*([A-Z][\w.'’ -]{1,40}?):[ \t]+(\S[^\n]{10,})$", re.M)
+
+
+def _labelled_lines(doc: Doc, entities: EntityIndex, found: list[Quote]) -> list[Quote]:
+    """Transcript and headline attributions: "PENCE: Well, look …", "Caddell: Voters worry"."""
+    out = []
+    text = doc.text
+    for m in _LABEL_LINE.finditer(text):
+        label, (cs, ce) = m.group(1).strip(), m.span(2)
+        if len(label.split()) > 4 or any(q.start < ce and cs < q.end for q in found):
+            continue
+        mention = entities.at(m.start(1), m.end(1))
+        if mention is not None and mention.type in ("PERSON", "ORG", "NORP"):
+            speaker = _Speaker(mention.name, mention.type)
+        elif label.isupper() and label.isalpha():  # a transcript's "WALLACE:"
+            surname = label.title()
+            person = next(
+                (
+                    x
+                    for x in entities.mentions
+                    if x.type == "PERSON" and x.name.split()[-1] == surname
+                ),
+                None,
+            )
+            speaker = _Speaker(person.name, "PERSON") if person else _Speaker(surname, "UNKNOWN")
+        else:
+            continue
+        content = text[cs:ce].rstrip()
+        out.append(_quote(speaker, ":", text, cs, cs + len(content), True))
+    return out
 
 
 def _covered(start: int, end: int, attributed: dict[tuple[int, int], Quote]) -> bool:
@@ -290,7 +327,6 @@ def extract_quotes(doc: Doc, entities: EntityIndex) -> list[Quote]:
     sents = list(doc.sents)
     found: list[Quote] = []
     by_span: dict[tuple[int, int], Quote] = {}
-    attributed_sents: set[int] = set()
 
     def sent_index(char: int) -> int:
         for i, s in enumerate(sents):
@@ -301,9 +337,9 @@ def extract_quotes(doc: Doc, entities: EntityIndex) -> list[Quote]:
     def cue_in(sent: Span) -> tuple[Token, _Speaker] | None:
         for tok in sent:
             if _is_cue(tok) and not _inside(tok, direct):
-                subj = _governing_subject(tok)
-                if subj is not None and not _inside(subj, direct):
-                    speaker = resolver.resolve(subj)
+                governing = _governing_subject(tok)
+                if governing is not None and not _inside(governing[0], direct):
+                    speaker = resolver.resolve(governing[0], strict=governing[1])
                     if speaker is not None:
                         return tok, speaker
         return None
@@ -336,7 +372,6 @@ def extract_quotes(doc: Doc, entities: EntityIndex) -> list[Quote]:
             else:
                 continue
             by_span[(qs, qe)] = quote
-            attributed_sents.update(range(first, last + 1))
         # indirect: clausal complements of cue verbs, and "according to X"
         for tok in sent:
             if _inside(tok, direct):
@@ -350,6 +385,7 @@ def extract_quotes(doc: Doc, entities: EntityIndex) -> list[Quote]:
             found.append(_quote(speaker, cue_text, text, cs, ce, False))
             last_speaker = (speaker, cue_text, paragraph)
     found.extend(by_span.values())
+    found.extend(_labelled_lines(doc, entities, found))
     found.sort(key=lambda q: (q.start, -q.end))
     result: list[Quote] = []
     for q in found:  # drop reported clauses nested in a longer one of the same speaker

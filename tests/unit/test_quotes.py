@@ -117,8 +117,19 @@ def test_definite_description_refers_back(nlp: Language) -> None:
         "The council said nothing.",
         "Miller would not say whether the talks had failed.",
         "Residents called the plan “a disgrace” on Monday.",  # scare quotes, not a quotation
-        "The proposal said that the bridge would cost more.",  # documents are not speakers
     ],
 )
 def test_non_attributions(nlp: Language, text: str) -> None:
     assert quotes(nlp, text) == []
+
+
+def test_transcript_lines(nlp: Language) -> None:
+    found = quotes(
+        nlp,
+        "Governor Mike Pence spoke to the host on Sunday.\n"
+        "HOST: Will the governor attend the debate tomorrow night?\n"
+        "PENCE: Well, look, we will be there and we will win that debate.",
+    )
+    by_speaker = {q.speaker: q.text for q in found}
+    assert by_speaker["Mike Pence"].startswith("Well, look")
+    assert by_speaker["Host"].startswith("Will the governor")
