@@ -8,13 +8,13 @@ restart picks up whatever is still pending.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field, HttpUrl, ValidationError
 from spacy.language import Language
 
 from pipeline.analyze import analyze_batch, load_claims, to_article
-from pipeline.errors import InputError, NewswireError, TransientError
+from pipeline.errors import InputError, NewswireError, PermanentError, TransientError
 from pipeline.extract import fetch_and_extract
 from pipeline.fetch import Fetcher
 from pipeline.index import Index, open_index
@@ -157,31 +157,42 @@ class Runner:
     # articles ----------------------------------------------------------------
 
     def process_pending(self) -> RunReport:
-        """Fetch, extract, analyse and index every queued entry that is due."""
+        """Fetch, extract, analyse and index every queued entry that is due.
+
+        Fetches run ahead of analysis in a bounded window, so a large backlog never
+        holds more than a few batches of pages in memory.
+        """
         report = RunReport()
         pending = self.store.pending()
-        if not pending:
-            return report
+        window = max(4 * self.settings.fetch_threads, 2 * self.settings.nlp_batch_size)
+        todo = iter(pending)
         batch: list[tuple[FeedEntry, Extracted, str]] = []
         done = 0
         with ThreadPoolExecutor(self.settings.fetch_threads, thread_name_prefix="fetch") as pool:
-            futures: dict[Future[tuple[Extracted, str] | None], PendingEntry] = {
-                pool.submit(self._fetch, p.entry): p for p in pending
-            }
-            for fut in as_completed(futures):
-                item = futures[fut]
-                done += 1
-                try:
-                    result = fut.result()
-                except NewswireError as exc:
-                    self._record_failure(item, exc, report)
-                else:
-                    if result is not None:
-                        batch.append((item.entry, *result))
+            running: dict[Future[tuple[Extracted, str] | None], PendingEntry] = {}
+            while True:
+                for item in itertools.islice(todo, window - len(running)):
+                    running[pool.submit(self._fetch, item.entry)] = item
+                if not running:
+                    break
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    item = running.pop(fut)
+                    done += 1
+                    try:
+                        result = fut.result()
+                    except NewswireError as exc:
+                        self._record_failure(item, exc, report)
+                    except Exception as exc:  # a bug or hostile page must not stop the run
+                        log.exception("unexpected error url=%s", item.entry.url)
+                        self._record_failure(item, _unexpected(exc), report)
+                    else:
+                        if result is not None:
+                            batch.append((item.entry, *result))
+                    self.progress("articles", done, len(pending))
                 if len(batch) >= self.settings.nlp_batch_size:
                     self._analyze_and_index(batch, report)
                     batch = []
-                self.progress("articles", done, len(pending))
         if batch:
             self._analyze_and_index(batch, report)
         return report
@@ -216,9 +227,20 @@ class Runner:
     def _analyze_and_index(
         self, batch: list[tuple[FeedEntry, Extracted, str]], report: RunReport
     ) -> None:
-        analyses = analyze_batch(
-            self.nlp, [x for _, x, _ in batch], self.claims, self.settings.nlp_batch_size
-        )
+        try:
+            analyses = analyze_batch(
+                self.nlp, [x for _, x, _ in batch], self.claims, self.settings.nlp_batch_size
+            )
+        except Exception:
+            if len(batch) == 1:
+                entry = batch[0][0]
+                log.exception("analysis failed url=%s", entry.url)
+                self.store.mark_failed(entry, "analysis failed (see log)")
+                report.failed += 1
+                return
+            for one in batch:  # find the article that breaks the batch; keep the rest
+                self._analyze_and_index([one], report)
+            return
         now = datetime.now(UTC)
         articles: list[Article] = [
             to_article(x, a, url=url, feed=entry.feed_id, fetched_at=now)
@@ -255,10 +277,5 @@ class Runner:
             stop.wait(min(max(wait, 1.0), 60.0))
 
 
-@contextmanager
-def open_runner(settings: Settings, progress: Progress = _quiet) -> Iterator[Runner]:
-    runner = Runner(settings, progress=progress)
-    try:
-        yield runner
-    finally:
-        runner.close()
+def _unexpected(exc: Exception) -> PermanentError:
+    return PermanentError(f"unexpected {type(exc).__name__}: {exc}")
