@@ -3,6 +3,9 @@ demo sites), which they start themselves; nothing leaves the machine."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,3 +46,23 @@ def shared_data() -> Iterator[Path]:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared corpora not found at {SHARED_DATA}")
     yield SHARED_DATA
+
+
+def newswire(*args: str, db: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run the `newswire` command in a subprocess against ``db`` (loopback allowed)."""
+    full_env = {
+        **os.environ,
+        "NEWSWIRE_DB": str(db),
+        "NEWSWIRE_CLAIMS_FILE": str(db.parent / "none.yaml"),
+        "NEWSWIRE_ALLOW_PRIVATE_HOSTS": "true",
+        "NEWSWIRE_PER_HOST_DELAY": "0",
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=600,
+        cwd=db.parent,
+    )

@@ -3,35 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from pipeline.demo.server import DemoServer
+from tests.conftest import newswire
 
 pytestmark = pytest.mark.integration
-
-
-def newswire(*args: str, db: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    full_env = {
-        **os.environ,
-        "NEWSWIRE_DB": str(db),
-        "NEWSWIRE_CLAIMS_FILE": str(db.parent / "none.yaml"),
-        "NEWSWIRE_ALLOW_PRIVATE_HOSTS": "true",
-        "NEWSWIRE_PER_HOST_DELAY": "0",
-        **env,
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline", *args],
-        capture_output=True,
-        text=True,
-        env=full_env,
-        timeout=600,
-        cwd=db.parent,
-    )
 
 
 def test_run_once_with_a_feeds_file_and_feed_management(tmp_path: Path) -> None:

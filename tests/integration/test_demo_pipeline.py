@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +12,7 @@ from pipeline.demo.server import DemoServer, corpus
 from pipeline.index import SearchQuery
 from pipeline.runner import Runner, RunReport
 from pipeline.settings import Settings
+from tests.conftest import newswire
 
 pytestmark = pytest.mark.integration
 
@@ -106,29 +104,13 @@ def test_search_finds_demo_stories(
     assert result.facets.sources and result.facets.entities
 
 
-def _cli(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "NEWSWIRE_DB": str(db),
-        "NEWSWIRE_CLAIMS_FILE": str(db.parent / "none.yaml"),
-        "COLUMNS": "200",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
-
-
 def test_cli_demo_then_search(tmp_path: Path) -> None:
     db = tmp_path / "cli.db"
-    demo = _cli("demo", db=db)
+    demo = newswire("demo", db=db)
     assert demo.returncode == 0, demo.stderr
     assert "30 stories" in demo.stdout
 
-    result = _cli("search", "bridge", "--json", db=db)
+    result = newswire("search", "bridge", "--json", db=db)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert set(data) == {"total", "hits", "facets"} and data["total"] >= 3
@@ -148,13 +130,13 @@ def test_cli_demo_then_search(tmp_path: Path) -> None:
     assert set(data["facets"]) == {"entities", "sources", "stances"}
     assert all({"value", "count"} == set(v) for v in data["facets"]["sources"])
 
-    human = _cli("search", "--speaker", "Lars Eriksen", db=db)
+    human = newswire("search", "--speaker", "Lars Eriksen", db=db)
     assert human.returncode == 0 and "stories" in human.stdout and "Eriksen" in human.stdout
 
-    again = _cli("demo", db=db)
+    again = newswire("demo", db=db)
     assert "30 stories" in again.stdout, "a second demo run duplicates nothing"
 
-    bad = _cli("search", "--stance", "maybe", db=db)
+    bad = newswire("search", "--stance", "maybe", db=db)
     assert bad.returncode == 1 and bad.stderr.strip().startswith("error:")
     assert "Traceback" not in bad.stderr
 
