@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     broker_url: str = "redis://localhost:6379/0"
     elasticsearch_url: str = "http://localhost:9200"
     opensearch_url: str = "http://localhost:9200"
+    index_name: str = "newswire-articles"  # the alias; versions are {index_name}-v{N}
+    mapping_file: Path | None = None  # default: config/mappings/articles.json
+    bulk_batch_size: int = Field(500, ge=1, le=10_000)
+    index_refresh: bool = False  # refresh after each write (tests; small interactive loads)
 
     # HTTP politeness and safety (one client for feeds and pages)
     user_agent: str = "Newswire/0.1 (+https://github.com/newswire/newswire)"

@@ -13,8 +13,36 @@ import pytest
 
 from pipeline.settings import Settings
 
+ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def need(condition: bool, reason: str) -> None:
+    """Skip when a service is missing; in CI (CI=true) a missing service is a failure."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"required in CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def opensearch_url() -> Iterator[str]:
+    """A real OpenSearch node: NEWSWIRE_TEST_OPENSEARCH_URL, else one started with
+    `scripts/opensearch start` for the session (and stopped after it)."""
+    given = os.environ.get("NEWSWIRE_TEST_OPENSEARCH_URL")
+    if given:
+        yield given
+        return
+    script = ROOT / "scripts" / "opensearch"
+    already = subprocess.run([script, "url"], capture_output=True, text=True).stdout.strip()
+    started = subprocess.run([script, "start"], capture_output=True, text=True, timeout=900)
+    need(started.returncode == 0, f"could not start OpenSearch: {started.stderr.strip()[-500:]}")
+    yield started.stdout.strip().splitlines()[-1]
+    if not already:
+        subprocess.run([script, "stop"], capture_output=True, timeout=120)
 
 
 @pytest.fixture

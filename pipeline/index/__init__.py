@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -13,19 +15,30 @@ from pipeline.errors import InputError
 from pipeline.models import Article, Entity, Stance
 from pipeline.settings import Settings
 
+Sort = Literal["relevance", "date"]
+
 
 @dataclass(frozen=True)
 class SearchQuery:
+    """One search, the same for every backend.
+
+    ``cursor`` (from a previous result's ``next_cursor``) pages deeply without
+    ``offset``'s cost; with no words, ``relevance`` sorts by date.
+    """
+
     text: str = ""
     entity: str | None = None
     type: str | None = None
     speaker: str | None = None
     stance: str | None = None
     source: str | None = None
+    language: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    sort: Sort = "relevance"
     limit: int = 10
     offset: int = 0
+    cursor: str | None = None
     facets: bool = True
 
 
@@ -50,12 +63,34 @@ class Facets(BaseModel):
     entities: dict[str, list[FacetValue]] = Field(default_factory=dict)
     sources: list[FacetValue] = Field(default_factory=list)
     stances: list[FacetValue] = Field(default_factory=list)
+    dates: list[FacetValue] = Field(default_factory=list)  # stories per day, oldest first
 
 
 class SearchResult(BaseModel):
     total: int
     hits: list[Hit]
     facets: Facets = Field(default_factory=Facets)
+    next_cursor: str | None = None
+
+
+FACET_SIZE = 10
+STANCE_LABELS = ("favor", "against", "neutral")
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    """An opaque cursor from the sort values of the last hit."""
+    return base64.urlsafe_b64encode(json.dumps(list(values)).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> list[Any]:
+    """The sort values in a cursor; ``InputError`` when it was not made by us."""
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, TypeError) as exc:
+        raise InputError("invalid cursor") from exc
+    if not isinstance(values, list) or len(values) != 2:
+        raise InputError("invalid cursor")
+    return values
 
 
 @dataclass
@@ -78,11 +113,21 @@ class Index(Protocol):
 
 
 def open_index(settings: Settings) -> Index:
-    """The backend the settings name. Raises ``InputError`` for one not built yet."""
+    """The backend the settings name. Raises ``InputError`` when its client is missing."""
     if settings.backend == "sqlite":
         from pipeline.index.sqlite import SqliteIndex
 
         return SqliteIndex(settings.db)
-    raise InputError(
-        f"the {settings.backend} backend is not available in this version; use --backend sqlite"
-    )
+    try:
+        if settings.backend == "opensearch":
+            from pipeline.index.opensearch import open_opensearch
+
+            return open_opensearch(settings)
+        from pipeline.index.elasticsearch import open_elasticsearch
+
+        es: Index = open_elasticsearch(settings)
+        return es
+    except ImportError as exc:
+        raise InputError(
+            f"the {settings.backend} backend needs its client: pip install 'newswire[{settings.backend}]'"
+        ) from exc

@@ -5,10 +5,21 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline.index import Facets, FacetValue, Health, Hit, SearchQuery, SearchResult
+from pipeline.index import (
+    FACET_SIZE,
+    Facets,
+    FacetValue,
+    Health,
+    Hit,
+    SearchQuery,
+    SearchResult,
+    decode_cursor,
+    encode_cursor,
+)
 from pipeline.models import Article
 from pipeline.query import exclusions, parse, positive, to_fts5
 from pipeline.store import SqliteDatabase
@@ -52,7 +63,6 @@ CREATE INDEX IF NOT EXISTS article_stances_article ON article_stances (article_i
 """
 # Column weights for BM25: title, summary, body, quotes, entities (id is unindexed).
 _BM25 = "bm25(articles_fts, 0, 6.0, 2.0, 1.0, 1.5, 3.0)"
-_FACET_SIZE = 10
 
 
 class SqliteIndex(SqliteDatabase):
@@ -85,7 +95,7 @@ class SqliteIndex(SqliteDatabase):
                 a.url,
                 a.source,
                 a.language,
-                a.published_at.isoformat() if a.published_at else None,
+                _utc(a.published_at) if a.published_at else None,
             ),
         )
         c.execute(
@@ -146,40 +156,57 @@ class SqliteIndex(SqliteDatabase):
         return Health(True, self.name, {"articles": n})
 
     def search(self, query: SearchQuery) -> SearchResult:
-        """Full text (BM25, title weighted) with filters, snippets and facets."""
+        """Full text (BM25, title weighted) with filters, snippets, facets and cursors."""
         node = parse(query.text)
         match = to_fts5(node) if node is not None and positive(node) else None
         where, params = self._filters(query, node)
         if match:
             base = (
-                f"SELECT a.id, a.doc, {_BM25} AS rank,"
+                f"SELECT a.id, a.doc, a.published_at AS pub, {_BM25} AS rank,"
                 " snippet(articles_fts, 3, '<mark>', '</mark>', '…', 24) AS snip,"
                 " snippet(articles_fts, 1, '<mark>', '</mark>', '…', 24) AS tsnip"
                 " FROM articles_fts JOIN articles a ON a.id = articles_fts.id"
                 " WHERE articles_fts MATCH ?"
             )
             params = [match, *params]
-            order = "rank, a.published_at DESC"
         else:
             base = (
-                "SELECT a.id, a.doc, 0 AS rank, NULL AS snip, NULL AS tsnip FROM articles a WHERE 1"
+                "SELECT a.id, a.doc, a.published_at AS pub, 0.0 AS rank, NULL AS snip,"
+                " NULL AS tsnip FROM articles a WHERE 1"
             )
-            order = "a.published_at DESC, a.id"
-        sql_where = "".join(f" AND {w}" for w in where)
+        by_date = query.sort == "date" or not match
+        order = "pub IS NULL, pub DESC, id" if by_date else "rank, id"
+        matching = f"{base}{''.join(f' AND {w}' for w in where)}"
+        page_sql = f"SELECT * FROM ({matching})"
+        page_params = list(params)
+        if query.cursor:
+            after, last_id = decode_cursor(query.cursor)
+            if by_date and after is None:
+                page_sql += " WHERE pub IS NULL AND id > ?"
+                page_params += [last_id]
+            elif by_date:
+                page_sql += " WHERE (pub < ? OR pub IS NULL OR (pub = ? AND id > ?))"
+                page_params += [after, after, last_id]
+            else:
+                page_sql += " WHERE (rank > ? OR (rank = ? AND id > ?))"
+                page_params += [-after, -after, last_id]
+        offset = 0 if query.cursor else max(0, query.offset)
         with self._lock:
-            total = self._conn.execute(
-                f"SELECT COUNT(*) FROM ({base}{sql_where})", params
-            ).fetchone()[0]
+            total = self._conn.execute(f"SELECT COUNT(*) FROM ({matching})", params).fetchone()[0]
             rows = self._conn.execute(
-                f"{base}{sql_where} ORDER BY {order} LIMIT ? OFFSET ?",
-                [*params, max(0, query.limit), max(0, query.offset)],
+                f"{page_sql} ORDER BY {order} LIMIT ? OFFSET ?",
+                [*page_params, max(0, query.limit), offset],
             ).fetchall()
             facets = (
-                self._facets(f"SELECT id FROM ({base}{sql_where})", params)
-                if query.facets
-                else Facets()
+                self._facets(f"SELECT id FROM ({matching})", params) if query.facets else Facets()
             )
-        return SearchResult(total=total, hits=[_hit(r) for r in rows], facets=facets)
+        next_cursor = None
+        if rows and len(rows) == query.limit:
+            last = rows[-1]
+            next_cursor = encode_cursor([last["pub"] if by_date else -last["rank"], last["id"]])
+        return SearchResult(
+            total=total, hits=[_hit(r) for r in rows], facets=facets, next_cursor=next_cursor
+        )
 
     def _filters(self, q: SearchQuery, node: Any) -> tuple[list[str], list[Any]]:
         where: list[str] = []
@@ -215,12 +242,15 @@ class SqliteIndex(SqliteDatabase):
             where.append("(a.source = ? OR a.source LIKE ?)")
             src = q.source.strip().lower().removeprefix("www.")
             params += [src, f"%.{src}"]
+        if q.language:
+            where.append("a.language = ?")
+            params.append(q.language.strip().lower())
         if q.since:
             where.append("a.published_at >= ?")
-            params.append(q.since.isoformat())
+            params.append(_utc(q.since))
         if q.until:
             where.append("a.published_at <= ?")
-            params.append(q.until.isoformat())
+            params.append(_utc(q.until))
         return where, params
 
     def _facets(self, ids_sql: str, params: list[Any]) -> Facets:
@@ -233,14 +263,14 @@ class SqliteIndex(SqliteDatabase):
         )
         for r in rows:
             bucket = entities.setdefault(r["type"], [])
-            if len(bucket) < _FACET_SIZE:
+            if len(bucket) < FACET_SIZE:
                 bucket.append(FacetValue(value=r["name"], count=r["n"]))
         sources = [
             FacetValue(value=r["source"], count=r["n"])
             for r in c.execute(
                 f"SELECT source, COUNT(*) n FROM articles WHERE id IN ({ids_sql})"
                 " GROUP BY source ORDER BY n DESC, source LIMIT ?",
-                [*params, _FACET_SIZE],
+                [*params, FACET_SIZE],
             )
         ]
         stances = [
@@ -251,7 +281,20 @@ class SqliteIndex(SqliteDatabase):
                 params,
             )
         ]
-        return Facets(entities=entities, sources=sources, stances=stances)
+        dates = [
+            FacetValue(value=r["day"], count=r["n"])
+            for r in c.execute(
+                "SELECT substr(published_at, 1, 10) day, COUNT(*) n FROM articles"
+                f" WHERE published_at IS NOT NULL AND id IN ({ids_sql}) GROUP BY day ORDER BY day",
+                params,
+            )
+        ]
+        return Facets(entities=entities, sources=sources, stances=stances, dates=dates)
+
+
+def _utc(when: datetime) -> str:
+    """ISO time in UTC, so that string order is time order and days group by prefix."""
+    return when.astimezone(UTC).isoformat()
 
 
 def _hit(row: sqlite3.Row) -> Hit:

@@ -1,0 +1,270 @@
+"""Mapping, documents and query bodies for Elasticsearch and OpenSearch (one DSL).
+
+Pure functions: no client, no I/O besides reading the mapping file. The engine
+adapters send what these build and hand the answers back to ``to_result``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pipeline.index import (
+    FACET_SIZE,
+    Facets,
+    FacetValue,
+    Hit,
+    SearchQuery,
+    SearchResult,
+    decode_cursor,
+    encode_cursor,
+)
+from pipeline.models import Article
+from pipeline.query import And, Node, Not, Or, Term, parse
+
+# Full-text fields and weights; the SQLite backend weighs its columns the same way.
+TEXT_FIELDS = ["title^6", "summary^2", "body", "quotes_text^1.5", "entities_text^3"]
+_DERIVED = ("indexed_at", "quotes_text", "entities_text")
+
+
+def load_mapping(path: Path | None = None) -> dict[str, Any]:
+    """The index settings and mappings: ``path``, else ``config/mappings/articles.json``
+    in the working directory, else the copy shipped in the package."""
+    for candidate in (path, Path("config/mappings/articles.json")):
+        if candidate is not None and candidate.exists():
+            data: dict[str, Any] = json.loads(candidate.read_text(encoding="utf-8"))
+            return data
+    text = resources.files("pipeline.index").joinpath("articles.mapping.json").read_text("utf-8")
+    packaged: dict[str, Any] = json.loads(text)
+    return packaged
+
+
+def mapping_hash(mapping: dict[str, Any]) -> str:
+    """A short fingerprint of a mapping, stored in the index to tell when it is outdated."""
+    return hashlib.sha256(json.dumps(mapping, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def to_document(article: Article, indexed_at: datetime | None = None) -> dict[str, Any]:
+    """The engine document of an article: the contract fields plus search helpers."""
+    doc = article.model_dump(mode="json")
+    if article.published_at is not None:
+        doc["published_at"] = article.published_at.astimezone(UTC).isoformat()
+    for entity in doc["entities"]:
+        entity["terms"] = [entity["name"], *entity["aliases"]]
+    doc["quotes_text"] = "\n".join(f"{q.speaker}: {q.text}" for q in article.quotes)
+    doc["entities_text"] = "\n".join(" ".join([e.name, *e.aliases]) for e in article.entities)
+    doc["indexed_at"] = (indexed_at or datetime.now(UTC)).isoformat()
+    return doc
+
+
+def from_document(source: dict[str, Any]) -> Article:
+    doc = {k: v for k, v in source.items() if k not in _DERIVED}
+    for entity in doc.get("entities", []):
+        entity.pop("terms", None)
+    return Article.model_validate(doc)
+
+
+# queries ----------------------------------------------------------------------------
+
+
+def _text_query(node: Node) -> dict[str, Any]:
+    if isinstance(node, Term):
+        kind = (
+            "phrase_prefix" if node.prefix else ("phrase" if len(node.words) > 1 else "best_fields")
+        )
+        return {"multi_match": {"query": " ".join(node.words), "fields": TEXT_FIELDS, "type": kind}}
+    if isinstance(node, Not):
+        return {"bool": {"must_not": [_text_query(node.node)]}}
+    if isinstance(node, Or):
+        return {"bool": {"should": [_text_query(n) for n in node.nodes], "minimum_should_match": 1}}
+    assert isinstance(node, And)
+    return {"bool": {"must": [_text_query(n) for n in node.nodes]}}
+
+
+def _filters(q: SearchQuery) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    if q.entity or q.type:
+        inner: list[dict[str, Any]] = []
+        if q.entity:
+            inner.append({"term": {"entities.terms": q.entity.strip()}})
+        if q.type:
+            inner.append({"term": {"entities.type": q.type.strip().upper()}})
+        out.append({"nested": {"path": "entities", "query": {"bool": {"filter": inner}}}})
+    if q.speaker:
+        out.append({"term": {"quotes.speaker": q.speaker.strip()}})
+    if q.stance:
+        inner = [{"term": {"stances.stance": q.stance.strip().lower()}}]
+        if q.speaker:  # "holder X, stance S" is one condition on one stance
+            inner.append({"term": {"stances.holder": q.speaker.strip()}})
+        out.append({"nested": {"path": "stances", "query": {"bool": {"filter": inner}}}})
+    if q.source:
+        src = q.source.strip().lower().removeprefix("www.")
+        out.append(
+            {
+                "bool": {
+                    "should": [
+                        {"term": {"source": src}},
+                        {"wildcard": {"source": {"value": f"*.{src}"}}},
+                    ],
+                    "minimum_should_match": 1,
+                }
+            }
+        )
+    if q.language:
+        out.append({"term": {"language": q.language.strip().lower()}})
+    if q.since or q.until:
+        bounds: dict[str, str] = {}
+        if q.since:
+            bounds["gte"] = q.since.astimezone(UTC).isoformat()
+        if q.until:
+            bounds["lte"] = q.until.astimezone(UTC).isoformat()
+        out.append({"range": {"published_at": bounds}})
+    return out
+
+
+def _aggregations() -> dict[str, Any]:
+    return {
+        "entities": {
+            "nested": {"path": "entities"},
+            "aggs": {
+                "types": {
+                    "terms": {"field": "entities.type", "size": 20},
+                    "aggs": {
+                        "names": {
+                            "terms": {
+                                "field": "entities.name",
+                                "size": FACET_SIZE,
+                                "order": [{"articles": "desc"}, {"_key": "asc"}],
+                            },
+                            "aggs": {"articles": {"reverse_nested": {}}},
+                        }
+                    },
+                }
+            },
+        },
+        "sources": {
+            "terms": {
+                "field": "source",
+                "size": FACET_SIZE,
+                "order": [{"_count": "desc"}, {"_key": "asc"}],
+            }
+        },
+        "stances": {
+            "nested": {"path": "stances"},
+            "aggs": {
+                "labels": {
+                    "terms": {"field": "stances.stance", "size": 3},
+                    "aggs": {"articles": {"reverse_nested": {}}},
+                }
+            },
+        },
+        "dates": {
+            "date_histogram": {
+                "field": "published_at",
+                "calendar_interval": "day",
+                "format": "yyyy-MM-dd",
+                "min_doc_count": 1,
+            }
+        },
+    }
+
+
+def _sort(q: SearchQuery, has_text: bool) -> list[Any]:
+    if q.sort == "date" or not has_text:
+        return [{"published_at": {"order": "desc", "missing": "_last"}}, {"id": "asc"}]
+    return [{"_score": "desc"}, {"id": "asc"}]
+
+
+def search_body(q: SearchQuery) -> dict[str, Any]:
+    """The request body of one search."""
+    node = parse(q.text)
+    must = [_text_query(node)] if node is not None else []
+    body: dict[str, Any] = {
+        "query": {"bool": {"must": must, "filter": _filters(q)}},
+        "size": max(0, q.limit),
+        "sort": _sort(q, node is not None),
+        "track_total_hits": True,
+        "highlight": {
+            "pre_tags": ["<mark>"],
+            "post_tags": ["</mark>"],
+            "encoder": "default",
+            "fields": {
+                "body": {"fragment_size": 160, "number_of_fragments": 1},
+                "title": {"number_of_fragments": 0},
+            },
+        },
+        "_source": {"excludes": ["body", "quotes_text", "entities_text", "claims"]},
+    }
+    if q.cursor:
+        body["search_after"] = decode_cursor(q.cursor)
+    elif q.offset:
+        body["from"] = q.offset
+    if q.facets:
+        body["aggs"] = _aggregations()
+    return body
+
+
+def to_result(resp: dict[str, Any], q: SearchQuery) -> SearchResult:
+    """A ``SearchResult`` from an engine's answer to ``search_body(q)``."""
+    hits = []
+    raw_hits = resp["hits"]["hits"]
+    for h in raw_hits:
+        src = h["_source"]
+        marks = h.get("highlight", {})
+        snippet = (marks.get("body") or marks.get("title") or [src.get("summary") or ""])[0]
+        hits.append(
+            Hit(
+                id=src["id"],
+                title=src.get("title", ""),
+                url=src.get("canonical_url") or src["url"],
+                source=src["source"],
+                published_at=src.get("published_at"),
+                snippet=snippet,
+                score=round(float(h.get("_score") or 0.0), 4),
+                entities=[
+                    {k: v for k, v in e.items() if k != "terms"} for e in src.get("entities", [])
+                ][:10],
+                stances=src.get("stances", []),
+            )
+        )
+    total = resp["hits"]["total"]
+    total = total["value"] if isinstance(total, dict) else int(total)
+    next_cursor = None
+    if raw_hits and len(raw_hits) == q.limit and raw_hits[-1].get("sort"):
+        next_cursor = encode_cursor(raw_hits[-1]["sort"])
+    return SearchResult(
+        total=total, hits=hits, facets=_facets(resp.get("aggregations")), next_cursor=next_cursor
+    )
+
+
+def _facets(aggs: dict[str, Any] | None) -> Facets:
+    if not aggs:
+        return Facets()
+    entities: dict[str, list[FacetValue]] = {}
+    for t in aggs["entities"]["types"]["buckets"]:
+        entities[t["key"]] = [
+            FacetValue(value=b["key"], count=b["articles"]["doc_count"])
+            for b in t["names"]["buckets"]
+        ]
+    stances = sorted(
+        (
+            FacetValue(value=b["key"], count=b["articles"]["doc_count"])
+            for b in aggs["stances"]["labels"]["buckets"]
+        ),
+        key=lambda v: (-v.count, v.value),
+    )
+    return Facets(
+        entities=dict(sorted(entities.items(), key=lambda kv: -sum(v.count for v in kv[1]))),
+        sources=[
+            FacetValue(value=b["key"], count=b["doc_count"]) for b in aggs["sources"]["buckets"]
+        ],
+        stances=stances,
+        dates=[
+            FacetValue(value=b["key_as_string"], count=b["doc_count"])
+            for b in aggs["dates"]["buckets"]
+        ],
+    )

@@ -1,0 +1,205 @@
+"""One contract, every backend: the same documents give the same hits (ties aside)
+and the same facet counts for the same queries. sqlite always; opensearch against a
+real node (CI starts one); elasticsearch when NEWSWIRE_TEST_ELASTICSEARCH_URL is set
+(the compose stack's), and its adapter's calls also against the OpenSearch node
+through an HTTP proxy that only translates media types (see es_compat_proxy.py)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from pipeline.analyze import analyze_batch, to_article
+from pipeline.demo.server import canonical_url, corpus, render_page
+from pipeline.extract import extract_html
+from pipeline.index import Index, SearchQuery, SearchResult
+from pipeline.index.engine import EngineIndex
+from pipeline.index.sqlite import SqliteIndex
+from pipeline.models import Article
+from pipeline.query import parse, positive
+from tests.integration.es_compat_proxy import CompatProxy
+
+pytestmark = pytest.mark.integration
+
+BACKENDS = ["sqlite", "opensearch", "elasticsearch-on-opensearch", "elasticsearch"]
+
+
+@pytest.fixture(scope="module")
+def articles(nlp) -> list[Article]:  # type: ignore[no-untyped-def]
+    """The demo corpus, analysed once: realistic entities, quotes and stances."""
+    feeds, demo = corpus()
+    by_slug = {f.slug: f for f in feeds}
+    pages = [(a, extract_html(render_page(by_slug[a.feed], a))) for a in demo]
+    extracted = [x.model_copy(update={"published_at": a.date}) for a, x in pages if x is not None]
+    analyses = analyze_batch(nlp, extracted)
+    return [
+        to_article(x, an, url=canonical_url(by_slug[a.feed], a))
+        for (a, _), x, an in zip(pages, extracted, analyses, strict=True)
+    ]
+
+
+def _engine(kind: str, url: str) -> EngineIndex:
+    alias = f"contract-{uuid.uuid4().hex[:8]}"
+    if kind == "opensearch":
+        from pipeline.index.opensearch import OpenSearchClient
+
+        return EngineIndex(OpenSearchClient(url), alias=alias, refresh=True, batch_size=7)
+    from pipeline.index.elasticsearch import ElasticsearchClient
+
+    return EngineIndex(ElasticsearchClient(url), alias=alias, refresh=True, batch_size=7)
+
+
+def _drop(index: EngineIndex) -> None:
+    for name in index.client.indices_for(index.alias):
+        index.client.delete_index(name)
+    index.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Index]:
+    kind = request.param
+    if kind == "sqlite":
+        index = SqliteIndex(tmp_path / "contract.db")
+        yield index
+        index.close()
+        return
+    if kind == "elasticsearch":
+        url = os.environ.get("NEWSWIRE_TEST_ELASTICSEARCH_URL")
+        if not url:
+            pytest.skip(
+                "set NEWSWIRE_TEST_ELASTICSEARCH_URL to run the contract against Elasticsearch"
+            )
+        engine = _engine("elasticsearch", url)
+    elif kind == "opensearch":
+        engine = _engine("opensearch", request.getfixturevalue("opensearch_url"))
+    else:
+        proxy = CompatProxy(request.getfixturevalue("opensearch_url"))
+        request.addfinalizer(proxy.close)
+        engine = _engine("elasticsearch", proxy.url)
+    yield engine
+    _drop(engine)
+
+
+@pytest.fixture
+def loaded(backend: Index, articles: list[Article]) -> Index:
+    assert backend.upsert_many(articles) == len(articles)
+    return backend
+
+
+@pytest.fixture(scope="module")
+def reference(
+    articles: list[Article], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SqliteIndex]:
+    index = SqliteIndex(tmp_path_factory.mktemp("ref") / "ref.db")
+    index.upsert_many(articles)
+    yield index
+    index.close()
+
+
+QUERIES = {
+    "word": SearchQuery(text="bridge"),
+    "phrase": SearchQuery(text='"carbon tax"'),
+    "or": SearchQuery(text="tariff OR fares"),
+    "not": SearchQuery(text="bridge -delayed"),
+    "only-not": SearchQuery(text="-bridge"),
+    "prefix": SearchQuery(text="subsid*"),
+    "two-words": SearchQuery(text="wind farm"),
+    "entity": SearchQuery(entity="Lars Eriksen"),
+    "entity-alias": SearchQuery(entity="eriksen"),
+    "type": SearchQuery(type="LAW"),
+    "entity-and-type": SearchQuery(entity="Elena Vasquez", type="PERSON"),
+    "speaker": SearchQuery(speaker="Marcus Hale"),
+    "stance": SearchQuery(stance="against"),
+    "speaker-stance": SearchQuery(speaker="Daniel Okafor", stance="against"),
+    "source": SearchQuery(source="northernledger.example"),
+    "language": SearchQuery(language="en", text="court"),
+    "dates": SearchQuery(
+        since=datetime(2026, 10, 10, tzinfo=UTC), until=datetime(2026, 10, 31, tzinfo=UTC)
+    ),
+    "everything": SearchQuery(),
+    "nothing": SearchQuery(text="zeppelin"),
+    "words-and-filters": SearchQuery(text="plan", source="harbortimes.example", stance="favor"),
+}
+
+
+def _all(index: Index, q: SearchQuery) -> SearchResult:
+    return index.search(SearchQuery(**{**q.__dict__, "limit": 100}))
+
+
+@pytest.mark.parametrize("name", list(QUERIES))
+def test_same_hits_and_facets(loaded: Index, reference: SqliteIndex, name: str) -> None:
+    q = QUERIES[name]
+    got, want = _all(loaded, q), _all(reference, q)
+    assert got.total == want.total, name
+    assert {h.id for h in got.hits} == {h.id for h in want.hits}
+    assert got.facets.sources == want.facets.sources
+    assert sorted(got.facets.stances, key=lambda v: v.value) == sorted(
+        want.facets.stances, key=lambda v: v.value
+    )
+    assert got.facets.dates == want.facets.dates
+    assert got.facets.entities.keys() == want.facets.entities.keys()
+    for etype, values in want.facets.entities.items():
+        # ties at the cut-off may pick different names; counts line up
+        assert [v.count for v in got.facets.entities[etype]] == [v.count for v in values], etype
+    if positive(parse(q.text)) and want.total:
+        assert all("<mark>" in h.snippet for h in got.hits if h.snippet), "highlighted"
+    if not q.text or q.sort == "date":
+        assert [h.id for h in got.hits] == [h.id for h in want.hits], "date order is exact"
+
+
+@pytest.mark.parametrize("text", ["", "plan OR council"])
+@pytest.mark.parametrize("sort", ["relevance", "date"])
+def test_cursor_pages_through_everything_once(loaded: Index, text: str, sort: str) -> None:
+    first = loaded.search(SearchQuery(text=text, sort=sort, limit=100))  # type: ignore[arg-type]
+    seen: list[str] = []
+    cursor = None
+    for _ in range(50):
+        page = loaded.search(
+            SearchQuery(text=text, sort=sort, limit=4, cursor=cursor, facets=False)
+        )  # type: ignore[arg-type]
+        seen += [h.id for h in page.hits]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == first.total
+    assert seen == [h.id for h in first.hits]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '"',
+        "(((",
+        "AND OR NOT",
+        "bridge*",
+        "*",
+        "'; DROP TABLE articles; --",
+        "a:b",
+        "title:bridge",
+        "x" * 3000,
+        "\x00",
+        "bridge^3 ~2",
+        '{"query": 1}',
+        "/regex.*/",
+    ],
+)
+def test_hostile_queries_never_error(loaded: Index, text: str) -> None:
+    assert loaded.search(SearchQuery(text=text)).total >= 0
+
+
+def test_upsert_is_idempotent_and_get_delete(loaded: Index, articles: list[Article]) -> None:
+    changed = articles[0].model_copy(update={"title": "A new title entirely"})
+    loaded.upsert_many([changed, changed, *articles[1:3]])
+    assert loaded.count() == len(articles)
+    got = loaded.get(changed.id)
+    assert got is not None and got.title == "A new title entirely"
+    assert got.entities == changed.entities and got.quotes == changed.quotes
+    assert loaded.search(SearchQuery(text='"new title entirely"')).total == 1
+    assert loaded.delete(changed.id) and not loaded.delete(changed.id)
+    assert loaded.get(changed.id) is None and loaded.count() == len(articles) - 1
+    assert loaded.health().ok
