@@ -22,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from pipeline.errors import InputError, NewswireError
-from pipeline.index import SearchQuery, SearchResult, open_index
+from pipeline.index import SearchQuery, SearchResult, Sort, open_index
 from pipeline.settings import Backend, Settings
 
 if TYPE_CHECKING:
@@ -67,7 +67,15 @@ def _main(
     _State.verbose = verbose
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "httpcore", "trafilatura", "htmldate", "courlan"):
+    for noisy in (
+        "httpx",
+        "httpcore",
+        "trafilatura",
+        "htmldate",
+        "courlan",
+        "opensearch",
+        "elastic_transport",
+    ):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
@@ -293,10 +301,17 @@ def search(
         str | None, typer.Option(help="favor, against or neutral (with --speaker: held by them).")
     ] = None,
     source: Annotated[str | None, typer.Option(help="Only stories from this domain.")] = None,
+    language: Annotated[
+        str | None, typer.Option(help="Only stories in this language (en).")
+    ] = None,
     since: Annotated[str | None, typer.Option(help="Published on or after (YYYY-MM-DD).")] = None,
     until: Annotated[str | None, typer.Option(help="Published on or before (YYYY-MM-DD).")] = None,
+    sort: Annotated[
+        Sort, typer.Option(help="relevance (date when no words) or date.")
+    ] = "relevance",
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 10,
     offset: Annotated[int, typer.Option(min=0)] = 0,
+    cursor: Annotated[str | None, typer.Option(help="next_cursor of the previous page.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print hits and facets as JSON.")] = False,
 ) -> None:
     """Search indexed stories."""
@@ -356,6 +371,22 @@ def _print_result(result: SearchResult, offset: int) -> None:
             )
         out.print("[dim]sources:[/dim] " + ", ".join(f"{v.value} ({v.count})" for v in f.sources))
         out.print("[dim]stances:[/dim] " + ", ".join(f"{v.value} ({v.count})" for v in f.stances))
+        if f.dates:
+            out.print(f"[dim]dates:[/dim] {f.dates[0].value} … {f.dates[-1].value}")
+    if result.next_cursor:
+        out.print(f"[dim]more: --cursor {result.next_cursor}[/dim]")
+
+
+@app.command()
+def reindex() -> None:
+    """Rebuild the search index from the stored documents (a new version behind the
+    alias on Elasticsearch/OpenSearch, swapped atomically; searches keep working)."""
+    index = open_index(_State.settings())
+    try:
+        old, new, count = index.reindex()
+    finally:
+        index.close()
+    out.print(f"reindexed {count} articles: {old} -> {new}")
 
 
 # feeds ---------------------------------------------------------------------------------

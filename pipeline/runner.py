@@ -164,6 +164,8 @@ class Runner:
         """
         report = RunReport()
         pending = self.store.pending()
+        if not pending:
+            return report
         window = max(4 * self.settings.fetch_threads, 2 * self.settings.nlp_batch_size)
         todo = iter(pending)
         batch: list[tuple[FeedEntry, Extracted, str]] = []
@@ -195,6 +197,8 @@ class Runner:
                     batch = []
         if batch:
             self._analyze_and_index(batch, report)
+        if report.indexed:
+            self.index.refresh()
         return report
 
     def _fetch(self, entry: FeedEntry) -> tuple[Extracted, str] | None:
@@ -246,7 +250,13 @@ class Runner:
             to_article(x, a, url=url, feed=entry.feed_id, fetched_at=now)
             for (entry, x, url), a in zip(batch, analyses, strict=True)
         ]
-        self.index.upsert_many(articles)
+        try:
+            self.index.upsert_many(articles)
+        except NewswireError as exc:  # engine down or refusing: nothing is marked done
+            log.warning("index write failed for %d articles: %s", len(articles), exc.reason)
+            for entry, _, _ in batch:
+                self._record_failure(PendingEntry(entry, 0), exc, report)
+            return
         for (entry, _, _), article in zip(batch, articles, strict=True):
             self.store.mark_done(entry, article.id)
         report.indexed += len(articles)

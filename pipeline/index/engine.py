@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -77,8 +78,9 @@ class EngineIndex:
         self.mapping = mapping or load_mapping()
         self.batch_size = batch_size
         self.max_retries = max_retries
-        self.refresh = refresh  # make writes searchable at once (tests, CLI ingest)
+        self.refresh_writes = refresh  # make writes searchable at once (tests, CLI ingest)
         self._ready = False
+        self._lock = threading.Lock()
 
     def close(self) -> None:
         self.client.close()
@@ -94,16 +96,28 @@ class EngineIndex:
         return body
 
     def ensure(self) -> str:
-        """Create ``{alias}-v1`` and the alias if there is none; returns the live index."""
-        live = self.client.indices_for(self.alias)
-        if not live:
-            first = f"{self.alias}-v1"
-            self.client.create_index(first, self._body())
-            self.client.update_aliases([{"add": {"index": first, "alias": self.alias}}])
-            log.info("created index %s behind alias %s", first, self.alias)
-            live = [first]
-        self._ready = True
-        return sorted(live)[-1]
+        """Create ``{alias}-v1`` and the alias if there is none; returns the live index.
+
+        Safe to call from many threads and processes at once: the first creator wins,
+        the others wait for its alias.
+        """
+        with self._lock:
+            for attempt in range(20):
+                live = self.client.indices_for(self.alias)
+                if live:
+                    self._ready = True
+                    return sorted(live)[-1]
+                first = f"{self.alias}-v1"
+                try:
+                    self.client.create_index(first, self._body())
+                except EngineRejected as exc:
+                    if "already_exists" not in exc.reason:
+                        raise
+                    time.sleep(0.1 * (attempt + 1))  # another process is creating it
+                    continue
+                self.client.update_aliases([{"add": {"index": first, "alias": self.alias}}])
+                log.info("created index %s behind alias %s", first, self.alias)
+            raise EngineUnavailable(f"index {self.alias}-v1 exists but its alias never appeared")
 
     def _live(self) -> str:
         return self.ensure() if not self._ready else self.alias
@@ -181,7 +195,7 @@ class EngineIndex:
             for a in articles[start : start + self.batch_size]:
                 ops += [{"index": {"_index": target, "_id": a.id}}, to_document(a, now)]
             self._bulk(ops)
-        if self.refresh:
+        if self.refresh_writes:
             self.client.refresh(target)
         return len(articles)
 
@@ -212,9 +226,13 @@ class EngineIndex:
             ops = retry
         raise EngineUnavailable(f"engine still overloaded after {self.max_retries} retries")
 
+    def refresh(self) -> None:
+        """Make every write so far searchable (engines otherwise do so within a second)."""
+        self.client.refresh(self._live())
+
     def delete(self, article_id: str) -> bool:
         deleted = self.client.delete(self._live(), article_id)
-        if self.refresh:
+        if self.refresh_writes:
             self.client.refresh(self.alias)
         return deleted
 

@@ -131,6 +131,21 @@ class SqliteIndex(SqliteDatabase):
         c.execute("DELETE FROM articles_fts WHERE id=?", (article_id,))
         return c.execute("DELETE FROM articles WHERE id=?", (article_id,)).rowcount > 0
 
+    def refresh(self) -> None:
+        """Nothing to do: a committed write is searchable at once."""
+
+    def reindex(self) -> tuple[str, str, int]:
+        """Rebuild every row (full text, entity, quote and stance tables) from the stored
+        documents, in one transaction: readers see the old index until it commits."""
+        with self._tx() as c:
+            docs = [
+                Article.model_validate_json(r["doc"]) for r in c.execute("SELECT doc FROM articles")
+            ]
+            for a in docs:
+                self._delete(a.id)
+                self._insert(a)
+        return "articles", "articles", len(docs)
+
     def delete(self, article_id: str) -> bool:
         with self._tx():
             return self._delete(article_id)

@@ -113,7 +113,7 @@ def test_cli_demo_then_search(tmp_path: Path) -> None:
     result = newswire("search", "bridge", "--json", db=db)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert set(data) == {"total", "hits", "facets"} and data["total"] >= 3
+    assert set(data) == {"total", "hits", "facets", "next_cursor"} and data["total"] >= 3
     hit = data["hits"][0]
     assert set(hit) == {
         "id",
@@ -127,7 +127,7 @@ def test_cli_demo_then_search(tmp_path: Path) -> None:
         "stances",
     }
     assert "<mark>" in hit["snippet"]
-    assert set(data["facets"]) == {"entities", "sources", "stances"}
+    assert set(data["facets"]) == {"entities", "sources", "stances", "dates"}
     assert all({"value", "count"} == set(v) for v in data["facets"]["sources"])
 
     human = newswire("search", "--speaker", "Lars Eriksen", db=db)
