@@ -77,6 +77,13 @@ FACET_SIZE = 10
 STANCE_LABELS = ("favor", "against", "neutral")
 
 
+def search_texts(article: Article) -> tuple[str, str]:
+    """The quote and entity-name texts every backend searches besides title and body."""
+    quotes = "\n".join(f"{q.speaker}: {q.text}" for q in article.quotes)
+    names = "\n".join(" ".join([e.name, *e.aliases]) for e in article.entities)
+    return quotes, names
+
+
 def encode_cursor(values: Sequence[Any]) -> str:
     """An opaque cursor from the sort values of the last hit."""
     return base64.urlsafe_b64encode(json.dumps(list(values)).encode()).decode().rstrip("=")

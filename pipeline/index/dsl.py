@@ -22,6 +22,7 @@ from pipeline.index import (
     SearchResult,
     decode_cursor,
     encode_cursor,
+    search_texts,
 )
 from pipeline.models import Article
 from pipeline.query import And, Node, Not, Or, Term, parse
@@ -55,8 +56,7 @@ def to_document(article: Article, indexed_at: datetime | None = None) -> dict[st
         doc["published_at"] = article.published_at.astimezone(UTC).isoformat()
     for entity in doc["entities"]:
         entity["terms"] = [entity["name"], *entity["aliases"]]
-    doc["quotes_text"] = "\n".join(f"{q.speaker}: {q.text}" for q in article.quotes)
-    doc["entities_text"] = "\n".join(" ".join([e.name, *e.aliases]) for e in article.entities)
+    doc["quotes_text"], doc["entities_text"] = search_texts(article)
     doc["indexed_at"] = (indexed_at or datetime.now(UTC)).isoformat()
     return doc
 

@@ -19,6 +19,7 @@ from pipeline.index import (
     SearchResult,
     decode_cursor,
     encode_cursor,
+    search_texts,
 )
 from pipeline.models import Article
 from pipeline.query import exclusions, parse, positive, to_fts5
@@ -37,7 +38,7 @@ CREATE TABLE IF NOT EXISTS articles (
 CREATE INDEX IF NOT EXISTS articles_source ON articles (source);
 CREATE INDEX IF NOT EXISTS articles_published ON articles (published_at);
 CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5 (
-    id UNINDEXED, title, summary, body, quotes, entities,
+    title, summary, body, quotes, entities,  -- rowid = articles.rowid
     tokenize = 'porter unicode61 remove_diacritics 2'
 );
 CREATE TABLE IF NOT EXISTS article_entities (
@@ -50,11 +51,13 @@ CREATE TABLE IF NOT EXISTS entity_terms (  -- names and aliases, lower-cased, fo
     term TEXT NOT NULL, type TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS entity_terms_term ON entity_terms (term);
+CREATE INDEX IF NOT EXISTS entity_terms_article ON entity_terms (article_id);
 CREATE TABLE IF NOT EXISTS article_quotes (
     article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
     speaker TEXT NOT NULL, speaker_type TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS article_quotes_speaker ON article_quotes (speaker COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS article_quotes_article ON article_quotes (article_id);
 CREATE TABLE IF NOT EXISTS article_stances (
     article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
     holder TEXT NOT NULL, target TEXT NOT NULL, stance TEXT NOT NULL
@@ -62,7 +65,7 @@ CREATE TABLE IF NOT EXISTS article_stances (
 CREATE INDEX IF NOT EXISTS article_stances_article ON article_stances (article_id);
 """
 # Column weights for BM25: title, summary, body, quotes, entities (id is unindexed).
-_BM25 = "bm25(articles_fts, 0, 6.0, 2.0, 1.0, 1.5, 3.0)"
+_BM25 = "bm25(articles_fts, 6.0, 2.0, 1.0, 1.5, 3.0)"
 
 
 class SqliteIndex(SqliteDatabase):
@@ -85,7 +88,7 @@ class SqliteIndex(SqliteDatabase):
 
     def _insert(self, a: Article) -> None:
         c = self._conn
-        c.execute(
+        rowid = c.execute(
             "INSERT INTO articles(id, doc, title, url, source, language, published_at)"
             " VALUES (?,?,?,?,?,?,?)",
             (
@@ -97,17 +100,10 @@ class SqliteIndex(SqliteDatabase):
                 a.language,
                 _utc(a.published_at) if a.published_at else None,
             ),
-        )
+        ).lastrowid
         c.execute(
-            "INSERT INTO articles_fts(id, title, summary, body, quotes, entities) VALUES (?,?,?,?,?,?)",
-            (
-                a.id,
-                a.title,
-                a.summary,
-                a.body,
-                "\n".join(f"{q.speaker}: {q.text}" for q in a.quotes),
-                "\n".join(" ".join([e.name, *e.aliases]) for e in a.entities),
-            ),
+            "INSERT INTO articles_fts(rowid, title, summary, body, quotes, entities) VALUES (?,?,?,?,?,?)",
+            (rowid, a.title, a.summary, a.body, *search_texts(a)),
         )
         c.executemany(
             "INSERT INTO article_entities VALUES (?,?,?,?,?)",
@@ -128,8 +124,12 @@ class SqliteIndex(SqliteDatabase):
 
     def _delete(self, article_id: str) -> bool:
         c = self._conn
-        c.execute("DELETE FROM articles_fts WHERE id=?", (article_id,))
-        return c.execute("DELETE FROM articles WHERE id=?", (article_id,)).rowcount > 0
+        row = c.execute("SELECT rowid FROM articles WHERE id=?", (article_id,)).fetchone()
+        if row is None:
+            return False
+        c.execute("DELETE FROM articles_fts WHERE rowid=?", (row[0],))
+        c.execute("DELETE FROM articles WHERE rowid=?", (row[0],))
+        return True
 
     def refresh(self) -> None:
         """Nothing to do: a committed write is searchable at once."""
@@ -171,57 +171,76 @@ class SqliteIndex(SqliteDatabase):
         return Health(True, self.name, {"articles": n})
 
     def search(self, query: SearchQuery) -> SearchResult:
-        """Full text (BM25, title weighted) with filters, snippets, facets and cursors."""
+        """Full text (BM25, title weighted) with filters, snippets, facets and cursors.
+
+        The matching set is computed once into a temporary table; the count, the
+        page and the facets read it, and snippets are made for the page only.
+        """
         node = parse(query.text)
         match = to_fts5(node) if node is not None and positive(node) else None
         where, params = self._filters(query, node)
         if match:
             base = (
-                f"SELECT a.id, a.doc, a.published_at AS pub, {_BM25} AS rank,"
-                " snippet(articles_fts, 3, '<mark>', '</mark>', '…', 24) AS snip,"
-                " snippet(articles_fts, 1, '<mark>', '</mark>', '…', 24) AS tsnip"
-                " FROM articles_fts JOIN articles a ON a.id = articles_fts.id"
+                f"SELECT a.rowid AS rid, a.id, a.published_at AS pub, {_BM25} AS rank"
+                " FROM articles_fts JOIN articles a ON a.rowid = articles_fts.rowid"
                 " WHERE articles_fts MATCH ?"
             )
             params = [match, *params]
         else:
-            base = (
-                "SELECT a.id, a.doc, a.published_at AS pub, 0.0 AS rank, NULL AS snip,"
-                " NULL AS tsnip FROM articles a WHERE 1"
-            )
+            base = "SELECT a.rowid AS rid, a.id, a.published_at AS pub, 0.0 AS rank FROM articles a WHERE 1"
         by_date = query.sort == "date" or not match
         order = "pub IS NULL, pub DESC, id" if by_date else "rank, id"
-        matching = f"{base}{''.join(f' AND {w}' for w in where)}"
-        page_sql = f"SELECT * FROM ({matching})"
-        page_params = list(params)
+        page_sql, page_params = "SELECT * FROM temp.hits", []
         if query.cursor:
             after, last_id = decode_cursor(query.cursor)
             if by_date and after is None:
                 page_sql += " WHERE pub IS NULL AND id > ?"
-                page_params += [last_id]
+                page_params = [last_id]
             elif by_date:
                 page_sql += " WHERE (pub < ? OR pub IS NULL OR (pub = ? AND id > ?))"
-                page_params += [after, after, last_id]
+                page_params = [after, after, last_id]
             else:
                 page_sql += " WHERE (rank > ? OR (rank = ? AND id > ?))"
-                page_params += [-after, -after, last_id]
+                page_params = [-after, -after, last_id]
         offset = 0 if query.cursor else max(0, query.offset)
         with self._lock:
-            total = self._conn.execute(f"SELECT COUNT(*) FROM ({matching})", params).fetchone()[0]
-            rows = self._conn.execute(
+            c = self._conn
+            c.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS hits (rid INTEGER, id TEXT, pub TEXT, rank REAL)"
+            )
+            c.execute("DELETE FROM temp.hits")
+            c.execute(f"INSERT INTO temp.hits {base}{''.join(f' AND {w}' for w in where)}", params)
+            total = c.execute("SELECT COUNT(*) FROM temp.hits").fetchone()[0]
+            page = c.execute(
                 f"{page_sql} ORDER BY {order} LIMIT ? OFFSET ?",
                 [*page_params, max(0, query.limit), offset],
             ).fetchall()
-            facets = (
-                self._facets(f"SELECT id FROM ({matching})", params) if query.facets else Facets()
-            )
+            snippets = self._snippets(match, [r["rid"] for r in page])
+            docs = {
+                r["rowid"]: r["doc"]
+                for r in c.execute(
+                    f"SELECT rowid, doc FROM articles WHERE rowid IN ({','.join('?' * len(page))})",
+                    [r["rid"] for r in page],
+                )
+            }
+            facets = self._facets("SELECT id FROM temp.hits", []) if query.facets else Facets()
+        hits = [_hit(docs[r["rid"]], r["rank"], snippets.get(r["rid"])) for r in page]
         next_cursor = None
-        if rows and len(rows) == query.limit:
-            last = rows[-1]
+        if page and len(page) == query.limit:
+            last = page[-1]
             next_cursor = encode_cursor([last["pub"] if by_date else -last["rank"], last["id"]])
-        return SearchResult(
-            total=total, hits=[_hit(r) for r in rows], facets=facets, next_cursor=next_cursor
+        return SearchResult(total=total, hits=hits, facets=facets, next_cursor=next_cursor)
+
+    def _snippets(self, match: str | None, rowids: list[int]) -> dict[int, str]:
+        if not match or not rowids:
+            return {}
+        rows = self._conn.execute(
+            "SELECT rowid, snippet(articles_fts, 2, '<mark>', '</mark>', '…', 24) AS body,"
+            " snippet(articles_fts, 0, '<mark>', '</mark>', '…', 24) AS title FROM articles_fts"
+            f" WHERE articles_fts MATCH ? AND rowid IN ({','.join('?' * len(rowids))})",
+            [match, *rowids],
         )
+        return {r["rowid"]: r["body"] if "<mark>" in r["body"] else r["title"] for r in rows}
 
     def _filters(self, q: SearchQuery, node: Any) -> tuple[list[str], list[Any]]:
         where: list[str] = []
@@ -229,7 +248,9 @@ class SqliteIndex(SqliteDatabase):
         for excluded in exclusions(node):
             expr = to_fts5(excluded)
             if expr:
-                where.append("a.id NOT IN (SELECT id FROM articles_fts WHERE articles_fts MATCH ?)")
+                where.append(
+                    "a.rowid NOT IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?)"
+                )
                 params.append(expr)
         if q.entity or q.type:
             cond = ["t.article_id = a.id"]
@@ -312,9 +333,8 @@ def _utc(when: datetime) -> str:
     return when.astimezone(UTC).isoformat()
 
 
-def _hit(row: sqlite3.Row) -> Hit:
-    doc = json.loads(row["doc"])
-    snippet = row["snip"] if row["snip"] and "<mark>" in row["snip"] else row["tsnip"]
+def _hit(doc_json: str, rank: float, snippet: str | None) -> Hit:
+    doc = json.loads(doc_json)
     if not snippet or "<mark>" not in snippet:
         snippet = doc.get("summary") or doc.get("body", "")[:200]
     return Hit(
@@ -324,7 +344,7 @@ def _hit(row: sqlite3.Row) -> Hit:
         source=doc["source"],
         published_at=doc.get("published_at"),
         snippet=snippet,
-        score=round(-float(row["rank"]), 4) + 0.0,
+        score=round(-float(rank), 4) + 0.0,
         entities=doc.get("entities", [])[:10],
         stances=doc.get("stances", []),
     )

@@ -182,3 +182,21 @@ def test_delete_and_pagination(index: SqliteIndex) -> None:
 def test_hostile_queries_never_error(index: SqliteIndex, text: str) -> None:
     result = index.search(SearchQuery(text=text))
     assert result.total >= 0 and index.count() == 3
+
+
+def test_reindex_rebuilds_every_table(index: SqliteIndex) -> None:
+    before = index.search(SearchQuery(text="bridge"))
+    assert index.reindex() == ("articles", "articles", 3)
+    after = index.search(SearchQuery(text="bridge"))
+    assert after.total == before.total and after.facets == before.facets
+    assert ids(index, speaker="Marcus Hale") == ["id1"]
+
+
+def test_dates_facet_and_language(index: SqliteIndex) -> None:
+    facets = index.search(SearchQuery()).facets
+    assert [(v.value, v.count) for v in facets.dates] == [
+        ("2026-10-01", 1),
+        ("2026-10-05", 1),
+        ("2026-10-09", 1),
+    ]
+    assert index.search(SearchQuery(language="de")).total == 0
