@@ -38,6 +38,10 @@ class Quote(_Frozen):
     direct: bool
     start: int
     end: int
+    # Where the source and the cue are written, for evaluation against annotated corpora;
+    # not part of the stored contract.
+    source_span: tuple[int, int] | None = Field(None, exclude=True)
+    cue_span: tuple[int, int] | None = Field(None, exclude=True)
 
 
 class Stance(_Frozen):

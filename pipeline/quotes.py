@@ -181,7 +181,7 @@ def _governing_subject(cue: Token) -> tuple[Token, bool] | None:
         subj = _subject(tok)
         if subj is not None:
             return subj, tok is not cue
-        if tok.dep_ not in ("advcl", "conj", "xcomp", "pcomp", "acl") or tok.head is tok:
+        if tok.dep_ not in ("advcl", "conj", "xcomp", "pcomp", "acl") or tok.head.i == tok.i:
             return None
         tok = tok.head
     return None
@@ -200,7 +200,26 @@ def _clause_chars(token: Token) -> tuple[int, int]:
     return start, end
 
 
-_Reported = tuple[_Speaker, str, int, int]
+@dataclass(frozen=True)
+class _Cue:
+    """Who is attributed, by which word, and where both are written."""
+
+    speaker: _Speaker
+    word: str
+    cue_span: tuple[int, int] | None
+    source_span: tuple[int, int] | None
+
+
+def _chars(tokens: Span | list[Token]) -> tuple[int, int]:
+    toks = list(tokens)
+    return toks[0].idx, toks[-1].idx + len(toks[-1].text)
+
+
+def _cue(speaker: _Speaker, cue: Token, subject: Token) -> _Cue:
+    return _Cue(speaker, cue.text, _chars([cue]), _chars(_speaker_span(subject)))
+
+
+_Reported = tuple[_Cue, int, int]
 
 
 def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
@@ -227,13 +246,14 @@ def _source_phrase(tok: Token, sent: Span, resolver: _Resolver) -> _Reported | N
     speaker = resolver.resolve(pobj)
     if speaker is None or (cue == "per" and speaker.type == "DESCRIBED"):
         return None
+    cue_tokens = [tok, *([to] if cue == "according to" and to is not None else [])]
     phrase = list(tok.subtree)
     p0, p1 = phrase[0].idx, phrase[-1].idx + len(phrase[-1].text)
     root = sent.root.idx
     # The reported content is the main clause, on whichever side of the phrase it is.
     cs, ce = (sent.start_char, p0) if root < p0 else (p1, sent.end_char)
     cs, ce = _trimmed(sent.doc.text, cs, ce)
-    return speaker, cue, cs, ce
+    return _Cue(speaker, cue, _chars(cue_tokens), _chars(_speaker_span(pobj))), cs, ce
 
 
 def _reported_clause(tok: Token, sent: Span, resolver: _Resolver) -> _Reported | None:
@@ -261,7 +281,7 @@ def _reported_clause(tok: Token, sent: Span, resolver: _Resolver) -> _Reported |
         return None
     subj, borrowed = governing
     speaker = resolver.resolve(subj, before=cs, strict=borrowed)
-    return (speaker, tok.text, cs, ce) if speaker is not None else None
+    return (_cue(speaker, tok, subj), cs, ce) if speaker is not None else None
 
 
 def _last_word(sent: Span) -> int:
@@ -297,7 +317,8 @@ def _labelled_lines(doc: Doc, entities: EntityIndex, found: list[Quote]) -> list
         else:
             continue
         content = text[cs:ce].rstrip()
-        out.append(_quote(speaker, ":", text, cs, cs + len(content), True))
+        label_span = (m.start(1), m.start(1) + len(label))
+        out.append(_quote(_Cue(speaker, ":", None, label_span), text, cs, cs + len(content), True))
     return out
 
 
@@ -307,15 +328,17 @@ def _covered(start: int, end: int, attributed: dict[tuple[int, int], Quote]) -> 
     return inside >= 0.6 * (end - start)
 
 
-def _quote(speaker: _Speaker, cue: str, text: str, start: int, end: int, direct: bool) -> Quote:
+def _quote(cue: _Cue, text: str, start: int, end: int, direct: bool) -> Quote:
     return Quote(
-        speaker=speaker.name,
-        speaker_type=speaker.type,
-        cue=cue,
+        speaker=cue.speaker.name,
+        speaker_type=cue.speaker.type,
+        cue=cue.word,
         text=text[start:end],
         direct=direct,
         start=start,
         end=end,
+        source_span=cue.source_span,
+        cue_span=cue.cue_span,
     )
 
 
@@ -334,20 +357,20 @@ def extract_quotes(doc: Doc, entities: EntityIndex) -> list[Quote]:
                 return i
         return len(sents) - 1
 
-    def cue_in(sent: Span) -> tuple[Token, _Speaker] | None:
+    def cue_in(sent: Span) -> _Cue | None:
         for tok in sent:
             if _is_cue(tok) and not _inside(tok, direct):
                 governing = _governing_subject(tok)
                 if governing is not None and not _inside(governing[0], direct):
                     speaker = resolver.resolve(governing[0], strict=governing[1])
                     if speaker is not None:
-                        return tok, speaker
+                        return _cue(speaker, tok, governing[0])
         return None
 
     # Walk sentences in order so that pronouns and definite descriptions see
     # only what came before them.
     pending = sorted(direct)
-    last_speaker: tuple[_Speaker, str, int] | None = None  # speaker, cue, paragraph
+    last_speaker: tuple[_Cue, int] | None = None  # attribution, paragraph
     for _i, sent in enumerate(sents):
         paragraph = text.count("\n", 0, sent.start_char)
         # direct quotes that start in this sentence
@@ -364,11 +387,10 @@ def extract_quotes(doc: Doc, entities: EntityIndex) -> list[Quote]:
             if hit is None and first > 0 and sents[first - 1].text.rstrip().endswith(":"):
                 hit = cue_in(sents[first - 1])
             if hit is not None:
-                cue, speaker = hit
-                quote = _quote(speaker, cue.text, text, qs, qe, True)
-                last_speaker = (speaker, cue.text, text.count("\n", 0, qe))
-            elif last_speaker is not None and text.count("\n", 0, qs) - last_speaker[2] <= 1:
-                quote = _quote(last_speaker[0], last_speaker[1], text, qs, qe, True)
+                quote = _quote(hit, text, qs, qe, True)
+                last_speaker = (hit, text.count("\n", 0, qe))
+            elif last_speaker is not None and text.count("\n", 0, qs) - last_speaker[1] <= 1:
+                quote = _quote(last_speaker[0], text, qs, qe, True)
             else:
                 continue
             by_span[(qs, qe)] = quote
@@ -379,11 +401,11 @@ def extract_quotes(doc: Doc, entities: EntityIndex) -> list[Quote]:
             reported = _source_phrase(tok, sent, resolver) or _reported_clause(tok, sent, resolver)
             if reported is None:
                 continue
-            speaker, cue_text, cs, ce = reported
+            attribution, cs, ce = reported
             if ce - cs < 15 or _covered(cs, ce, by_span):
                 continue
-            found.append(_quote(speaker, cue_text, text, cs, ce, False))
-            last_speaker = (speaker, cue_text, paragraph)
+            found.append(_quote(attribution, text, cs, ce, False))
+            last_speaker = (attribution, paragraph)
     found.extend(by_span.values())
     found.extend(_labelled_lines(doc, entities, found))
     found.sort(key=lambda q: (q.start, -q.end))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from spacy.tokens import Doc, Span, Token
 
@@ -69,7 +70,7 @@ def polarity(tokens: list[Token]) -> Polarity:
 def _clause(token: Token) -> list[Token]:
     """The smallest clause around ``token``: walk up to the nearest verb and take its subtree."""
     head = token
-    while head.pos_ not in ("VERB", "AUX") and head.head is not head:
+    while head.pos_ not in ("VERB", "AUX") and head.head.i != head.i:  # Token objects are not identical
         head = head.head
     return list(head.subtree)
 
@@ -164,6 +165,16 @@ def extract_stances(doc: Doc, quotes: list[Quote], entities: EntityIndex) -> lis
     return stances
 
 
+def target_polarity(doc: Doc, start: int, end: int) -> StanceLabel:
+    """Polarity toward the target written at [start, end) of ``doc``: the lexicon score
+    of the clause around it plus harm patterns ("pressure on X")."""
+    span = doc.char_span(start, end, alignment_mode="expand")
+    if span is None or not len(span):
+        return "neutral"
+    target = _Target(span.text, "TARGET", span.root, _clause(span.root))
+    return _label(polarity(target.tokens).score + _harm(target))[0]
+
+
 def _label(score: float) -> tuple[StanceLabel, float]:
     if abs(score) < 1:
         return "neutral", 0.5
@@ -195,26 +206,34 @@ def _content_words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 2}
 
 
+@lru_cache(maxsize=4096)
+def _text_index(text: str) -> tuple[frozenset[str], tuple[tuple[frozenset[str], bool], ...]]:
+    """Content words of a text, and per sentence its content words and whether it refutes."""
+    sentences = re.split(r"(?<=[.!?])\s+|\n", text)
+    per_sentence = tuple(
+        (frozenset(_content_words(s)), bool(_REFUTE & set(_WORD.findall(s.lower()))))
+        for s in sentences
+    )
+    return frozenset(_content_words(text)), per_sentence
+
+
 def claim_stance(claim: str, title: str, body: str) -> ClaimStance:
     """Whether an article (title and body) agrees with, disputes, discusses or is
     unrelated to ``claim``, by overlap of content words and refuting words near them."""
     claim_words = _content_words(claim)
     if not claim_words:
         return ClaimStance(claim=claim, stance="unrelated", confidence=0.5)
-    text = f"{title}\n{body}"
-    overlap = len(claim_words & _content_words(text)) / len(claim_words)
+    words, sentences = _text_index(f"{title}\n{body}")
+    overlap = len(claim_words & words) / len(claim_words)
     if overlap < 0.35:
         return ClaimStance(
             claim=claim, stance="unrelated", confidence=round(0.6 + 0.4 * (0.35 - overlap), 2)
         )
-    sentences = re.split(r"(?<=[.!?])\s+|\n", text)
+    needed = max(1, len(claim_words) // 3)
     related = [
-        s
-        for s in sentences
-        if len(claim_words & _content_words(s)) >= max(1, len(claim_words) // 3)
+        refutes for sent_words, refutes in sentences if len(claim_words & sent_words) >= needed
     ]
-    refuting = sum(bool(_REFUTE & set(_WORD.findall(s.lower()))) for s in related)
-    share = refuting / len(related) if related else 0.0
+    share = sum(related) / len(related) if related else 0.0
     if share >= 0.5:
         return ClaimStance(claim=claim, stance="disagree", confidence=round(0.5 + share / 4, 2))
     if overlap >= 0.7 and share == 0:

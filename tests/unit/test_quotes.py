@@ -133,3 +133,13 @@ def test_transcript_lines(nlp: Language) -> None:
     by_speaker = {q.speaker: q.text for q in found}
     assert by_speaker["Mike Pence"].startswith("Well, look")
     assert by_speaker["Host"].startswith("Will the governor")
+
+
+def test_verbless_quotes_do_not_hang(nlp: Language) -> None:
+    # a sentence whose root is not a verb once sent the clause walk into a loop
+    doc = nlp("“A disaster for Hamas and a gift for Israel,” said Marcus Hale.")
+    from pipeline.stance import extract_stances, target_polarity
+
+    entities = extract_entities(doc)
+    assert isinstance(extract_stances(doc, extract_quotes(doc, entities), entities), list)
+    assert target_polarity(nlp("A disaster for Hamas."), 14, 19) == "against"
