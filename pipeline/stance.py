@@ -70,7 +70,8 @@ def polarity(tokens: list[Token]) -> Polarity:
 def _clause(token: Token) -> list[Token]:
     """The smallest clause around ``token``: walk up to the nearest verb and take its subtree."""
     head = token
-    while head.pos_ not in ("VERB", "AUX") and head.head.i != head.i:  # Token objects are not identical
+    # compare indices: spaCy makes a new Token object on every .head access
+    while head.pos_ not in ("VERB", "AUX") and head.head.i != head.i:
         head = head.head
     return list(head.subtree)
 
