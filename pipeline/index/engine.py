@@ -9,7 +9,7 @@ import random
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from pipeline.errors import PermanentError, TransientError
@@ -27,6 +27,8 @@ from pipeline.models import Article
 log = logging.getLogger(__name__)
 
 _RETRYABLE_ITEM = {429, 502, 503, 504}
+_SWAP_GRACE_S = 1.0
+_STAMP_MARGIN = timedelta(minutes=10)  # longer than a bulk write with all its retries
 
 
 class EngineUnavailable(TransientError):
@@ -126,7 +128,7 @@ class EngineIndex:
         """Copy every document into a new version built from the current mapping, swap
         the alias in one atomic step, then copy what was written meanwhile.
 
-        Returns (old index, new index, documents copied). Searches never see an
+        Returns (old index, new index, documents in the new index). Searches never see an
         empty or missing index: the alias points at a complete index throughout.
         """
         old = self.ensure()
@@ -134,7 +136,7 @@ class EngineIndex:
         new = f"{self.alias}-v{version}"
         self.client.create_index(new, self._body())
         started = datetime.now(UTC)
-        copied = self._copy(old, new, since=None)
+        self._copy(old, new, since=None)
         self.client.refresh(new)
         self.client.update_aliases(
             [
@@ -142,23 +144,26 @@ class EngineIndex:
                 {"add": {"index": new, "alias": self.alias}},
             ]
         )
-        # Writes that reached the old index while we copied (or just before the swap).
+        # Writes that reached the old index while we copied or just before the swap:
+        # let requests already in flight land, then copy everything stamped since a
+        # margin before we started (a write is stamped before it is sent; copying a
+        # document twice is harmless).
+        time.sleep(_SWAP_GRACE_S)
         self.client.refresh(old)
-        copied += self._copy(old, new, since=started)
+        self._copy(old, new, since=started - _STAMP_MARGIN)
+        self.client.refresh(new)
+        copied = self.client.count(new)
         if delete_old:
             self.client.delete_index(old)
         log.info("reindexed %s -> %s (%d documents)", old, new, copied)
         return old, new, copied
 
-    def _copy(self, source: str, target: str, since: datetime | None) -> int:
-        copied = 0
+    def _copy(self, source: str, target: str, since: datetime | None) -> None:
         for batch in self._scan(source, since):
             ops: list[dict[str, Any]] = []
             for doc in batch:
                 ops += [{"index": {"_index": target, "_id": doc["id"]}}, doc]
             self._bulk(ops)
-            copied += len(batch)
-        return copied
 
     def _scan(self, index: str, since: datetime | None) -> Iterator[list[dict[str, Any]]]:
         query: dict[str, Any] = {"match_all": {}}
