@@ -401,6 +401,12 @@ Predictions = Annotated[
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the scores as one JSON object.")]
 
 
+def _model() -> Any:
+    from pipeline.nlp import load_model
+
+    return load_model(_State.settings().spacy_model)
+
+
 def _scores(scores: dict[str, Any], as_json: bool) -> None:
     if as_json:
         out.print_json(json.dumps(scores))
@@ -438,10 +444,8 @@ def eval_quotes(
 ) -> None:
     """Quote attribution P/R/F1 and source accuracy on PolNeAR."""
     from pipeline import evaluation
-    from pipeline.nlp import load_model
 
-    model = load_model(_State.settings().spacy_model)
-    _scores(evaluation.eval_quotes(model, polnear, split, predictions), as_json)
+    _scores(evaluation.eval_quotes(_model(), polnear, split, predictions), as_json)
 
 
 @eval_app.command("stance")
@@ -465,10 +469,8 @@ def eval_sentiment(
 ) -> None:
     """Target-dependent sentiment on NewsMTSC (macro F1)."""
     from pipeline import evaluation
-    from pipeline.nlp import load_model
 
-    model = load_model(_State.settings().spacy_model)
-    _scores(evaluation.eval_sentiment(model, newsmtsc, predictions), as_json)
+    _scores(evaluation.eval_sentiment(_model(), newsmtsc, predictions), as_json)
 
 
 @eval_app.command("extract")

@@ -130,12 +130,6 @@ class EntityIndex:
                 return m
         return None
 
-    def type_of(self, name: str) -> EntityType | None:
-        for e in self.entities:
-            if e.name == name:
-                return e.type
-        return None
-
 
 _TRAILING = frozenset("of in on at for and to the".split())
 
@@ -351,11 +345,3 @@ def extract_entities(doc: Doc, title: str = "") -> EntityIndex:
     entities.sort(key=lambda e: (-e.salience, e.name))
     mentions.sort(key=lambda m: m.start)
     return EntityIndex(entities, mentions)
-
-
-def merge_same_type(entities: list[Entity]) -> dict[EntityType, list[str]]:
-    """Names per type, most salient first (for facets and summaries)."""
-    out: dict[EntityType, list[str]] = defaultdict(list)
-    for e in entities:
-        out[e.type].append(e.name)
-    return dict(out)

@@ -127,15 +127,6 @@ def positive(node: Node | None) -> bool:
     return all(positive(n) for n in node.nodes)
 
 
-def terms(node: Node | None) -> list[Term]:
-    """Every positive term, for highlighting."""
-    if node is None or isinstance(node, Not):
-        return []
-    if isinstance(node, Term):
-        return [node]
-    return [t for n in node.nodes for t in terms(n)]
-
-
 def to_fts5(node: Node) -> str | None:
     """FTS5 MATCH syntax for a positive ``node`` (every word quoted, so no word is an operator)."""
     if isinstance(node, Term):

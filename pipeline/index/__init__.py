@@ -74,7 +74,6 @@ class SearchResult(BaseModel):
 
 
 FACET_SIZE = 10
-STANCE_LABELS = ("favor", "against", "neutral")
 
 
 def search_texts(article: Article) -> tuple[str, str]:
