@@ -202,8 +202,11 @@ class Runner:
         return report
 
     def _fetch(self, entry: FeedEntry) -> tuple[Extracted, str] | None:
-        if self.index.get(article_id(entry.url)) is not None:
-            self.store.mark_done(entry, article_id(entry.url), note="already indexed")
+        # Another feed may list the same story: a cheap lookup in the store, not a
+        # read from the index, on this path that every article takes.
+        known = article_id(entry.url)
+        if self.store.is_done(known):
+            self.store.mark_done(entry, known, note="already indexed")
             return None
         return fetch_and_extract(entry, self.fetcher)
 

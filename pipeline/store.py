@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS entries (
     PRIMARY KEY (feed_id, key)
 );
 CREATE INDEX IF NOT EXISTS entries_status ON entries (status, not_before);
+CREATE INDEX IF NOT EXISTS entries_article ON entries (article_id);
 """
 
 
@@ -218,6 +219,13 @@ class Store(SqliteDatabase):
         return [
             PendingEntry(FeedEntry.model_validate_json(r["entry"]), r["attempts"]) for r in rows
         ]
+
+    def is_done(self, article_id: str) -> bool:
+        """Whether some entry (of any feed) already produced this article."""
+        row = self._conn.execute(
+            "SELECT 1 FROM entries WHERE article_id=? AND status='done' LIMIT 1", (article_id,)
+        ).fetchone()
+        return row is not None
 
     def mark_done(self, entry: FeedEntry, article_id: str, note: str | None = None) -> None:
         self._set(entry, "done", article_id=article_id, error=note)

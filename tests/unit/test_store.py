@@ -96,3 +96,11 @@ def test_feeds_file_accepts_bare_urls(tmp_path: Path) -> None:
         ("https://x.example/rss", ""),
         ("https://y.example/atom", "Y"),
     ]
+
+
+def test_is_done_spans_feeds(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    store.add_entries([entry(1), entry(1, feed="f2")])
+    assert not store.is_done("art1")
+    store.mark_done(entry(1), "art1")
+    assert store.is_done("art1")
