@@ -226,10 +226,14 @@ def eval_stance(bodies: Path, stances: Path, predictions: Path | None = None) ->
         pairs = list(csv.DictReader(f))
     score = best = 0.0
     confusion = {g: dict.fromkeys(FNC_LABELS, 0) for g in FNC_LABELS}
+    predicted: dict[int, str] = {}
+    # one body at a time, so each body's words are computed once
+    for n in sorted(range(len(pairs)), key=lambda i: pairs[i]["Body ID"]):
+        pair = pairs[n]
+        predicted[n] = claim_stance(pair["Headline"], "", body_text[pair["Body ID"]]).stance
     rows = []
-    for pair in pairs:
-        gold = pair["Stance"]
-        pred = claim_stance(pair["Headline"], "", body_text[pair["Body ID"]]).stance
+    for n, pair in enumerate(pairs):
+        gold, pred = pair["Stance"], predicted[n]
         score += fnc_score(gold, pred)
         best += fnc_score(gold, gold)
         confusion[gold][pred] += 1

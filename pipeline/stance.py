@@ -207,7 +207,7 @@ def _content_words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 2}
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=64)  # a handful of bodies; keys hold whole texts, so keep it small
 def _text_index(text: str) -> tuple[frozenset[str], tuple[tuple[frozenset[str], bool], ...]]:
     """Content words of a text, and per sentence its content words and whether it refutes."""
     sentences = re.split(r"(?<=[.!?])\s+|\n", text)
