@@ -28,6 +28,7 @@ from pipeline.settings import Backend, Settings
 if TYPE_CHECKING:
     from pipeline.models import Extracted
     from pipeline.runner import Runner, RunReport
+    from pipeline.store import Store
 
 # Commands that analyse import spaCy and trafilatura when they run, so that
 # `search` and `feeds` start in a fraction of a second.
@@ -44,6 +45,8 @@ eval_app = typer.Typer(
     help="Score the shipped models on public corpora (never trains).", no_args_is_help=True
 )
 app.add_typer(eval_app, name="eval")
+deadletters_app = typer.Typer(help="Articles that failed every retry.", no_args_is_help=True)
+app.add_typer(deadletters_app, name="deadletters")
 # soft_wrap: a reason stays on one line when output goes to a pipe or a file
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -492,9 +495,9 @@ def eval_extract(
 @feeds_app.command("list")
 def feeds_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Feeds being polled."""
-    from pipeline.store import Store
+    from pipeline.store import open_store
 
-    store = Store(_State.settings().db)
+    store = open_store(_State.settings())
     feeds = store.feeds()
     store.close()
     if as_json:
@@ -515,12 +518,12 @@ def feeds_add(
     ] = None,
 ) -> None:
     """Add a feed (a removed one comes back with its history)."""
-    from pipeline.store import Store
+    from pipeline.store import open_store
 
     if not re.match(r"https?://", url):
         raise InputError(f"not an http(s) URL: {url}")
     settings = _State.settings()
-    store = Store(settings.db)
+    store = open_store(settings)
     feed = store.add_feed(url, name, interval=interval or settings.poll_default_interval)
     store.close()
     out.print(f"added {feed.state.feed_id}  {escape(feed.name)}")
@@ -529,9 +532,9 @@ def feeds_add(
 @feeds_app.command("remove")
 def feeds_remove(ref: Annotated[str, typer.Argument(help="Feed id, URL or name.")]) -> None:
     """Stop polling a feed (its stories stay searchable)."""
-    from pipeline.store import Store
+    from pipeline.store import open_store
 
-    store = Store(_State.settings().db)
+    store = open_store(_State.settings())
     removed = store.remove_feed(ref)
     store.close()
     if not removed:
@@ -542,11 +545,31 @@ def feeds_remove(ref: Annotated[str, typer.Argument(help="Feed id, URL or name."
 @feeds_app.command("status")
 def feeds_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Health of each feed: last answer, errors, next check, entries by outcome."""
-    from pipeline.store import Store
+    from pipeline.store import open_store
 
-    store = Store(_State.settings().db)
-    feeds, counts = store.feeds(), store.entry_counts()
+    store = open_store(_State.settings())
+    rows = _feed_rows(store)
     store.close()
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    table = Table("feed", "state", "last", "errors", "next check", "entries", "last error")
+    for r in rows:
+        colour = {"ok": "green", "failing": "red", "retired": "dim"}[r["state"]]
+        table.add_row(
+            escape(r["name"]),
+            f"[{colour}]{r['state']}[/{colour}]",
+            str(r["last_status"] or "-"),
+            str(r["error_count"]),
+            r["next_check_at"][:16].replace("T", " "),
+            " ".join(f"{k}:{v}" for k, v in sorted(r["entries"].items())) or "-",
+            escape(r["last_error"] or ""),
+        )
+    out.print(table)
+
+
+def _feed_rows(store: Store) -> list[dict[str, Any]]:
+    feeds, counts = store.feeds(), store.entry_counts()
     rows: list[dict[str, Any]] = []
     for f in feeds:
         s = f.state
@@ -566,22 +589,98 @@ def feeds_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
                 "entries": counts.get(s.feed_id, {}),
             }
         )
+    return rows
+
+
+# status, dead letters -------------------------------------------------------------------
+
+
+@app.command()
+def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Queue depths, live workers, feeds due and failing, dead letters."""
+    from pipeline.store import open_store
+
+    settings = _State.settings()
+    store = open_store(settings)
+    try:
+        now = datetime.now(UTC)
+        rows = _feed_rows(store)
+        report: dict[str, Any] = {
+            "store": settings.store,
+            "feeds": len(rows),
+            "feeds_due": len(store.due_feeds(now)),
+            "feeds_failing": [
+                {"feed_id": r["feed_id"], "name": r["name"], "last_error": r["last_error"]}
+                for r in rows
+                if r["state"] == "failing"
+            ],
+            "dead_letters": sum(r["entries"].get("dead", 0) for r in rows),
+        }
+        if settings.store == "redis":
+            from pipeline.store.redis import RedisStore
+
+            assert isinstance(store, RedisStore)
+            report["queues"] = store.queue_depths(("poll", "fetch", "nlp", "index"))
+            report["index_backlog"] = store.index_backlog()
+            report["workers"] = store.live_workers()
+    finally:
+        store.close()
     if as_json:
-        out.print_json(json.dumps(rows))
+        out.print_json(json.dumps(report))
         return
-    table = Table("feed", "state", "last", "errors", "next check", "entries", "last error")
-    for r in rows:
-        colour = {"ok": "green", "failing": "red", "retired": "dim"}[r["state"]]
-        table.add_row(
-            escape(r["name"]),
-            f"[{colour}]{r['state']}[/{colour}]",
-            str(r["last_status"] or "-"),
-            str(r["error_count"]),
-            r["next_check_at"][:16].replace("T", " "),
-            " ".join(f"{k}:{v}" for k, v in sorted(r["entries"].items())) or "-",
-            escape(r["last_error"] or ""),
+    out.print(
+        f"store {report['store']}: {report['feeds']} feeds, {report['feeds_due']} due, "
+        f"{len(report['feeds_failing'])} failing, {report['dead_letters']} dead letters"
+    )
+    for f in report["feeds_failing"]:
+        out.print(f"  [red]failing[/red] {escape(f['name'])}: {escape(f['last_error'] or '')}")
+    if "queues" in report:
+        out.print(
+            "queues: "
+            + ", ".join(f"{q} {n}" for q, n in report["queues"].items())
+            + f"; waiting for the index: {report['index_backlog']}"
         )
-    out.print(table)
+        workers = report["workers"]
+        out.print(f"workers: {len(workers)} live")
+        for name, info in sorted(workers.items()):
+            out.print(
+                f"  {escape(name)}  queues={','.join(info.get('queues', []))} pid={info.get('pid')}"
+            )
+
+
+@deadletters_app.command("list")
+def deadletters_list(
+    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 100,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Articles whose transient failures outlasted every retry."""
+    from pipeline.store import open_store
+
+    store = open_store(_State.settings())
+    records = store.records("dead", limit)
+    store.close()
+    if as_json:
+        out.print_json(json.dumps([r.__dict__ for r in records]))
+        return
+    if not records:
+        out.print("no dead letters")
+    for r in records:
+        out.print(
+            f"{r.updated_at[:19]}  {r.feed_id}  {r.url}  attempts={r.attempts}  "
+            f"[red]{escape(r.last_error or '')}[/red]"
+        )
+
+
+@deadletters_app.command("replay")
+def deadletters_replay() -> None:
+    """Queue every dead letter again (the embedded runner's next cycle, or the
+    distributed scheduler's next tick, picks them up)."""
+    from pipeline.store import open_store
+
+    store = open_store(_State.settings())
+    n = store.replay_dead()
+    store.close()
+    out.print(f"replaying {n} dead letters")
 
 
 def main() -> None:

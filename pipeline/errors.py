@@ -7,6 +7,8 @@ Every error carries a one-line ``reason`` fit for logs, stores and the CLI.
 
 from __future__ import annotations
 
+import random
+
 
 class NewswireError(Exception):
     """Base of every error the pipeline raises on purpose."""
@@ -55,6 +57,10 @@ class ServerError(TransientError):
         self.status = status
 
 
+class StoreUnavailableError(TransientError):
+    """The state store (Redis) cannot be reached."""
+
+
 # Permanent -------------------------------------------------------------------
 
 
@@ -92,3 +98,20 @@ class ContentError(PermanentError):
 
 class InputError(PermanentError):
     """A file or argument given by the user cannot be used."""
+
+
+def retry_delay(
+    error: TransientError,
+    attempt: int,
+    *,
+    base: float,
+    cap: float,
+    rng: random.Random | None = None,
+) -> float:
+    """Seconds to wait before retry number ``attempt + 1``: exponential from ``base``,
+    capped at ``cap``, with jitter (half to full), never sooner than the server's
+    ``Retry-After`` (itself capped)."""
+    delay: float = min(cap, base * 2**attempt) * (rng or random).uniform(0.5, 1.0)
+    if error.retry_after:
+        delay = max(delay, min(cap, error.retry_after))
+    return delay

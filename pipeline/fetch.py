@@ -13,9 +13,11 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
 
@@ -109,28 +111,71 @@ def check_host_allowed(url: str, allow_private: bool) -> None:
             )
 
 
+class HostGate(Protocol):
+    """Per-host politeness: at most N requests at once and a delay between starts."""
+
+    def slot(self, host: str) -> AbstractContextManager[None]:
+        """Wait for a free slot and the host's delay; hold the slot for one request."""
+        ...
+
+
 @dataclass
-class _Host:
+class _LocalHost:
     slots: threading.BoundedSemaphore
     lock: threading.Lock = field(default_factory=threading.Lock)
     next_start: float = 0.0
-    robots: RobotFileParser | None = None
-    robots_at: float = 0.0
+
+
+class LocalHostGate:
+    """Politeness within one process (the embedded mode)."""
+
+    def __init__(self, concurrency: int, delay: float) -> None:
+        self._concurrency = concurrency
+        self._delay = delay
+        self._hosts: dict[str, _LocalHost] = {}
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def slot(self, host: str) -> Iterator[None]:
+        with self._lock:
+            h = self._hosts.setdefault(
+                host, _LocalHost(threading.BoundedSemaphore(self._concurrency))
+            )
+        with h.slots:
+            with h.lock:
+                wait = h.next_start - time.monotonic()
+                h.next_start = max(h.next_start, time.monotonic()) + self._delay
+            if wait > 0:
+                time.sleep(wait)
+            yield
+
+
+@dataclass
+class _Robots:
+    parser: RobotFileParser
+    loaded_at: float
 
 
 class Fetcher:
     """Thread-safe polite client. Use one per process; close it when done."""
 
-    def __init__(self, settings: Settings, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        transport: httpx.BaseTransport | None = None,
+        gate: HostGate | None = None,
+    ) -> None:
+        """``gate`` shares politeness beyond this process (the distributed mode passes
+        a Redis-backed one); by default it is local."""
         self.settings = settings
+        self._gate = gate or LocalHostGate(settings.per_host_concurrency, settings.per_host_delay)
         self._client = httpx.Client(
             headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"},
             timeout=httpx.Timeout(settings.http_timeout),
             follow_redirects=False,
             transport=transport,
         )
-        self._hosts: dict[str, _Host] = {}
-        self._hosts_lock = threading.Lock()
+        self._robots: dict[str, _Robots] = {}
 
     def close(self) -> None:
         self._client.close()
@@ -197,25 +242,8 @@ class Fetcher:
 
     # internals -----------------------------------------------------------
 
-    def _host(self, url: str) -> _Host:
-        key = urlsplit(url).netloc.lower()
-        with self._hosts_lock:
-            host = self._hosts.get(key)
-            if host is None:
-                host = _Host(threading.BoundedSemaphore(self.settings.per_host_concurrency))
-                self._hosts[key] = host
-            return host
-
     def _request(self, url: str, headers: Mapping[str, str]) -> tuple[int, dict[str, str], bytes]:
-        host = self._host(url)
-        with host.slots:
-            with host.lock:
-                wait = host.next_start - time.monotonic()
-                host.next_start = (
-                    max(host.next_start, time.monotonic()) + self.settings.per_host_delay
-                )
-            if wait > 0:
-                time.sleep(wait)
+        with self._gate.slot(urlsplit(url).netloc.lower()):
             return self._stream(url, headers)
 
     def _stream(self, url: str, headers: Mapping[str, str]) -> tuple[int, dict[str, str], bytes]:
@@ -256,12 +284,12 @@ class Fetcher:
             raise NetworkError(f"{type(exc).__name__}: {exc}", url=url) from exc
 
     def _check_robots(self, url: str) -> None:
-        host = self._host(url)
+        host = urlsplit(url).netloc.lower()
         now = time.monotonic()
-        if host.robots is None or now - host.robots_at > _ROBOTS_TTL:
-            host.robots = self._load_robots(url)
-            host.robots_at = now
-        if not host.robots.can_fetch(self.settings.user_agent, url):
+        robots = self._robots.get(host)
+        if robots is None or now - robots.loaded_at > _ROBOTS_TTL:
+            robots = self._robots[host] = _Robots(self._load_robots(url), now)
+        if not robots.parser.can_fetch(self.settings.user_agent, url):
             raise RobotsDisallowedError("robots.txt disallows this page", url=url)
 
     def _load_robots(self, url: str) -> RobotFileParser:

@@ -13,6 +13,7 @@ import logging
 import random
 import re
 from calendar import timegm
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,7 +25,7 @@ from pipeline.errors import ClientError, FeedParseError, NewswireError, Transien
 from pipeline.fetch import Fetcher
 from pipeline.models import FeedEntry, FeedState
 from pipeline.settings import Settings
-from pipeline.urls import entry_key
+from pipeline.urls import entry_key, host_of
 
 log = logging.getLogger(__name__)
 
@@ -351,3 +352,17 @@ def poll(
         (new_state.next_check_at - now).total_seconds(),
     )
     return PollResult(new_state, entries)
+
+
+def pick_due(states: Sequence[FeedState], per_host: int) -> list[FeedState]:
+    """The due feeds to poll now: most overdue first, at most ``per_host`` of any one
+    host (the rest wait for the next scheduler tick, so one site with many feeds
+    cannot take every slot)."""
+    taken: dict[str, int] = {}
+    picked = []
+    for state in sorted(states, key=lambda s: s.next_check_at):
+        host = host_of(state.url) or state.url
+        if taken.get(host, 0) < per_host:
+            taken[host] = taken.get(host, 0) + 1
+            picked.append(state)
+    return picked

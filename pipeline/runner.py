@@ -19,12 +19,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, Field, HttpUrl, ValidationError
 from spacy.language import Language
 
 from pipeline.analyze import analyze_batch, load_claims, to_article
-from pipeline.errors import InputError, NewswireError, PermanentError, TransientError
+from pipeline.errors import NewswireError, PermanentError, TransientError, retry_delay
 from pipeline.extract import fetch_and_extract
 from pipeline.fetch import Fetcher
 from pipeline.index import Index, open_index
@@ -32,7 +30,8 @@ from pipeline.models import Article, Extracted, FeedEntry, FeedState
 from pipeline.nlp import load_model
 from pipeline.poll import poll
 from pipeline.settings import Settings
-from pipeline.store import PendingEntry, Store
+from pipeline.store import PendingEntry, sync_feeds
+from pipeline.store.sqlite import SqliteStore
 from pipeline.urls import article_id
 
 log = logging.getLogger(__name__)
@@ -42,36 +41,6 @@ Progress = Callable[[str, int, int], None]  # stage, done, total
 
 def _quiet(stage: str, done: int, total: int) -> None:
     pass
-
-
-class FeedConfig(BaseModel):
-    url: HttpUrl
-    name: str = ""
-    interval: int | None = Field(None, ge=1, description="seconds; default from settings")
-
-
-def load_feeds_file(path: Path) -> list[FeedConfig]:
-    """Feeds from a YAML file: ``feeds:`` then a list of ``{url, name, interval}``."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError as exc:
-        raise InputError(f"feeds file not found: {path}") from exc
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML: {exc}") from exc
-    items = data.get("feeds") if isinstance(data, dict) else None
-    if not isinstance(items, list):
-        raise InputError(f"{path}: expected 'feeds:' followed by a list")
-    feeds = []
-    for n, item in enumerate(items, 1):
-        try:
-            feeds.append(
-                FeedConfig.model_validate(item if isinstance(item, dict) else {"url": item})
-            )
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            field = ".".join(str(p) for p in first["loc"])
-            raise InputError(f"{path}: feed {n}, {field}: {first['msg']}") from exc
-    return feeds
 
 
 @dataclass
@@ -99,13 +68,13 @@ class Runner:
         self,
         settings: Settings,
         *,
-        store: Store | None = None,
+        store: SqliteStore | None = None,
         index: Index | None = None,
         nlp: Language | None = None,
         progress: Progress = _quiet,
     ) -> None:
         self.settings = settings
-        self.store = store or Store(settings.db)
+        self.store = store or SqliteStore(settings.db)
         self.index = index or open_index(settings)
         self.fetcher = Fetcher(settings)
         self.progress = progress
@@ -128,15 +97,7 @@ class Runner:
 
     def sync_feeds(self, path: Path) -> int:
         """Add the file's feeds that the store does not know; returns how many were added."""
-        before = {f.state.feed_id for f in self.store.feeds(include_removed=True)}
-        for cfg in load_feeds_file(path):
-            self.store.add_feed(
-                str(cfg.url),
-                cfg.name,
-                interval=cfg.interval or self.settings.poll_default_interval,
-                revive=False,
-            )
-        return len({f.state.feed_id for f in self.store.feeds(include_removed=True)} - before)
+        return sync_feeds(self.store, path, self.settings.poll_default_interval)
 
     def poll_feeds(self, states: Sequence[FeedState]) -> RunReport:
         """Poll feeds concurrently; queue the entries not seen before."""
@@ -213,10 +174,13 @@ class Runner:
     def _record_failure(self, item: PendingEntry, exc: NewswireError, report: RunReport) -> None:
         entry = item.entry
         if isinstance(exc, TransientError):
-            base = self.settings.retry_backoff_base
-            delay = min(3600.0, base * 2**item.attempts) * self._rng.uniform(0.5, 1.0)
-            if exc.retry_after:
-                delay = max(delay, exc.retry_after)
+            delay = retry_delay(
+                exc,
+                item.attempts,
+                base=self.settings.retry_backoff_base,
+                cap=self.settings.retry_backoff_cap,
+                rng=self._rng,
+            )
             status = self.store.retry_later(
                 entry, exc.reason, delay=delay, max_attempts=self.settings.max_attempts
             )

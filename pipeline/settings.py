@@ -20,6 +20,7 @@ from pydantic_settings import (
 )
 
 Backend = Literal["sqlite", "elasticsearch", "opensearch"]
+StoreKind = Literal["sqlite", "redis"]
 
 
 def _config_file() -> Path:
@@ -35,10 +36,12 @@ class Settings(BaseSettings):
 
     # Where things live
     backend: Backend = "sqlite"
+    store: StoreKind = "sqlite"  # redis in the distributed mode
     db: Path = Path("newswire.db")
     feeds_file: Path = Path("config/feeds.yaml")
     claims_file: Path = Path("config/claims.yaml")
     broker_url: str = "redis://localhost:6379/0"
+    redis_url: str | None = None  # the state store's Redis; default: the broker's
     elasticsearch_url: str = "http://localhost:9200"
     opensearch_url: str = "http://localhost:9200"
     index_name: str = "newswire-articles"  # the alias; versions are {index_name}-v{N}
@@ -68,13 +71,28 @@ class Settings(BaseSettings):
     nlp_batch_size: int = Field(16, ge=1)
     min_body_chars: int = Field(300, ge=0)
     max_attempts: int = Field(3, ge=1)  # per article, before it becomes a dead letter
-    retry_backoff_base: float = Field(60.0, ge=0)  # seconds; doubles per attempt, capped at 1h
+    retry_backoff_base: float = Field(60.0, ge=0)  # seconds; doubles per attempt
+    retry_backoff_cap: float = Field(3600.0, ge=0)  # the longest wait between two attempts
+
+    # Distributed mode
+    beat_interval: float = Field(30.0, gt=0)  # seconds between scheduler ticks
+    poll_host_batch: int = Field(4, ge=1)  # polls of one host enqueued per tick
+    seen_ttl_days: int = Field(90, ge=1)  # how long an entry key is remembered in Redis
+    # Unacknowledged tasks return to their queue after this many seconds; it must exceed
+    # the longest retry delay, or a task waiting for its retry would run twice.
+    broker_visibility_timeout: int = Field(7200, ge=1)
 
     @model_validator(mode="after")
     def _bounds(self) -> Settings:
         if self.poll_min_interval > self.poll_max_interval:
             raise ValueError("poll_min_interval must not exceed poll_max_interval")
+        if self.broker_visibility_timeout <= self.retry_backoff_cap:
+            raise ValueError("broker_visibility_timeout must exceed retry_backoff_cap")
         return self
+
+    @property
+    def state_redis_url(self) -> str:
+        return self.redis_url or self.broker_url
 
     @classmethod
     def settings_customise_sources(

@@ -4,10 +4,12 @@ demo sites), which they start themselves; nothing leaves the machine."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -94,3 +96,18 @@ def newswire(*args: str, db: Path, **env: str) -> subprocess.CompletedProcess[st
         timeout=600,
         cwd=db.parent,
     )
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Debian's redis-server on a free port for the session (tests empty it as they need)."""
+    need(
+        shutil.which("redis-server") is not None,
+        "redis-server not installed (apt-get install redis-server)",
+    )
+    from tests.integration.services import RedisServer
+
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()

@@ -34,7 +34,11 @@ class ElasticsearchClient:
 
     def __init__(self, url: str, timeout: float = 30.0) -> None:
         self._es = Elasticsearch(
-            hosts=[url], request_timeout=timeout, max_retries=0, retry_on_timeout=False
+            hosts=[url],
+            request_timeout=timeout,
+            max_retries=0,
+            retry_on_timeout=False,
+            connections_per_node=16,
         )
 
     def _call(self, what: str, fn: Callable[[], Any]) -> Any:

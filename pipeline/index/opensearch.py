@@ -34,7 +34,9 @@ class OpenSearchClient:
     name = "opensearch"
 
     def __init__(self, url: str, timeout: float = 30.0) -> None:
-        self._os = OpenSearch(hosts=[url], timeout=timeout, max_retries=0, retry_on_timeout=False)
+        self._os = OpenSearch(
+            hosts=[url], timeout=timeout, max_retries=0, retry_on_timeout=False, pool_maxsize=16
+        )
 
     def _call(self, what: str, fn: Callable[[], Any]) -> Any:
         with _translated(what):

@@ -23,7 +23,7 @@ from pipeline.index import (
 )
 from pipeline.models import Article
 from pipeline.query import exclusions, parse, positive, to_fts5
-from pipeline.store import SqliteDatabase
+from pipeline.store.sqlite import SqliteDatabase
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (

@@ -8,6 +8,11 @@ from pathlib import Path
 import pytest
 
 from pipeline.demo.server import DemoServer
+from pipeline.models import FeedEntry
+from pipeline.settings import Settings
+from pipeline.store import Store
+from pipeline.store.redis import RedisStore, entry_ref
+from pipeline.store.sqlite import SqliteStore
 from tests.conftest import newswire
 
 pytestmark = pytest.mark.integration
@@ -95,3 +100,53 @@ def test_private_hosts_refused_unless_allowed(tmp_path: Path) -> None:
         NEWSWIRE_ALLOW_PRIVATE_HOSTS="false",
     )
     assert result.returncode == 1 and "non-public address" in result.stderr
+
+
+def _seed_dead_letter(store: Store) -> FeedEntry:
+    store.add_feed("https://x.example/rss", "X", interval=600, feed_id="f1")
+    dead = FeedEntry(key="guid:1", feed_id="f1", url="https://x.example/1")
+    store.add_entries([dead, FeedEntry(key="guid:2", feed_id="f1", url="https://x.example/2")])
+    if isinstance(store, SqliteStore):
+        store.retry_later(dead, "HTTP 503", delay=0, max_attempts=1)
+    else:
+        assert isinstance(store, RedisStore)
+        store.mark_dead(dead, "HTTP 503", attempts=3)
+    return dead
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+def test_deadletters_list_replay_and_status(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    db = tmp_path / "state.db"
+    env: dict[str, str] = {}
+    store: Store
+    if kind == "redis":
+        server = request.getfixturevalue("redis_server")
+        env = {"NEWSWIRE_STORE": "redis", "NEWSWIRE_BROKER_URL": server.url}
+        store = RedisStore.from_settings(Settings(store="redis", broker_url=server.url))
+        store.r.flushall()
+    else:
+        store = SqliteStore(db)
+    dead = _seed_dead_letter(store)
+
+    listed = newswire("deadletters", "list", "--json", db=db, **env)
+    assert listed.returncode == 0, listed.stderr
+    [record] = json.loads(listed.stdout)
+    assert (record["url"], record["last_error"], record["status"]) == (dead.url, "HTTP 503", "dead")
+
+    status = newswire("status", "--json", db=db, **env)
+    assert status.returncode == 0, status.stderr
+    report = json.loads(status.stdout)
+    assert (report["store"], report["feeds"], report["dead_letters"]) == (kind, 1, 1)
+    assert ("queues" in report) == (kind == "redis")
+
+    replayed = newswire("deadletters", "replay", db=db, **env)
+    assert replayed.returncode == 0 and "replaying 1 dead letters" in replayed.stdout
+    assert json.loads(newswire("deadletters", "list", "--json", db=db, **env).stdout) == []
+    if isinstance(store, SqliteStore):
+        assert {p.entry.key for p in store.pending()} == {"guid:1", "guid:2"}
+    else:
+        assert isinstance(store, RedisStore)
+        assert store.take_replayed() == [entry_ref("f1", "guid:1")]
+    store.close()

@@ -18,6 +18,7 @@ from pipeline.poll import (
     conditional_headers,
     next_state_error,
     parse_feed,
+    pick_due,
     poll,
     rate_interval,
 )
@@ -242,3 +243,21 @@ def test_feeds_ignore_robots(httpserver: HTTPServer, fetcher: Fetcher) -> None:
 
 def test_fixture_dir_exists() -> None:
     assert Path(FEEDS / "rss2.xml").exists()
+
+
+# scheduling (the distributed scheduler's choice per tick) ------------------------
+
+
+def test_pick_due_takes_most_overdue_first_and_caps_each_host() -> None:
+    due = [
+        FeedState(
+            feed_id=f"a{i}",
+            url=f"https://a.example/{i}.rss",
+            interval=60,
+            next_check_at=NOW - timedelta(minutes=i),
+        )
+        for i in range(5)
+    ] + [FeedState(feed_id="b", url="https://www.b.example/rss", interval=60, next_check_at=NOW)]
+    picked = [s.feed_id for s in pick_due(due, per_host=2)]
+    assert picked == ["a4", "a3", "b"]
+    assert pick_due([], per_host=2) == []

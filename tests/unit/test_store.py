@@ -7,8 +7,8 @@ import pytest
 
 from pipeline.errors import InputError
 from pipeline.models import FeedEntry
-from pipeline.runner import load_feeds_file
-from pipeline.store import Store
+from pipeline.store import load_feeds_file
+from pipeline.store.sqlite import SqliteStore as Store
 
 
 def entry(n: int, feed: str = "f1") -> FeedEntry:

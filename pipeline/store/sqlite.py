@@ -1,5 +1,5 @@
-"""State that survives restarts: feeds and their schedule, seen entries, and the
-work queue of entries with their attempts, failures and dead letters (SQLite).
+"""The embedded mode's state store (SQLite): feeds and their schedule, seen entries,
+and the work queue of entries with their attempts, failures and dead letters.
 
 Entry rows double as the dedup set (``INSERT OR IGNORE`` is the atomic
 set-if-absent) and as the embedded runner's queue: ``pending`` → ``done``,
@@ -13,15 +13,12 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal
 
 from pipeline.models import FeedEntry, FeedState
+from pipeline.store import EntryRecord, EntryStatus, Feed, PendingEntry
 from pipeline.urls import feed_id as make_feed_id
-
-EntryStatus = Literal["pending", "done", "failed", "dead"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feeds (
@@ -66,30 +63,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True)
-class Feed:
-    name: str
-    state: FeedState
-    removed: bool = False
-
-
-@dataclass(frozen=True)
-class PendingEntry:
-    entry: FeedEntry
-    attempts: int
-
-
-@dataclass(frozen=True)
-class EntryRecord:
-    feed_id: str
-    key: str
-    url: str
-    status: EntryStatus
-    attempts: int
-    last_error: str | None
-    updated_at: str
-
-
 class SqliteDatabase:
     """One SQLite file with its schema, a lock and a transaction helper; shared by the
     store and the SQLite index, which may live in the same file."""
@@ -116,7 +89,7 @@ class SqliteDatabase:
             self._conn.execute("COMMIT")
 
 
-class Store(SqliteDatabase):
+class SqliteStore(SqliteDatabase):
     """SQLite-backed state store. Thread-safe; one instance per process."""
 
     def __init__(self, path: Path) -> None:

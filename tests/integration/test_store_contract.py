@@ -1,0 +1,206 @@
+"""The state-store protocol, checked on both implementations: SQLite (embedded) and a
+real redis-server (distributed); then what only the Redis store does."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.errors import StoreUnavailableError, TransientError
+from pipeline.models import Article, Extracted, FeedEntry
+from pipeline.settings import Settings
+from pipeline.store import Store
+from pipeline.store.redis import RedisHostGate, RedisStore, connect, entry_ref
+from pipeline.store.sqlite import SqliteStore
+
+pytestmark = pytest.mark.integration
+
+
+def entry(n: int, feed: str = "f1") -> FeedEntry:
+    return FeedEntry(key=f"guid:{n}", feed_id=feed, url=f"https://x.example/{n}", title=f"T{n}")
+
+
+@pytest.fixture
+def redis_store(redis_server: Any) -> Iterator[RedisStore]:
+    store = RedisStore.from_settings(Settings(broker_url=redis_server.url, store="redis"))
+    store.r.flushall()
+    yield store
+    store.close()
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "sqlite":
+        s: Store = SqliteStore(tmp_path / "state.db")
+        yield s
+        s.close()
+    else:
+        yield request.getfixturevalue("redis_store")
+
+
+# the protocol, on both -------------------------------------------------------------------
+
+
+def test_entries_are_claimed_once(store: Store) -> None:
+    for fid in ("f1", "f2"):
+        store.add_feed(f"https://x.example/{fid}.rss", interval=600, feed_id=fid)
+    assert len(store.add_entries([entry(1), entry(2)])) == 2
+    assert store.add_entries([entry(1), entry(2), entry(3)]) == [entry(3)]
+    assert len(store.add_entries([entry(1, feed="f2")])) == 1, "keys are per feed"
+    assert store.entry_counts() == {"f1": {"pending": 3}, "f2": {"pending": 1}}
+
+
+def test_concurrent_claims_of_the_same_entries_yield_each_once(store: Store) -> None:
+    entries = [entry(n) for n in range(60)]
+    won: list[FeedEntry] = []
+    lock = threading.Lock()
+    start = threading.Barrier(6)
+
+    def claim() -> None:
+        start.wait()
+        new = store.add_entries(entries)
+        with lock:
+            won.extend(new)
+
+    threads = [threading.Thread(target=claim) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(e.key for e in won) == sorted(e.key for e in entries)
+
+
+def test_outcomes_counts_and_records(store: Store) -> None:
+    store.add_feed("https://x.example/rss", "X", interval=600, feed_id="f1")
+    store.add_entries([entry(1), entry(2), entry(3)])
+    store.mark_failed(entry(1), "HTTP 404")
+    store.mark_done(entry(2), "art2")
+    store.mark_done(entry(2), "art2")  # a task that ran twice changes nothing
+    assert store.is_done("art2") and not store.is_done("art3")
+    assert store.entry_counts() == {"f1": {"failed": 1, "done": 1, "pending": 1}}
+    [failed] = store.records("failed")
+    assert (failed.url, failed.last_error, failed.status) == (entry(1).url, "HTTP 404", "failed")
+
+
+def test_feeds_add_remove_find_due_and_state(store: Store) -> None:
+    feed = store.add_feed("https://x.example/rss", "X", interval=600)
+    fid = feed.state.feed_id
+    assert store.find_feed("X") == store.find_feed("https://x.example/rss") == store.feed(fid)
+    now = datetime.now(UTC)
+    assert [s.feed_id for s in store.due_feeds(now + timedelta(seconds=1))] == [fid]
+    store.save_feed_state(
+        feed.state.model_copy(update={"next_check_at": now + timedelta(hours=1), "etag": '"e1"'})
+    )
+    assert store.due_feeds(now) == []
+    assert store.feed(fid).state.etag == '"e1"'  # type: ignore[union-attr]
+    assert store.remove_feed("X") and store.feeds() == [] and not store.remove_feed("nope")
+    store.add_feed("https://x.example/rss", "X", interval=600, revive=False)
+    assert store.feeds() == [], "a removed feed stays removed unless revived"
+    store.add_feed("https://x.example/rss", "X", interval=600)
+    assert [f.state.etag for f in store.feeds()] == ['"e1"'], "revived with its state"
+
+
+# the Redis store only ----------------------------------------------------------------------
+
+
+def test_dead_letters_replay_through_the_scheduler(redis_store: RedisStore) -> None:
+    redis_store.add_entries([entry(1), entry(2)])
+    redis_store.mark_dead(entry(1), "HTTP 503", attempts=3)
+    [dead] = redis_store.records("dead")
+    assert (dead.attempts, dead.last_error, dead.status) == (3, "HTTP 503", "dead")
+    assert redis_store.replay_dead() == 1
+    assert redis_store.records("dead") == []
+    assert redis_store.take_replayed() == [entry_ref("f1", "guid:1")]
+    assert redis_store.take_replayed() == []
+
+
+def test_seen_entries_expire(redis_server: Any) -> None:
+    store = RedisStore(connect(redis_server.url), seen_ttl=2)
+    store.r.flushall()
+    assert store.add_entries([entry(1)]) == [entry(1)]
+    assert store.add_entries([entry(1)]) == []
+    assert 0 < store.r.ttl(f"nw:e:{entry_ref('f1', 'guid:1')}") <= 2
+    time.sleep(2.2)
+    assert store.add_entries([entry(1)]) == [entry(1)], "forgotten after its expiry"
+    store.close()
+
+
+def test_claim_feed_once_per_due_time(redis_store: RedisStore) -> None:
+    fid = redis_store.add_feed("https://x.example/rss", interval=600).state.feed_id
+    now = datetime.now(UTC) + timedelta(seconds=1)
+    assert redis_store.claim_feed(fid, now, lease=300)
+    assert not redis_store.claim_feed(fid, now, lease=300), (
+        "claimed: not due again until the lease ends"
+    )
+    assert redis_store.claim_feed(fid, now + timedelta(seconds=301), lease=300)
+
+
+def test_hand_offs_between_queues(redis_store: RedisStore) -> None:
+    ref = entry_ref("f1", "guid:1")
+    redis_store.put_extracted(ref, Extracted(title="T", body="B"), "https://x.example/1")
+    assert redis_store.get_extracted(ref) == (Extracted(title="T", body="B"), "https://x.example/1")
+    article = Article(
+        id="a1", url="https://x.example/1", canonical_url="https://x.example/1", source="x.example"
+    )
+    redis_store.put_for_index(ref, article)
+    redis_store.put_for_index(ref, article)  # twice: still one in line
+    assert redis_store.get_extracted(ref) is None
+    assert redis_store.index_backlog() == 1
+    assert redis_store.for_index(10) == [(ref, article)]
+    assert redis_store.for_index(10) == [(ref, article)], "kept until written"
+    redis_store.indexed([ref])
+    assert redis_store.index_backlog() == 0 and redis_store.for_index(10) == []
+
+
+def test_lock_is_exclusive(redis_store: RedisStore) -> None:
+    with redis_store.lock("poll:f1", ttl=5) as first, redis_store.lock("poll:f1", ttl=5) as second:
+        assert first and not second
+    with redis_store.lock("poll:f1", ttl=5) as again:
+        assert again
+
+
+def test_host_gate_is_shared_between_processes(redis_server: Any) -> None:
+    """Two gates on two connections (as two workers have): never more than the
+    concurrency limit inside, starts at least the delay apart."""
+    gates = [
+        RedisHostGate(connect(redis_server.url), concurrency=2, delay=0.05, lease=10)
+        for _ in range(2)
+    ]
+    inside = 0
+    peak = 0
+    starts: list[float] = []
+    lock = threading.Lock()
+
+    def request(gate: RedisHostGate) -> None:
+        nonlocal inside, peak
+        with gate.slot("news.example"):
+            with lock:
+                inside += 1
+                peak = max(peak, inside)
+                starts.append(time.monotonic())
+            time.sleep(0.1)
+            with lock:
+                inside -= 1
+
+    threads = [threading.Thread(target=request, args=(gates[i % 2],)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    starts.sort()
+    assert peak <= 2
+    assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.04
+
+
+def test_unreachable_redis_is_a_transient_error() -> None:
+    store = RedisStore(connect("redis://127.0.0.1:9/0"))
+    with pytest.raises(StoreUnavailableError) as caught:
+        store.feeds()
+    assert isinstance(caught.value, TransientError) and "Redis unavailable" in caught.value.reason
