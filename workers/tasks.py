@@ -47,6 +47,9 @@ log = logging.getLogger(__name__)
 # How long a poll may hold its feed: a fetch with its redirects and deadline, plus slack.
 _POLL_LEASE = 3 * settings.http_timeout * (settings.max_redirects + 1) + 60
 _HEARTBEAT_S = 5.0
+# An index run waits this long after the first article asks for it, so that the
+# articles analysed meanwhile go to the engine in the same bulk request.
+_INDEX_LINGER_S = 1.0
 _BROKER_ERRORS = (OperationalError, redis.ConnectionError, redis.TimeoutError)
 
 
@@ -274,7 +277,7 @@ def analyze_article(self: Task[Any, Any], ref: str) -> None:
         article = to_article(extracted, analysis, url=url, feed=entry.feed_id)
         store.put_for_index(ref, article)
         if store.request_index_run():
-            index_batch.delay()
+            index_batch.apply_async(countdown=_INDEX_LINGER_S)
     except Exception as exc:
         _handle(self, entry, exc)
 
