@@ -28,7 +28,6 @@ from pipeline.settings import Backend, Settings
 if TYPE_CHECKING:
     from pipeline.models import Extracted
     from pipeline.runner import Runner, RunReport
-    from pipeline.store import Store
 
 # Commands that analyse import spaCy and trafilatura when they run, so that
 # `search` and `feeds` start in a fraction of a second.
@@ -335,10 +334,13 @@ def search(
                 speaker=speaker,
                 stance=stance,
                 source=source,
+                language=language,
                 since=_date(since, "since"),
                 until=_date(until, "until"),
+                sort=sort,
                 limit=limit,
                 offset=offset,
+                cursor=cursor,
             )
         )
     finally:
@@ -382,6 +384,20 @@ def _print_result(result: SearchResult, offset: int) -> None:
             out.print(f"[dim]dates:[/dim] {f.dates[0].value} … {f.dates[-1].value}")
     if result.next_cursor:
         out.print(f"[dim]more: --cursor {result.next_cursor}[/dim]")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free port).")] = 8000,
+) -> None:
+    """The HTTP API (OpenAPI at /docs) and the web page, over the configured index."""
+    import uvicorn
+
+    from pipeline.api import create_app
+
+    level = ["warning", "info", "debug"][min(_State.verbose, 2)]
+    uvicorn.run(create_app(_State.settings()), host=host, port=port, log_level=level)
 
 
 @app.command()
@@ -545,10 +561,10 @@ def feeds_remove(ref: Annotated[str, typer.Argument(help="Feed id, URL or name."
 @feeds_app.command("status")
 def feeds_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Health of each feed: last answer, errors, next check, entries by outcome."""
-    from pipeline.store import open_store
+    from pipeline.store import feed_health, open_store
 
     store = open_store(_State.settings())
-    rows = _feed_rows(store)
+    rows = feed_health(store)
     store.close()
     if as_json:
         out.print_json(json.dumps(rows))
@@ -568,43 +584,19 @@ def feeds_status(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
     out.print(table)
 
 
-def _feed_rows(store: Store) -> list[dict[str, Any]]:
-    feeds, counts = store.feeds(), store.entry_counts()
-    rows: list[dict[str, Any]] = []
-    for f in feeds:
-        s = f.state
-        state = "retired" if s.retired else ("failing" if s.error_count else "ok")
-        rows.append(
-            {
-                "feed_id": s.feed_id,
-                "name": f.name,
-                "url": s.url,
-                "state": state,
-                "last_status": s.last_status,
-                "error_count": s.error_count,
-                "last_error": s.last_error,
-                "last_checked_at": s.last_checked_at.isoformat() if s.last_checked_at else None,
-                "next_check_at": s.next_check_at.isoformat(),
-                "interval": s.interval,
-                "entries": counts.get(s.feed_id, {}),
-            }
-        )
-    return rows
-
-
 # status, dead letters -------------------------------------------------------------------
 
 
 @app.command()
 def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Queue depths, live workers, feeds due and failing, dead letters."""
-    from pipeline.store import open_store
+    from pipeline.store import feed_health, open_store
 
     settings = _State.settings()
     store = open_store(settings)
     try:
         now = datetime.now(UTC)
-        rows = _feed_rows(store)
+        rows = feed_health(store)
         report: dict[str, Any] = {
             "store": settings.store,
             "feeds": len(rows),

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     max_attempts: int = Field(3, ge=1)  # per article, before it becomes a dead letter
     retry_backoff_base: float = Field(60.0, ge=0)  # seconds; doubles per attempt
     retry_backoff_cap: float = Field(3600.0, ge=0)  # the longest wait between two attempts
+
+    # HTTP API (`newswire serve`): changing state (feeds, dead letters) needs this key in
+    # the X-API-Key header, and is refused while it is unset; reads are open unless
+    # api_open_reads is false (then they need the key too).
+    api_key: SecretStr | None = None
+    api_open_reads: bool = True
 
     # Distributed mode
     beat_interval: float = Field(30.0, gt=0)  # seconds between scheduler ticks

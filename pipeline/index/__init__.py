@@ -66,6 +66,14 @@ class Facets(BaseModel):
     dates: list[FacetValue] = Field(default_factory=list)  # stories per day, oldest first
 
 
+class EntityName(BaseModel):
+    """An entity name in the index, with how many stories name it."""
+
+    name: str
+    type: str
+    count: int
+
+
 class SearchResult(BaseModel):
     total: int
     hits: list[Hit]
@@ -113,6 +121,12 @@ class Index(Protocol):
     def get(self, article_id: str) -> Article | None: ...
     def delete(self, article_id: str) -> bool: ...
     def search(self, query: SearchQuery) -> SearchResult: ...
+
+    def entity_names(self, prefix: str, limit: int = 10) -> list[EntityName]:
+        """Names (or aliases) of entities starting with ``prefix`` (case-insensitive),
+        the most-mentioned first: autocomplete."""
+        ...
+
     def count(self) -> int: ...
     def health(self) -> Health: ...
     def reindex(self) -> tuple[str, str, int]: ...

@@ -15,6 +15,7 @@ from typing import Any
 
 from pipeline.index import (
     FACET_SIZE,
+    EntityName,
     Facets,
     FacetValue,
     Hit,
@@ -268,3 +269,45 @@ def _facets(aggs: dict[str, Any] | None) -> Facets:
             for b in aggs["dates"]["buckets"]
         ],
     )
+
+
+def entity_names_body(prefix: str, limit: int) -> dict[str, Any]:
+    """Entities whose name or an alias starts with ``prefix``, by stories naming them."""
+    return {
+        "size": 0,
+        "aggs": {
+            "entities": {
+                "nested": {"path": "entities"},
+                "aggs": {
+                    "matching": {
+                        "filter": {"prefix": {"entities.terms": prefix.strip().lower()}},
+                        "aggs": {
+                            "names": {
+                                "terms": {
+                                    "field": "entities.name",
+                                    "size": limit,
+                                    "order": [{"articles": "desc"}, {"_key": "asc"}],
+                                },
+                                "aggs": {
+                                    "articles": {"reverse_nested": {}},
+                                    "type": {"terms": {"field": "entities.type", "size": 1}},
+                                },
+                            }
+                        },
+                    }
+                },
+            }
+        },
+    }
+
+
+def to_entity_names(resp: dict[str, Any]) -> list[EntityName]:
+    buckets = resp["aggregations"]["entities"]["matching"]["names"]["buckets"]
+    return [
+        EntityName(
+            name=b["key"],
+            type=b["type"]["buckets"][0]["key"] if b["type"]["buckets"] else "MISC",
+            count=b["articles"]["doc_count"],
+        )
+        for b in buckets
+    ]

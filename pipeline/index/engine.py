@@ -13,13 +13,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from pipeline.errors import PermanentError, TransientError
-from pipeline.index import Health, SearchQuery, SearchResult
+from pipeline.index import EntityName, Health, SearchQuery, SearchResult
 from pipeline.index.dsl import (
+    entity_names_body,
     from_document,
     load_mapping,
     mapping_hash,
     search_body,
     to_document,
+    to_entity_names,
     to_result,
 )
 from pipeline.models import Article
@@ -252,6 +254,11 @@ class EngineIndex:
 
     def search(self, query: SearchQuery) -> SearchResult:
         return to_result(self.client.search(self._live(), search_body(query)), query)
+
+    def entity_names(self, prefix: str, limit: int = 10) -> list[EntityName]:
+        if not prefix.strip():
+            return []
+        return to_entity_names(self.client.search(self._live(), entity_names_body(prefix, limit)))
 
     def health(self) -> Health:
         try:

@@ -11,6 +11,7 @@ from typing import Any
 
 from pipeline.index import (
     FACET_SIZE,
+    EntityName,
     Facets,
     FacetValue,
     Health,
@@ -162,6 +163,20 @@ class SqliteIndex(SqliteDatabase):
     def count(self) -> int:
         with self._lock:
             return int(self._conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
+
+    def entity_names(self, prefix: str, limit: int = 10) -> list[EntityName]:
+        prefix = prefix.strip().lower()
+        if not prefix:
+            return []
+        like = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        # A name, or one of its words (surnames are the usual aliases), starts with it.
+        rows = self._conn.execute(
+            "SELECT name, type, COUNT(DISTINCT article_id) n FROM article_entities"
+            " WHERE name LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\'"
+            " GROUP BY name, type ORDER BY n DESC, name LIMIT ?",
+            (like, "% " + like, limit),
+        ).fetchall()
+        return [EntityName(name=r["name"], type=r["type"], count=r["n"]) for r in rows]
 
     def health(self) -> Health:
         try:

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import yaml
 from pydantic import BaseModel, Field, HttpUrl, ValidationError
@@ -106,6 +106,31 @@ def open_store(settings: Settings) -> Store:
     from pipeline.store.sqlite import SqliteStore
 
     return SqliteStore(settings.db)
+
+
+def feed_health(store: Store) -> list[dict[str, Any]]:
+    """One row per active feed: its state (ok, failing, retired), last answer, errors,
+    schedule and entries by outcome; what `feeds status` and the API show."""
+    counts = store.entry_counts()
+    rows: list[dict[str, Any]] = []
+    for f in store.feeds():
+        s = f.state
+        rows.append(
+            {
+                "feed_id": s.feed_id,
+                "name": f.name,
+                "url": s.url,
+                "state": "retired" if s.retired else ("failing" if s.error_count else "ok"),
+                "last_status": s.last_status,
+                "error_count": s.error_count,
+                "last_error": s.last_error,
+                "last_checked_at": s.last_checked_at.isoformat() if s.last_checked_at else None,
+                "next_check_at": s.next_check_at.isoformat(),
+                "interval": s.interval,
+                "entries": counts.get(s.feed_id, {}),
+            }
+        )
+    return rows
 
 
 # the feeds file ---------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,7 +42,7 @@ class Cluster:
             "NEWSWIRE_BROKER_URL": self.redis.url,
             "NEWSWIRE_BACKEND": backend,
             "NEWSWIRE_DB": str(tmp / "index.db"),
-            "NEWSWIRE_INDEX_NAME": f"nw-{tmp.name.lower()}",
+            "NEWSWIRE_INDEX_NAME": f"nw-{uuid.uuid4().hex[:12]}",  # the node may be shared
             "NEWSWIRE_INDEX_REFRESH": "true",
             "NEWSWIRE_FEEDS_FILE": str(tmp / "feeds.yaml"),
             "NEWSWIRE_CLAIMS_FILE": str(tmp / "no-claims.yaml"),

@@ -203,3 +203,15 @@ def test_upsert_is_idempotent_and_get_delete(loaded: Index, articles: list[Artic
     assert loaded.delete(changed.id) and not loaded.delete(changed.id)
     assert loaded.get(changed.id) is None and loaded.count() == len(articles) - 1
     assert loaded.health().ok
+
+
+@pytest.mark.parametrize("prefix", ["lars", "Eriks", "elena v", "mar", "zz", "%", "_"])
+def test_entity_autocomplete(loaded: Index, reference: SqliteIndex, prefix: str) -> None:
+    got, want = loaded.entity_names(prefix, limit=5), reference.entity_names(prefix, limit=5)
+    assert [(n.name, n.count) for n in got] == [(n.name, n.count) for n in want]
+    for n in got:
+        words = n.name.lower().split()
+        assert any(" ".join(words[i:]).startswith(prefix.lower()) for i in range(len(words)))
+        assert n.count == loaded.search(SearchQuery(entity=n.name, facets=False)).total
+    if prefix in ("lars", "Eriks"):
+        assert got[0].name == "Lars Eriksen" and got[0].type == "PERSON"

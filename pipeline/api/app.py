@@ -1,0 +1,481 @@
+"""The FastAPI application: JSON API, web pages, health and metrics."""
+
+from __future__ import annotations
+
+import html
+import secrets
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime
+from datetime import time as dtime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import parse_qsl, urlencode
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi import Path as PathParam
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from pydantic import BaseModel, Field, HttpUrl
+
+from pipeline.api.profile import EntityProfile, entity_profile
+from pipeline.errors import InputError, NewswireError, TransientError
+from pipeline.index import EntityName, Index, SearchQuery, SearchResult, Sort, open_index
+from pipeline.models import Article, EntityType, StanceLabel
+from pipeline.settings import Settings
+from pipeline.store import EntryRecord, Store, feed_health, open_store
+
+HERE = Path(__file__).parent
+
+Text = Annotated[str, Query(max_length=500)]
+Name = Annotated[str | None, Query(max_length=200)]
+
+
+class FeedStatus(BaseModel):
+    feed_id: str
+    name: str
+    url: str
+    state: Literal["ok", "failing", "retired"]
+    last_status: int | None
+    error_count: int
+    last_error: str | None
+    last_checked_at: str | None
+    next_check_at: str
+    interval: int
+    entries: dict[str, int]
+
+
+class NewFeed(BaseModel):
+    url: HttpUrl
+    name: str = Field("", max_length=200)
+    interval: int | None = Field(
+        None, ge=1, le=604_800, description="seconds before the first adaptive schedule"
+    )
+
+
+class DeadLetter(BaseModel):
+    feed_id: str
+    key: str
+    url: str
+    attempts: int
+    last_error: str | None
+    updated_at: str
+
+
+class Replayed(BaseModel):
+    replayed: int
+
+
+class HealthReport(BaseModel):
+    status: Literal["ok", "degraded"]
+    index: dict[str, Any]
+    store: dict[str, Any]
+
+
+class _Resources:
+    """The index and store, opened once per process and shared by request threads."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._index: Index | None = None
+        self._store: Store | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def index(self) -> Index:
+        with self._lock:
+            if self._index is None:
+                self._index = open_index(self.settings)
+            return self._index
+
+    @property
+    def store(self) -> Store:
+        with self._lock:
+            if self._store is None:
+                self._store = open_store(self.settings)
+            return self._store
+
+    def close(self) -> None:
+        for part in (self._index, self._store):
+            if part is not None:
+                part.close()
+
+
+class _Stats(Collector):
+    """Gauges read at scrape time: stories indexed, feeds, failing feeds, dead letters."""
+
+    def __init__(self, res: _Resources) -> None:
+        self.res = res
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            articles = self.res.index.count()
+            rows = feed_health(self.res.store)
+        except NewswireError:
+            return
+        yield GaugeMetricFamily("newswire_articles", "Stories in the index.", value=articles)
+        yield GaugeMetricFamily("newswire_feeds", "Active feeds.", value=len(rows))
+        yield GaugeMetricFamily(
+            "newswire_feeds_failing",
+            "Feeds whose last poll failed.",
+            value=sum(r["state"] == "failing" for r in rows),
+        )
+        yield GaugeMetricFamily(
+            "newswire_dead_letters",
+            "Articles whose retries ran out.",
+            value=sum(r["entries"].get("dead", 0) for r in rows),
+        )
+
+
+def _day(value: date | None, end: bool = False) -> datetime | None:
+    if value is None:
+        return None
+    return datetime.combine(value, dtime.max if end else dtime.min, tzinfo=UTC)
+
+
+def search_query(
+    q: Text = "",
+    entity: Name = None,
+    type: Annotated[
+        EntityType | None, Query(description="Only stories with an entity of this type.")
+    ] = None,
+    speaker: Name = None,
+    stance: Annotated[
+        StanceLabel | None, Query(description="With speaker: stances held by them.")
+    ] = None,
+    source: Name = None,
+    language: Annotated[str | None, Query(max_length=10, pattern=r"^[A-Za-z-]+$")] = None,
+    since: Annotated[date | None, Query(description="Published on or after (YYYY-MM-DD).")] = None,
+    until: Annotated[date | None, Query(description="Published on or before (YYYY-MM-DD).")] = None,
+    sort: Sort = "relevance",
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
+    cursor: Annotated[
+        str | None, Query(max_length=1000, description="next_cursor of the previous page.")
+    ] = None,
+) -> SearchQuery:
+    """The search contract's parameters (the CLI's options), validated."""
+    return SearchQuery(
+        text=q,
+        entity=entity or None,
+        type=type,
+        speaker=speaker or None,
+        stance=stance,
+        source=source or None,
+        language=language,
+        since=_day(since),
+        until=_day(until, end=True),
+        sort=sort,
+        limit=limit,
+        offset=offset,
+        cursor=cursor or None,
+    )
+
+
+def _unprocessable(param: str, message: str) -> HTTPException:
+    return HTTPException(
+        422, detail=[{"loc": ["query", param], "msg": message, "type": "value_error"}]
+    )
+
+
+def _marked(snippet: str) -> Markup:
+    """Escape a snippet, keeping only the engine's <mark> highlights."""
+    safe = (
+        html.escape(snippet).replace("&lt;mark&gt;", "<mark>").replace("&lt;/mark&gt;", "</mark>")
+    )
+    return Markup(safe)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The application over the index and store the settings name."""
+    settings = settings or Settings()
+    res = _Resources(settings)
+    registry = CollectorRegistry()
+    requests = Counter(
+        "newswire_http_requests",
+        "HTTP requests by route and status.",
+        ["method", "route", "status"],
+        registry=registry,
+    )
+    latency = Histogram(
+        "newswire_http_request_seconds",
+        "HTTP request latency by route.",
+        ["route"],
+        registry=registry,
+    )
+    registry.register(_Stats(res))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        res.close()
+
+    app = FastAPI(
+        title="Newswire",
+        version="0.1.0",
+        summary="Search analysed news stories: entities, quotes and stances.",
+        lifespan=lifespan,
+    )
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    templates = Jinja2Templates(directory=HERE / "templates")
+    templates.env.filters["marked"] = _marked
+    templates.env.globals["urlencode"] = urlencode
+
+    @app.middleware("http")
+    async def measure(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        requests.labels(request.method, route, str(response.status_code)).inc()
+        latency.labels(route).observe(time.perf_counter() - started)
+        return response
+
+    @app.middleware("http")
+    async def drop_empty_fields(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """The search form submits its empty fields (``since=``); on the pages they mean
+        "not set", as they would to a person."""
+        if request.url.path == "/" and request.scope.get("query_string"):
+            pairs = parse_qsl(
+                request.scope["query_string"].decode("latin-1"), keep_blank_values=True
+            )
+            request.scope["query_string"] = urlencode([(k, v) for k, v in pairs if v]).encode(
+                "latin-1"
+            )
+        return await call_next(request)
+
+    @app.exception_handler(TransientError)
+    async def unavailable(request: Request, exc: TransientError) -> JSONResponse:
+        return JSONResponse({"detail": exc.reason}, status_code=503, headers={"Retry-After": "30"})
+
+    @app.exception_handler(NewswireError)
+    async def refused(request: Request, exc: NewswireError) -> JSONResponse:
+        return JSONResponse({"detail": exc.reason}, status_code=400)
+
+    def require_key(x_api_key: Annotated[str | None, Header()] = None) -> None:
+        if settings.api_key is None:
+            raise HTTPException(403, "changes through the API are off: set NEWSWIRE_API_KEY")
+        if x_api_key is None or not secrets.compare_digest(
+            x_api_key, settings.api_key.get_secret_value()
+        ):
+            raise HTTPException(
+                401, "missing or wrong X-API-Key", headers={"WWW-Authenticate": "X-API-Key"}
+            )
+
+    def read_access(x_api_key: Annotated[str | None, Header()] = None) -> None:
+        if not settings.api_open_reads:
+            require_key(x_api_key)
+
+    def run_search(query: SearchQuery) -> SearchResult:
+        try:
+            return res.index.search(query)
+        except InputError as exc:
+            raise _unprocessable("cursor", exc.reason) from exc
+
+    reads = [Depends(read_access)]
+    writes = [Depends(require_key)]
+
+    # JSON API ------------------------------------------------------------------------
+
+    @app.get("/api/search", response_model=SearchResult, dependencies=reads, tags=["search"])
+    def api_search(query: Annotated[SearchQuery, Depends(search_query)]) -> SearchResult:
+        """Stories matching words and filters, with snippets, facets and a cursor."""
+        return run_search(query)
+
+    @app.get(
+        "/api/articles/{article_id}", response_model=Article, dependencies=reads, tags=["search"]
+    )
+    def api_article(article_id: Annotated[str, PathParam(max_length=100)]) -> Article:
+        """One story as stored: text, entities, quotes, stances, claims."""
+        article = res.index.get(article_id)
+        if article is None:
+            raise HTTPException(404, f"no article {article_id}")
+        return article
+
+    @app.get(
+        "/api/entities", response_model=list[EntityName], dependencies=reads, tags=["entities"]
+    )
+    def api_entities(
+        prefix: Annotated[str, Query(min_length=1, max_length=100)],
+        limit: Annotated[int, Query(ge=1, le=50)] = 10,
+    ) -> list[EntityName]:
+        """Entity names starting with a prefix (or with a word that does), most named first."""
+        return res.index.entity_names(prefix, limit)
+
+    @app.get(
+        "/api/entities/{name}", response_model=EntityProfile, dependencies=reads, tags=["entities"]
+    )
+    def api_entity(name: Annotated[str, PathParam(min_length=1, max_length=200)]) -> EntityProfile:
+        """Mentions over time, co-occurring entities, stances held and received, quotes."""
+        profile = entity_profile(res.index, name)
+        if profile is None:
+            raise HTTPException(404, f"no story names {name}")
+        return profile
+
+    @app.get("/api/feeds", response_model=list[FeedStatus], dependencies=reads, tags=["feeds"])
+    def api_feeds() -> list[dict[str, Any]]:
+        """Health of each feed: state, last answer, errors, schedule, entries by outcome."""
+        return feed_health(res.store)
+
+    @app.post(
+        "/api/feeds",
+        response_model=FeedStatus,
+        status_code=201,
+        dependencies=writes,
+        tags=["feeds"],
+    )
+    def api_add_feed(feed: NewFeed) -> dict[str, Any]:
+        """Start polling a feed (needs the API key)."""
+        added = res.store.add_feed(
+            str(feed.url), feed.name, interval=feed.interval or settings.poll_default_interval
+        )
+        return next(r for r in feed_health(res.store) if r["feed_id"] == added.state.feed_id)
+
+    @app.delete("/api/feeds/{feed_id}", status_code=204, dependencies=writes, tags=["feeds"])
+    def api_remove_feed(feed_id: Annotated[str, PathParam(max_length=200)]) -> Response:
+        """Stop polling a feed; its stories stay searchable (needs the API key)."""
+        if not res.store.remove_feed(feed_id):
+            raise HTTPException(404, f"no feed {feed_id}")
+        return Response(status_code=204)
+
+    @app.get(
+        "/api/deadletters", response_model=list[DeadLetter], dependencies=reads, tags=["feeds"]
+    )
+    def api_dead_letters(limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[EntryRecord]:
+        """Articles whose transient failures outlasted every retry, newest first."""
+        return res.store.records("dead", limit)
+
+    @app.post(
+        "/api/deadletters/replay", response_model=Replayed, dependencies=writes, tags=["feeds"]
+    )
+    def api_replay() -> Replayed:
+        """Queue every dead letter again (needs the API key)."""
+        return Replayed(replayed=res.store.replay_dead())
+
+    @app.get("/health", response_model=HealthReport, tags=["operations"])
+    def health(response: Response) -> HealthReport:
+        """Whether the index and the store answer; 503 when one does not."""
+        index = res.index.health()
+        try:
+            res.store.feeds()
+            store: dict[str, Any] = {"ok": True, "kind": settings.store}
+        except NewswireError as exc:
+            store = {"ok": False, "kind": settings.store, "error": exc.reason}
+        ok = index.ok and store["ok"]
+        response.status_code = 200 if ok else 503
+        return HealthReport(
+            status="ok" if ok else "degraded",
+            index={"ok": index.ok, "backend": index.backend, **index.detail},
+            store=store,
+        )
+
+    @app.get("/metrics", response_class=Response, tags=["operations"])
+    def metrics() -> Response:
+        """Prometheus metrics: requests, latency, stories, feeds, dead letters."""
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    # pages ---------------------------------------------------------------------------
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def page_search(
+        request: Request,
+        query: Annotated[SearchQuery, Depends(search_query)],
+        _: None = Depends(read_access),
+    ) -> HTMLResponse:
+        searched = any(
+            [
+                query.text,
+                query.entity,
+                query.type,
+                query.speaker,
+                query.stance,
+                query.source,
+                query.since,
+                query.until,
+            ]
+        )
+        result = run_search(query)
+        params = {
+            k: v for k, v in request.query_params.items() if k not in ("cursor", "offset") and v
+        }
+        return templates.TemplateResponse(
+            request,
+            "search.html",
+            {
+                "query": query,
+                "searched": searched,
+                "result": result,
+                "params": params,
+                "timeline": _timeline(result),
+                "stance_labels": ["favor", "against", "neutral"],
+            },
+        )
+
+    @app.get("/entity/{name}", response_class=HTMLResponse, include_in_schema=False)
+    def page_entity(request: Request, name: str, _: None = Depends(read_access)) -> HTMLResponse:
+        profile = entity_profile(res.index, name)
+        if profile is None:
+            return templates.TemplateResponse(
+                request, "missing.html", {"what": f"No story names {name}."}, status_code=404
+            )
+        timeline = _timeline_values([(v.value, v.count) for v in profile.mentions_over_time])
+        return templates.TemplateResponse(
+            request, "entity.html", {"p": profile, "timeline": timeline}
+        )
+
+    @app.get("/feeds", response_class=HTMLResponse, include_in_schema=False)
+    def page_feeds(request: Request, _: None = Depends(read_access)) -> HTMLResponse:
+        return templates.TemplateResponse(request, "feeds.html", {"feeds": feed_health(res.store)})
+
+    return app
+
+
+def _timeline(result: SearchResult) -> dict[str, Any]:
+    return _timeline_values([(v.value, v.count) for v in result.facets.dates])
+
+
+def _timeline_values(days: list[tuple[str, int]]) -> dict[str, Any]:
+    """Bars of an SVG timeline, one slot per calendar day from the first to the last
+    (days without stories stay empty), laid out here so the page needs no JS."""
+    width, height = 600, 80
+    if not days:
+        return {"bars": [], "width": width, "height": height}
+    dated = [(date.fromisoformat(day[:10]), n) for day, n in days]
+    first, last = dated[0][0], dated[-1][0]
+    slots = (last - first).days + 1
+    top = max(n for _, n in dated)
+    step = width / slots
+    bars = [
+        {
+            "x": round((d - first).days * step, 1),
+            "w": round(max(step - 1, 1), 1),
+            "h": round(height * n / top, 1),
+            "y": round(height - height * n / top, 1),
+            "day": d.isoformat(),
+            "n": n,
+        }
+        for d, n in dated
+    ]
+    return {
+        "bars": bars,
+        "width": width,
+        "height": height,
+        "first": first.isoformat(),
+        "last": last.isoformat(),
+    }
