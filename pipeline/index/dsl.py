@@ -272,7 +272,23 @@ def _facets(aggs: dict[str, Any] | None) -> Facets:
 
 
 def entity_names_body(prefix: str, limit: int) -> dict[str, Any]:
-    """Entities whose name or an alias starts with ``prefix``, by stories naming them."""
+    """Entities whose name, or a word of it, starts with ``prefix`` (any case), by
+    stories naming them, each with its most common type."""
+    p = prefix.strip()
+    wildcard = "".join("\\" + ch if ch in "*?\\" else ch for ch in p)
+    matching = {
+        "bool": {
+            "should": [
+                {"prefix": {"entities.name": {"value": p, "case_insensitive": True}}},
+                {
+                    "wildcard": {
+                        "entities.name": {"value": f"* {wildcard}*", "case_insensitive": True}
+                    }
+                },
+            ],
+            "minimum_should_match": 1,
+        }
+    }
     return {
         "size": 0,
         "aggs": {
@@ -280,7 +296,7 @@ def entity_names_body(prefix: str, limit: int) -> dict[str, Any]:
                 "nested": {"path": "entities"},
                 "aggs": {
                     "matching": {
-                        "filter": {"prefix": {"entities.terms": prefix.strip().lower()}},
+                        "filter": matching,
                         "aggs": {
                             "names": {
                                 "terms": {

@@ -169,11 +169,15 @@ class SqliteIndex(SqliteDatabase):
         if not prefix:
             return []
         like = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        # A name, or one of its words (surnames are the usual aliases), starts with it.
+        # The name, or one of its words, starts with the prefix. Counted per name (the
+        # model may type one name differently in different stories), typed by its
+        # most common type.
         rows = self._conn.execute(
-            "SELECT name, type, COUNT(DISTINCT article_id) n FROM article_entities"
-            " WHERE name LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\'"
-            " GROUP BY name, type ORDER BY n DESC, name LIMIT ?",
+            "SELECT name, COUNT(DISTINCT article_id) n,"
+            " (SELECT type FROM article_entities t WHERE t.name = e.name"
+            "  GROUP BY type ORDER BY COUNT(*) DESC, type LIMIT 1) type"
+            " FROM article_entities e WHERE name LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\'"
+            " GROUP BY name ORDER BY n DESC, name LIMIT ?",
             (like, "% " + like, limit),
         ).fetchall()
         return [EntityName(name=r["name"], type=r["type"], count=r["n"]) for r in rows]
