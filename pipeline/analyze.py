@@ -14,7 +14,7 @@ from pipeline.entities import extract_entities
 from pipeline.errors import InputError
 from pipeline.models import Analysis, Article, ClaimStance, Extracted
 from pipeline.quotes import extract_quotes
-from pipeline.stance import claim_stance, extract_stances
+from pipeline.stance import claim_stances, extract_stances
 from pipeline.urls import article_id, host_of, normalize_url
 
 log = logging.getLogger(__name__)
@@ -37,11 +37,13 @@ def load_claims(path: Path) -> list[str]:
 def _claims(extracted: Extracted, claims: Sequence[str]) -> list[ClaimStance]:
     out = []
     if extracted.title and extracted.body:  # does the body bear out its own headline?
-        out.append(claim_stance(extracted.title, "", extracted.body))
-    for claim in claims:
-        verdict = claim_stance(claim, extracted.title, extracted.body)
-        if verdict.stance != "unrelated":
-            out.append(verdict)
+        out += claim_stances([extracted.title], "", extracted.body)
+    if claims:
+        out += [
+            v
+            for v in claim_stances(claims, extracted.title, extracted.body)
+            if v.stance != "unrelated"
+        ]
     return out
 
 

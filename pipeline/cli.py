@@ -471,13 +471,16 @@ def eval_quotes(
 def eval_stance(
     bodies: Annotated[Path, typer.Option(help="FNC-1 bodies CSV.")],
     stances: Annotated[Path, typer.Option(help="FNC-1 stances CSV.")],
+    holdout: Annotated[
+        bool, typer.Option(help="Only the train bodies the shipped model was not trained on.")
+    ] = False,
     predictions: Predictions = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Claim stance on FNC-1, with the FNC-1 score."""
     from pipeline import evaluation
 
-    _scores(evaluation.eval_stance(bodies, stances, predictions), as_json)
+    _scores(evaluation.eval_stance(bodies, stances, predictions, holdout), as_json)
 
 
 @eval_app.command("sentiment")

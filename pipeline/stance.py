@@ -8,12 +8,12 @@ trained classifier replaces the scorer without changing this module's output.
 
 from __future__ import annotations
 
-import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 from spacy.tokens import Doc, Span, Token
 
+from pipeline import claim_model
 from pipeline.entities import EntityIndex
 from pipeline.models import ClaimStance, Quote, Stance, StanceLabel
 
@@ -191,52 +191,18 @@ def _evidence(doc: Doc, quote: Quote) -> str:
 
 # Claims ------------------------------------------------------------------------
 
-_WORD = re.compile(r"[a-z0-9]+")
-_REFUTE = frozenset(
-    """deny denies denied false fake hoax debunk debunked untrue refute refuted refutes
-    no not never dismiss dismissed reject rejected baseless unfounded rumor rumour""".split()
-)
-_STOP = frozenset(
-    """the a an of to in on for and or is are was were be been has have had it its this that
-    with as at by from will would could should may might says said say after before over
-    about into than then there their they he she his her we our you your not no""".split()
-)
 
-
-def _content_words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 2}
-
-
-@lru_cache(maxsize=64)  # a handful of bodies; keys hold whole texts, so keep it small
-def _text_index(text: str) -> tuple[frozenset[str], tuple[tuple[frozenset[str], bool], ...]]:
-    """Content words of a text, and per sentence its content words and whether it refutes."""
-    sentences = re.split(r"(?<=[.!?])\s+|\n", text)
-    per_sentence = tuple(
-        (frozenset(_content_words(s)), bool(_REFUTE & set(_WORD.findall(s.lower()))))
-        for s in sentences
-    )
-    return frozenset(_content_words(text)), per_sentence
+def claim_stances(claims: Sequence[str], title: str, body: str) -> list[ClaimStance]:
+    """Whether an article (title and body) agrees with, disputes, discusses or is
+    unrelated to each claim: the FNC-1 model of ``pipeline.claim_model``."""
+    text = f"{title}\n{body}" if title else body
+    return [
+        ClaimStance(claim=claim, stance=label, confidence=round(p, 2))
+        for claim, (label, p) in zip(claims, claim_model.model().predict(claims, text), strict=True)
+    ]
 
 
 def claim_stance(claim: str, title: str, body: str) -> ClaimStance:
-    """Whether an article (title and body) agrees with, disputes, discusses or is
-    unrelated to ``claim``, by overlap of content words and refuting words near them."""
-    claim_words = _content_words(claim)
-    if not claim_words:
-        return ClaimStance(claim=claim, stance="unrelated", confidence=0.5)
-    words, sentences = _text_index(f"{title}\n{body}")
-    overlap = len(claim_words & words) / len(claim_words)
-    if overlap < 0.35:
-        return ClaimStance(
-            claim=claim, stance="unrelated", confidence=round(0.6 + 0.4 * (0.35 - overlap), 2)
-        )
-    needed = max(1, len(claim_words) // 3)
-    related = [
-        refutes for sent_words, refutes in sentences if len(claim_words & sent_words) >= needed
-    ]
-    share = sum(related) / len(related) if related else 0.0
-    if share >= 0.5:
-        return ClaimStance(claim=claim, stance="disagree", confidence=round(0.5 + share / 4, 2))
-    if overlap >= 0.7 and share == 0:
-        return ClaimStance(claim=claim, stance="agree", confidence=round(0.4 + overlap / 4, 2))
-    return ClaimStance(claim=claim, stance="discuss", confidence=round(0.4 + overlap / 4, 2))
+    """``claim_stances`` for one claim."""
+    [verdict] = claim_stances([claim], title, body)
+    return verdict
