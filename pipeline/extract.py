@@ -122,8 +122,16 @@ def from_feed(entry: FeedEntry) -> Extracted:
 
 def extract_html(html: str | bytes, url: str | None = None) -> Extracted | None:
     """Main text and metadata of an article page, or ``None`` if there is none."""
+    # favor_precision with tables kept: the best pair on the 40 dev pages of the
+    # extraction benchmark (F1 0.971, against 0.959 for trafilatura's defaults); either
+    # one alone scores lower.
     doc = trafilatura.bare_extraction(
-        html, url=url, with_metadata=True, include_comments=False, include_tables=False
+        html,
+        url=url,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=True,
+        favor_precision=True,
     )
     if doc is None or isinstance(doc, dict) or not doc.text:
         return None

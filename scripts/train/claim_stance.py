@@ -46,12 +46,18 @@ def l2_rows(m: sparse.csr_matrix) -> sparse.csr_matrix:
     return sparse.diags(1.0 / norms) @ m
 
 
-def features(heads: list[str], bodies: list[str], vocab: dict[str, int], idf: np.ndarray) -> sparse.csr_matrix:
+def features(
+    heads: list[str], bodies: list[str], vocab: dict[str, int], idf: np.ndarray
+) -> sparse.csr_matrix:
     h, b = tf_rows(heads, vocab), tf_rows(bodies, vocab)
     weight = sparse.diags(idf)
     cos = np.asarray(l2_rows(h @ weight).multiply(l2_rows(b @ weight)).sum(axis=1))
-    extra = np.array([extra_features(hd, bd) for hd, bd in zip(heads, bodies, strict=True)], dtype=np.float32)
-    return sparse.hstack([h, b, sparse.csr_matrix(cos), sparse.csr_matrix(extra)], format="csr", dtype=np.float32)
+    extra = np.array(
+        [extra_features(hd, bd) for hd, bd in zip(heads, bodies, strict=True)], dtype=np.float32
+    )
+    return sparse.hstack(
+        [h, b, sparse.csr_matrix(cos), sparse.csr_matrix(extra)], format="csr", dtype=np.float32
+    )
 
 
 def main() -> None:
@@ -81,7 +87,9 @@ def main() -> None:
     idf = np.array([math.log((1 + len(docs)) / (1 + df[w])) + 1 for w in words], dtype=np.float32)
 
     def xy(rows: list[dict[str, str]]) -> tuple[sparse.csr_matrix, np.ndarray]:
-        x = features([r["Headline"] for r in rows], [body_text[r["Body ID"]] for r in rows], vocab, idf)
+        x = features(
+            [r["Headline"] for r in rows], [body_text[r["Body ID"]] for r in rows], vocab, idf
+        )
         return x, np.array([LABELS.index(r["Stance"]) for r in rows])
 
     x_train, y_train = xy(train)
@@ -100,12 +108,18 @@ def main() -> None:
     pred = net.predict(x_test)
     score = sum(fnc_score(LABELS[g], LABELS[p]) for g, p in zip(y_test, pred, strict=True))
     best = sum(fnc_score(LABELS[g], LABELS[g]) for g in y_test)
-    print(json.dumps({
-        "train_pairs": len(train), "holdout_pairs": len(test), "holdout_bodies": len(held),
-        "holdout_fnc_pct": round(100 * score / best, 2),
-        "holdout_accuracy": round(float((pred == y_test).mean()), 4),
-        "train_seconds": round(time.monotonic() - started, 1),
-    }))
+    print(
+        json.dumps(
+            {
+                "train_pairs": len(train),
+                "holdout_pairs": len(test),
+                "holdout_bodies": len(held),
+                "holdout_fnc_pct": round(100 * score / best, 2),
+                "holdout_accuracy": round(float((pred == y_test).mean()), 4),
+                "train_seconds": round(time.monotonic() - started, 1),
+            }
+        )
+    )
     MODEL.parent.mkdir(exist_ok=True)
     np.savez_compressed(
         MODEL,
