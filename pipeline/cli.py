@@ -492,7 +492,7 @@ def eval_sentiment(
     """Target-dependent sentiment on NewsMTSC (macro F1)."""
     from pipeline import evaluation
 
-    _scores(evaluation.eval_sentiment(_model(), newsmtsc, predictions), as_json)
+    _scores(evaluation.eval_sentiment(newsmtsc, predictions), as_json)
 
 
 @eval_app.command("extract")

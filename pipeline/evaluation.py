@@ -266,14 +266,13 @@ def eval_stance(
 _POLARITY = {"against": 2.0, "neutral": 4.0, "favor": 6.0}
 
 
-def eval_sentiment(nlp: Language, newsmtsc: Path, predictions: Path | None = None) -> Scores:
+def eval_sentiment(newsmtsc: Path, predictions: Path | None = None) -> Scores:
     records = [json.loads(line) for line in _read(newsmtsc).splitlines() if line.strip()]
-    docs = nlp.pipe(r["sentence_normalized"] for r in records)
     gold: list[float] = []
     pred: list[float] = []
-    for record, doc in zip(records, docs, strict=True):
+    for record in records:
         for target in record["targets"]:
-            label = target_polarity(doc, target["from"], target["to"])
+            label = target_polarity(record["sentence_normalized"], target["from"], target["to"])
             target["predicted"] = _POLARITY[label]
             gold.append(float(target["polarity"]))
             pred.append(target["predicted"])

@@ -1,9 +1,9 @@
 """Stances: who is for or against whom or what, with the evidence; and how an
 article stands toward tracked claims and its own headline.
 
-This first version is lexical: an evaluative-word lexicon with negation, scored
-in the clause around each target of a quote. ``newswire eval`` measures it; a
-trained classifier replaces the scorer without changing this module's output.
+Holder → target polarity comes from the target-sentiment model trained on NewsMTSC
+(``pipeline.sentiment_model``), scored on the sentence around each target a quote
+names; claim stance from the FNC-1 model (``pipeline.claim_model``).
 """
 
 from __future__ import annotations
@@ -11,69 +11,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+from numpy.typing import NDArray
 from spacy.tokens import Doc, Span, Token
 
-from pipeline import claim_model
+from pipeline import claim_model, sentiment_model
 from pipeline.entities import EntityIndex
 from pipeline.models import ClaimStance, Quote, Stance, StanceLabel
 
-FAVOR = frozenset(
-    """support supports supported supporting supportive back backs backed backing endorse endorses
-    endorsed endorsement welcome welcomes welcomed welcoming praise praises praised commend
-    commended applaud applauded hail hailed champion championed approve approves approved
-    approval positive positively progress good great excellent success successful succeed helps
-    help helpful constructive encouraging encouraged optimistic hopeful hope benefit benefits
-    beneficial fair confident confidence effective improve improved improvement breakthrough
-    thank thanks grateful promising reliable""".split()
-)
-AGAINST = frozenset(
-    """oppose opposes opposed opposing opposition reject rejects rejected rejecting condemn
-    condemns condemned condemnation criticize criticise criticized criticised criticism
-    critical denounce denounced blame blames blamed accuse accuses accused attack attacks
-    attacked unacceptable refuse refuses refused refusal deny denies denied dismiss dismissed
-    doubt doubts jeopardize jeopardise threat threaten threatens threatened dangerous danger
-    illegal unlawful wrong bad worse worst fail fails failed failure failing disaster
-    disastrous reckless irresponsible outrageous shameful corrupt corruption lie lies lied
-    false misleading speculation pressure punish sanction sanctions warn warned warning
-    concern concerned concerns worry worried fear fears against problem problems flawed
-    harmful harm damage damaging destroy undermine undermines undermined violate violated
-    violation betray betrayed scandal crisis chaos weak mistake mistakes deadlock stall
-    stalled collapse hostile aggression terror terrorist enemy enemies unfair costly waste
-    degradation degrade degraded weaken weakened crush defeat isolate isolated punish""".split()
-)
-NEGATORS = frozenset("not no never n't cannot without nor neither hardly".split())
 _STANCE_TYPES = ("PERSON", "ORG", "LOC", "NORP", "EVENT", "LAW", "PRODUCT", "WORK")
-
-
-@dataclass(frozen=True)
-class Polarity:
-    label: StanceLabel
-    confidence: float
-    score: float
-
-
-def polarity(tokens: list[Token]) -> Polarity:
-    """Lexicon score of ``tokens``: +1 per favour word, -1 per against word, flipped
-    when a negator precedes it within three tokens."""
-    score = 0.0
-    for i, tok in enumerate(tokens):
-        word = tok.lower_
-        value = 1.0 if word in FAVOR or tok.lemma_.lower() in FAVOR else 0.0
-        value = -1.0 if word in AGAINST or tok.lemma_.lower() in AGAINST else value
-        if value and any(t.lower_ in NEGATORS for t in tokens[max(0, i - 3) : i]):
-            value = -value
-        score += value
-    label, confidence = _label(score)
-    return Polarity(label, confidence, score)
-
-
-def _clause(token: Token) -> list[Token]:
-    """The smallest clause around ``token``: walk up to the nearest verb and take its subtree."""
-    head = token
-    # compare indices: spaCy makes a new Token object on every .head access
-    while head.pos_ not in ("VERB", "AUX") and head.head.i != head.i:
-        head = head.head
-    return list(head.subtree)
 
 
 @dataclass(frozen=True)
@@ -81,7 +27,8 @@ class _Target:
     name: str
     type: str
     root: Token
-    tokens: list[Token]
+    start: int  # where this mention is written in the document
+    end: int
 
 
 _ROLES = frozenset({"nsubj", "nsubjpass", "dobj", "attr", "appos", "conj"})
@@ -100,58 +47,55 @@ def _targets(span: Span, quote: Quote, entities: EntityIndex) -> list[_Target]:
         # A place is a target only as an actor ("Israel will delay"), not a setting ("in Gaza").
         if m.type == "LOC" and ent.root.dep_ not in _ROLES:
             continue
-        found[m.name] = _Target(m.name, m.type, ent.root, _clause(ent.root))
+        found[m.name] = _Target(m.name, m.type, ent.root, m.start, m.end)
     if not found:  # no named target: the main noun phrase the quote is about
         for chunk in span.noun_chunks:
             if chunk.root.pos_ == "PRON" or chunk.root.dep_ not in ("nsubj", "nsubjpass", "dobj"):
                 continue
             words = [t for t in chunk if t.dep_ not in ("det", "poss", "predet") and not t.is_punct]
             if words:
-                name = span.doc.text[words[0].idx : words[-1].idx + len(words[-1].text)]
-                found[name] = _Target(name, "TOPIC", chunk.root, _clause(chunk.root))
+                start, end = words[0].idx, words[-1].idx + len(words[-1].text)
+                name = span.doc.text[start:end]
+                found[name] = _Target(name, "TOPIC", chunk.root, start, end)
                 break
     return list(found.values())
 
 
-def _harm(target: _Target) -> float:
-    """-2 when the target is what a harm word acts on ("pressure on X", "degradation of X")."""
-    tok = target.root
-    if tok.dep_ == "pobj":  # X <- of/on/against <- degradation/pressure/sanctions
-        tok = tok.head
-    elif tok.dep_ not in ("dobj", "nsubjpass"):
-        return 0.0
-    head = tok.head
-    return -2.0 if head.lemma_.lower() in AGAINST or head.lower_ in AGAINST else 0.0
+def _proba(target: _Target) -> NDArray[np.float32]:
+    """P(against), P(neutral), P(favor) of the target's sentence toward it."""
+    sent = target.root.sent
+    return sentiment_model.model().proba(
+        sent.text, target.start - sent.start_char, target.end - sent.start_char
+    )
 
 
 def extract_stances(doc: Doc, quotes: list[Quote], entities: EntityIndex) -> list[Stance]:
     """Holder → target stances from the article's attributed quotes.
 
     A target is an entity a quote names (other than its speaker; places only as
-    actors), else the noun phrase the quote is about. Each quote scores the clause
-    around the target (the whole quote when it has one target only); scores of one
-    holder toward one target add up across quotes, and the evidence is the sentence
-    that weighed most. Neutral stances are kept for people and organisations only.
+    actors), else the noun phrase the quote is about. The target-sentiment model
+    scores the sentence toward each mention; one holder's scores toward one target
+    add up across quotes, and the evidence is the sentence that leaned most. Neutral
+    stances are kept for people and organisations only.
     """
-    totals: dict[tuple[str, str], tuple[float, float, str, str]] = {}
+    totals: dict[tuple[str, str], tuple[NDArray[np.float32], int, float, str, str]] = {}
     for quote in quotes:
         span = doc.char_span(quote.start, quote.end, alignment_mode="expand")
         if span is None:
             continue
-        targets = _targets(span, quote, entities)
-        for target in targets:
-            tokens = [t for t in target.tokens if span.start <= t.i < span.end]
-            if len(targets) == 1:
-                tokens = list(span)
-            score = polarity(tokens).score + _harm(target)
+        for target in _targets(span, quote, entities):
+            proba = _proba(target)
+            lean = float(max(proba[0], proba[2]))
             key = (quote.speaker, target.name)
-            total, strongest, evidence, ttype = totals.get(key, (0.0, -1.0, "", target.type))
-            if abs(score) > strongest:
-                strongest, evidence = abs(score), _evidence(doc, quote)
-            totals[key] = (total + score, strongest, evidence, ttype)
+            summed, n, strongest, evidence, ttype = totals.get(
+                key, (np.zeros(3, np.float32), 0, -1.0, "", target.type)
+            )
+            if lean > strongest:
+                strongest, evidence = lean, _evidence(doc, quote)
+            totals[key] = (summed + proba, n + 1, strongest, evidence, ttype)
     stances = []
-    for (holder, target_name), (total, _, evidence, ttype) in totals.items():
-        label, confidence = _label(total)
+    for (holder, target_name), (summed, n, _, evidence, ttype) in totals.items():
+        label = sentiment_model.LABELS[int(summed.argmax())]
         if label == "neutral" and ttype not in ("PERSON", "ORG"):
             continue
         stances.append(
@@ -159,27 +103,16 @@ def extract_stances(doc: Doc, quotes: list[Quote], entities: EntityIndex) -> lis
                 holder=holder,
                 target=target_name,
                 stance=label,
-                confidence=confidence,
+                confidence=round(float(summed.max()) / n, 2),
                 evidence=evidence,
             )
         )
     return stances
 
 
-def target_polarity(doc: Doc, start: int, end: int) -> StanceLabel:
-    """Polarity toward the target written at [start, end) of ``doc``: the lexicon score
-    of the clause around it plus harm patterns ("pressure on X")."""
-    span = doc.char_span(start, end, alignment_mode="expand")
-    if span is None or not len(span):
-        return "neutral"
-    target = _Target(span.text, "TARGET", span.root, _clause(span.root))
-    return _label(polarity(target.tokens).score + _harm(target))[0]
-
-
-def _label(score: float) -> tuple[StanceLabel, float]:
-    if abs(score) < 1:
-        return "neutral", 0.5
-    return ("favor" if score > 0 else "against"), round(min(0.95, 0.55 + 0.1 * abs(score)), 2)
+def target_polarity(text: str, start: int, end: int) -> StanceLabel:
+    """The polarity of ``text`` (a sentence) toward the target written at [start, end)."""
+    return sentiment_model.LABELS[int(sentiment_model.model().proba(text, start, end).argmax())]
 
 
 def _evidence(doc: Doc, quote: Quote) -> str:
