@@ -57,7 +57,9 @@ class TargetSentimentModel:
 
     def proba(self, text: str, start: int, end: int) -> NDArray[np.float32]:
         """P(against), P(neutral), P(favor) toward the target at [start, end)."""
-        cols = sorted({i for f in features(text, start, end) if (i := self.index.get(f)) is not None})
+        cols = sorted(
+            {i for f in features(text, start, end) if (i := self.index.get(f)) is not None}
+        )
         logits = self.coef[:, cols].sum(axis=1) + self.intercept
         e = np.exp(logits - logits.max())
         out: NDArray[np.float32] = e / e.sum()
