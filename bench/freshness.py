@@ -1,0 +1,269 @@
+"""Freshness: how long from a story appearing in a live feed to being searchable.
+
+    python bench/freshness.py [--feeds 20] [--every 20] [--interval 10] [--seconds 120] [--mode embedded|distributed|both]
+
+A server in another process publishes on a fixed schedule: each of F feeds gains a
+story every ``every`` seconds (offset so that stories arrive evenly, F/every per
+second overall), with a realistic page (demo-corpus paragraphs). Newswire polls each
+feed every ``interval`` seconds. For every story published after the warm-up, the
+delay from its publication to the moment its entry was marked done (after the index
+write) is taken; p50/p95 per mode. Distributed runs the compose services' commands
+natively (redis-server, worker-io, worker-nlp, beat) with SQLite as the index. Prints
+one JSON object and writes bench/results/freshness.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import multiprocessing
+import os
+import platform
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pipeline.demo.server import corpus  # noqa: E402
+from pipeline.runner import Runner  # noqa: E402
+from pipeline.settings import Settings  # noqa: E402
+from pipeline.store.redis import RedisStore, entry_ref  # noqa: E402
+from tests.integration.services import RedisServer, Service, wait_until  # noqa: E402
+
+
+class Schedule:
+    """Feed n's story k is published at start + (n / feeds + k) * every."""
+
+    def __init__(self, start: float, feeds: int, every: float) -> None:
+        self.start, self.feeds, self.every = start, feeds, every
+
+    def published(self, n: int, k: int) -> float:
+        return self.start + (n / self.feeds + k) * self.every
+
+    def latest(self, n: int, now: float) -> int:
+        return int((now - self.start) / self.every - n / self.feeds)
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: Any
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        schedule: Schedule = self.server.schedule
+        parts = self.path.split("?", 1)[0].strip("/").split("/")
+        n = int(parts[0].removeprefix("f"))
+        if parts[1] == "feed.xml":
+            latest = schedule.latest(n, time.time())
+            items = "".join(
+                f"<item><title>Feed {n} story {k}</title><link>{self.server.base}/f{n}/s{k}.html</link>"
+                f'<guid isPermaLink="false">f{n}-s{k}</guid>'
+                f"<pubDate>{format_datetime(datetime.fromtimestamp(schedule.published(n, k), UTC))}</pubDate></item>"
+                for k in range(max(0, latest - 9), latest + 1)
+            )
+            body = (
+                f'<?xml version="1.0"?><rss version="2.0"><channel><title>Feed {n}</title>'
+                f"<link>{self.server.base}/</link><description>x</description>{items}</channel></rss>"
+            )
+            return self._send(body, "application/rss+xml")
+        k = int(parts[1].removeprefix("s").removesuffix(".html"))
+        article = self.server.articles[(n * 7 + k) % len(self.server.articles)]
+        paragraphs = "".join(f"<p>{html.escape(p)}</p>" for p in article.paragraphs)
+        page = (
+            f"<!doctype html><html><head><title>Feed {n} story {k}</title></head><body><article>"
+            f"<h1>Feed {n} story {k}: {html.escape(article.title)}</h1>{paragraphs}</article></body></html>"
+        )
+        return self._send(page, "text/html; charset=utf-8")
+
+    def _send(self, body: str, ctype: str) -> None:
+        data = body.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def serve(schedule: Schedule, ports: multiprocessing.Queue[int]) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    server.schedule = schedule  # type: ignore[attr-defined]
+    server.base = f"http://127.0.0.1:{server.server_address[1]}"  # type: ignore[attr-defined]
+    server.articles = corpus()[1]  # type: ignore[attr-defined]
+    ports.put(server.server_address[1])
+    server.serve_forever()
+
+
+def delays(
+    done: dict[tuple[int, int], float], schedule: Schedule, after: float, until: float
+) -> list[float]:
+    """Publication-to-searchable delays of the stories published in [after, until)."""
+    out = []
+    for n in range(schedule.feeds):
+        for k in range(schedule.latest(n, until) + 1):
+            published = schedule.published(n, k)
+            if after <= published < until:
+                out.append(done.get((n, k), float("inf")) - published)
+    return sorted(out)
+
+
+def summary(values: list[float]) -> dict[str, Any]:
+    finite = [v for v in values if v != float("inf")]
+
+    def pick(p: float) -> float | None:
+        return round(values[min(len(values) - 1, int(p * len(values)))], 2) if values else None
+
+    return {
+        "stories": len(values),
+        "missed": len(values) - len(finite),
+        "p50_s": pick(0.5),
+        "p95_s": pick(0.95),
+    }
+
+
+def feed_urls(base: str, feeds: int) -> list[str]:
+    return [f"{base}/f{n}/feed.xml" for n in range(feeds)]
+
+
+def run_embedded(tmp: Path, base: str, args: argparse.Namespace) -> dict[tuple[int, int], float]:
+    settings = Settings(
+        db=tmp / "fresh.db",
+        allow_private_hosts=True,
+        per_host_delay=0.0,
+        per_host_concurrency=8,
+        respect_robots=False,
+        poll_min_interval=args.interval,
+        poll_max_interval=args.interval,
+        poll_default_interval=args.interval,
+        claims_file=tmp / "none.yaml",
+    )
+    runner = Runner(settings)
+    runner.nlp  # noqa: B018 - load the model before the clock matters
+    for url in feed_urls(base, args.feeds):
+        runner.store.add_feed(url, interval=args.interval)
+    stop = threading.Event()
+    thread = threading.Thread(target=runner.run_forever, args=(stop, lambda r: None), daemon=True)
+    thread.start()
+    time.sleep(args.seconds)
+    stop.set()
+    thread.join()
+    done = {}
+    for r in runner.store.records("done", limit=1_000_000):
+        n, k = (int(x[1:]) for x in r.key.removeprefix("guid:").split("-"))
+        done[(n, k)] = datetime.fromisoformat(r.updated_at).timestamp()
+    runner.close()
+    return done
+
+
+def run_distributed(
+    tmp: Path, base: str, args: argparse.Namespace, schedule: Schedule
+) -> dict[tuple[int, int], float]:
+    redis = RedisServer(tmp / "redis")
+    redis.start()
+    (tmp / "feeds.yaml").write_text(
+        yaml.safe_dump(
+            {"feeds": [{"url": u, "interval": args.interval} for u in feed_urls(base, args.feeds)]}
+        )
+    )
+    env = {
+        "NEWSWIRE_CONFIG": str(tmp / "no-config.yaml"),
+        "NEWSWIRE_STORE": "redis",
+        "NEWSWIRE_BROKER_URL": redis.url,
+        "NEWSWIRE_BACKEND": "sqlite",
+        "NEWSWIRE_DB": str(tmp / "fresh-dist.db"),
+        "NEWSWIRE_FEEDS_FILE": str(tmp / "feeds.yaml"),
+        "NEWSWIRE_CLAIMS_FILE": str(tmp / "none.yaml"),
+        "NEWSWIRE_ALLOW_PRIVATE_HOSTS": "true",
+        "NEWSWIRE_RESPECT_ROBOTS": "false",
+        "NEWSWIRE_PER_HOST_DELAY": "0",
+        "NEWSWIRE_PER_HOST_CONCURRENCY": "8",
+        "NEWSWIRE_POLL_HOST_BATCH": "1000",
+        "NEWSWIRE_POLL_MIN_INTERVAL": str(args.interval),
+        "NEWSWIRE_POLL_MAX_INTERVAL": str(args.interval),
+        "NEWSWIRE_POLL_DEFAULT_INTERVAL": str(args.interval),
+        "NEWSWIRE_BEAT_INTERVAL": "1",
+    }
+    services = [Service(name, env, tmp) for name in ("worker-io", "worker-nlp", "beat")]
+    store = RedisStore.from_settings(Settings(store="redis", broker_url=redis.url))
+    try:
+        wait_until(lambda: len(store.live_workers()) == 2, 180, "two live workers")
+        time.sleep(args.seconds)
+        done = {}
+        for n in range(args.feeds):
+            for k in range(schedule.latest(n, time.time()) + 1):
+                feed_id = next(
+                    (
+                        f.state.feed_id
+                        for f in store.feeds()
+                        if f.state.url.endswith(f"/f{n}/feed.xml")
+                    ),
+                    None,
+                )
+                record = store.record(entry_ref(feed_id, f"guid:f{n}-s{k}")) if feed_id else None
+                if record is not None and record.status == "done":
+                    done[(n, k)] = datetime.fromisoformat(record.updated_at).timestamp()
+    finally:
+        for s in services:
+            s.stop()
+        store.close()
+        redis.stop()
+    return done
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--feeds", type=int, default=20)
+    parser.add_argument(
+        "--every", type=float, default=20.0, help="seconds between stories of one feed"
+    )
+    parser.add_argument("--interval", type=int, default=10, help="seconds between polls of a feed")
+    parser.add_argument("--seconds", type=int, default=120, help="how long each mode runs")
+    parser.add_argument("--mode", choices=["embedded", "distributed", "both"], default="both")
+    args = parser.parse_args()
+    warmup = 2 * args.interval + 10  # the first rounds take the backlog of old items
+
+    result: dict[str, Any] = {
+        "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cpus",
+        "feeds": args.feeds,
+        "stories_per_s": round(args.feeds / args.every, 2),
+        "poll_interval_s": args.interval,
+    }
+    modes = ["embedded", "distributed"] if args.mode == "both" else [args.mode]
+    for mode in modes:
+        schedule = Schedule(time.time(), args.feeds, args.every)
+        ports: multiprocessing.Queue[int] = multiprocessing.Queue()
+        server = multiprocessing.Process(target=serve, args=(schedule, ports), daemon=True)
+        server.start()
+        base = f"http://127.0.0.1:{ports.get(timeout=30)}"
+        with tempfile.TemporaryDirectory() as tmp_name:
+            started = time.time()
+            tmp = Path(tmp_name)
+            done = (
+                run_embedded(tmp, base, args)
+                if mode == "embedded"
+                else run_distributed(tmp, base, args, schedule)
+            )
+        server.terminate()
+        # stories published while the pipeline ran, late enough to be found by then
+        result[mode] = summary(
+            delays(done, schedule, started + warmup, started + args.seconds - 2 * args.interval)
+        )
+    print(json.dumps(result, indent=2))
+    (ROOT / "bench" / "results" / "freshness.json").write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
