@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import re
+import resource
 import sys
 import tempfile
 import threading
@@ -140,6 +141,7 @@ def run_distributed(
 
         wait_until(lambda: done() >= expected, 1800, "every article indexed", every=0.1)
         seconds = time.perf_counter() - started
+        memory = {s.name: s.peak_rss_mb() for s in services}
     finally:
         for s in services:
             s.stop()
@@ -151,7 +153,13 @@ def run_distributed(
         for m in re.finditer(r"Task newswire\.(\w+)\[[^\]]+\] succeeded", s.log.read_text())
     )
     total = sum(n for name, n in tasks.items() if name != "tick")
-    return {"articles": expected, "seconds": seconds, "tasks": dict(tasks), "task_total": total}
+    return {
+        "articles": expected,
+        "seconds": seconds,
+        "tasks": dict(tasks),
+        "task_total": total,
+        "peak_rss_mb": memory,
+    }
 
 
 def main() -> None:
@@ -195,6 +203,9 @@ def main() -> None:
         "distributed_tasks": dist["tasks"],
         "distributed_tasks_per_s": round(dist["task_total"] / dist["seconds"], 2),
         "distributed_over_embedded": round(dist_rate / embedded_rate, 3),
+        # per service: the main process, then its pool processes (worker-nlp: one per core)
+        "distributed_peak_rss_mb": dist["peak_rss_mb"],
+        "embedded_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
     print(json.dumps(result, indent=2))
     out = ROOT / "bench" / "results" / "distributed.json"

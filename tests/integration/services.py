@@ -140,6 +140,24 @@ class Service:
             except subprocess.TimeoutExpired:
                 self.kill()
 
+    def peak_rss_mb(self) -> list[float]:
+        """Peak resident memory (VmHWM) of each live process of the group, main first."""
+        peaks = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                if int(fields[2]) != self.proc.pid:  # process group id
+                    continue
+                status = (stat.parent / "status").read_text()
+            except (OSError, IndexError, ValueError):
+                continue
+            hwm = next(
+                (line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")), "0"
+            )
+            pid = int(stat.parent.name)
+            peaks.append((pid != self.proc.pid, round(int(hwm) / 1024, 1)))
+        return [mb for _, mb in sorted(peaks)]
+
     def tail(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
