@@ -15,6 +15,7 @@ from rapidfuzz.distance import Levenshtein
 from spacy.tokens import Doc, Span
 
 from pipeline.models import Entity, EntityType
+from pipeline.nlp import NEWS_NER
 
 _TYPE_MAP: dict[str, EntityType] = {
     "PERSON": "PERSON",
@@ -28,6 +29,7 @@ _TYPE_MAP: dict[str, EntityType] = {
     "WORK_OF_ART": "WORK",
     "PRODUCT": "PRODUCT",
     "LANGUAGE": "MISC",
+    "MISC": "MISC",  # the news NER's other names (see pipeline/nlp.py)
 }
 
 # Titles that make the name after them a person's ("Councillor Marcus Hale", "Mayor X").
@@ -167,6 +169,16 @@ def _retype(span: Span, name: str, label: str) -> EntityType | None:
     return etype
 
 
+def _news_type(name: str, label: str) -> EntityType | None:
+    """The news NER's type, trusted, except that laws and events (which CoNLL calls
+    MISC, or ORG) are named by their words."""
+    if _LAW_WORDS.search(name):
+        return "LAW"
+    if name.split()[-1].lower() in _EVENT_HEADS:
+        return "EVENT"
+    return _TYPE_MAP.get(label)
+
+
 def _collect(doc: Doc) -> list[Mention]:
     mentions = []
     for span in doc.ents:
@@ -178,7 +190,11 @@ def _collect(doc: Doc) -> list[Mention]:
         name = clean_name(span.text, person=span.label_ == "PERSON" or titled)
         if len(name) < 2 or not any(c.isalpha() for c in name) or _AMOUNT.search(name):
             continue
-        etype = _retype(span, name, span.label_)
+        etype = (
+            _news_type(name, span.label_)
+            if span.kb_id_ == NEWS_NER
+            else _retype(span, name, span.label_)
+        )
         if etype is None:
             continue
         start = doc.text.find(name, span.start_char, span.end_char + 1)

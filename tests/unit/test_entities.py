@@ -85,3 +85,33 @@ def test_salience_ranks_the_subject_first(nlp: Language) -> None:
     ranked = extract_entities(doc, title="Marin defends wind farm").entities
     assert ranked[0].name == "Sofia Marin" and ranked[0].mentions == 3
     assert all(0 <= e.salience <= 1 for e in ranked)
+
+
+def test_news_entities_merge_prefers_conll_and_keeps_other_ontonotes_types() -> None:
+    import spacy
+    from spacy.tokens import Span
+
+    from pipeline.nlp import NewsEntities
+
+    doc = spacy.blank("en")(
+        "Chelsea fans in London cheered Mourinho as French voters met on Monday"
+    )
+    # the small model: Chelsea as a place (wrong), French as NORP, Monday as DATE
+    doc.spans["ontonotes"] = [
+        Span(doc, 0, 1, "GPE"), Span(doc, 3, 4, "GPE"), Span(doc, 7, 8, "NORP"), Span(doc, 11, 12, "DATE"),
+    ]  # fmt: skip
+    # the CoNLL model: Chelsea ORG, London LOC, Mourinho PER, French MISC
+    doc.ents = [
+        Span(doc, 0, 1, "ORG"),
+        Span(doc, 3, 4, "LOC"),
+        Span(doc, 5, 6, "PER"),
+        Span(doc, 7, 8, "MISC"),
+    ]
+    merged = {(e.text, e.label_) for e in NewsEntities._merge(doc).ents}
+    assert merged == {
+        ("Chelsea", "ORG"),
+        ("London", "GPE"),
+        ("Mourinho", "PERSON"),
+        ("French", "NORP"),  # MISC, detailed by the small model
+        ("Monday", "DATE"),  # a type CoNLL does not have
+    }
