@@ -77,7 +77,7 @@ class NewsEntities:
             other = onto.get((e.start, e.end))
             if label == "MISC" and other in _MISC_DETAIL:
                 label = other
-            elif {label, other} == {"PERSON", "ORG"}:
+            elif other is not None and {label, other} == {"PERSON", "ORG"}:
                 # Person or organisation, the two models disagree: the small model (OntoNotes,
                 # 2000s news) knows today's names better than 1996 Reuters does
                 # ("Hezbollah", "Smotrich"); this costs 1.9 points on CoNLL's own dev set.
