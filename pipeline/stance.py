@@ -133,9 +133,3 @@ def claim_stances(claims: Sequence[str], title: str, body: str) -> list[ClaimSta
         ClaimStance(claim=claim, stance=label, confidence=round(p, 2))
         for claim, (label, p) in zip(claims, claim_model.model().predict(claims, text), strict=True)
     ]
-
-
-def claim_stance(claim: str, title: str, body: str) -> ClaimStance:
-    """``claim_stances`` for one claim."""
-    [verdict] = claim_stances([claim], title, body)
-    return verdict
