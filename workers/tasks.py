@@ -242,12 +242,12 @@ def fetch_article(self: Task[Any, Any], ref: str) -> None:
     entry = None
     try:
         store = proc.store
-        entry = store.entry(ref)
-        record = store.record(ref)
-        if entry is None or record is None:
+        found = store.entry_status(ref)
+        if found is None:
             log.warning("unknown or expired entry ref=%s", ref)
             return
-        if record.status in ("done", "failed"):
+        entry, status = found
+        if status in ("done", "failed"):
             return  # a redelivered message: the work is already recorded
         known = article_id(entry.url)
         if store.is_done(known):
@@ -298,9 +298,9 @@ def index_batch(self: Task[Any, Any]) -> int:
             except PermanentError:
                 _index_one_by_one(batch)
             for ref, article in batch:
-                entry, record = store.entry(ref), store.record(ref)
-                if entry is not None and record is not None and record.status == "pending":
-                    store.mark_done(entry, article.id)
+                found = store.entry_status(ref)
+                if found is not None and found[1] == "pending":
+                    store.mark_done(found[0], article.id)
             store.indexed(ref for ref, _ in batch)
             written += len(batch)
             log.info("indexed %d articles", len(batch))

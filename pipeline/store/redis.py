@@ -310,6 +310,13 @@ class RedisStore:
         raw = self.r.hget(f"{self.p}e:{ref}", "entry")
         return FeedEntry.model_validate_json(cast(str, raw)) if raw else None
 
+    def entry_status(self, ref: str) -> tuple[FeedEntry, EntryStatus] | None:
+        """An entry and its status in one read (what every task checks first)."""
+        raw, status = cast(list[str | None], self.r.hmget(f"{self.p}e:{ref}", ["entry", "status"]))
+        if not raw or not status:
+            return None
+        return FeedEntry.model_validate_json(raw), cast(EntryStatus, status)
+
     def record(self, ref: str) -> EntryRecord | None:
         h = cast(dict[str, str], self.r.hgetall(f"{self.p}e:{ref}"))
         if not h:

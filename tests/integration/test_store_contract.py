@@ -113,6 +113,8 @@ def test_feeds_add_remove_find_due_and_state(store: Store) -> None:
 def test_dead_letters_replay_through_the_scheduler(redis_store: RedisStore) -> None:
     redis_store.add_entries([entry(1), entry(2)])
     redis_store.mark_dead(entry(1), "HTTP 503", attempts=3)
+    assert redis_store.entry_status(entry_ref("f1", "guid:1")) == (entry(1), "dead")
+    assert redis_store.entry_status("no-such-ref") is None
     [dead] = redis_store.records("dead")
     assert (dead.attempts, dead.last_error, dead.status) == (3, "HTTP 503", "dead")
     assert redis_store.replay_dead() == 1
