@@ -15,7 +15,7 @@ from rapidfuzz.distance import Levenshtein
 from spacy.tokens import Doc, Span
 
 from pipeline.models import Entity, EntityType
-from pipeline.nlp import NEWS_NER
+from pipeline.nlp import NEWS_NER, doc_text
 
 _TYPE_MAP: dict[str, EntityType] = {
     "PERSON": "PERSON",
@@ -197,7 +197,7 @@ def _collect(doc: Doc) -> list[Mention]:
         )
         if etype is None:
             continue
-        start = doc.text.find(name, span.start_char, span.end_char + 1)
+        start = doc_text(doc).find(name, span.start_char, span.end_char + 1)
         start = start if start >= 0 else span.start_char
         mentions.append(Mention(start, start + len(name), name, type=etype))
     return mentions
@@ -337,7 +337,7 @@ def extract_entities(doc: Doc, title: str = "") -> EntityIndex:
     mentions = _collect(doc)
     groups = _adopt_mistyped_names(_merge_types(_group(mentions)))
     _find_missed_surnames(doc, groups, mentions)
-    length = max(len(doc.text), 1)
+    length = max(len(doc_text(doc)), 1)
     top = max((len(g.mentions) for g in groups), default=1)
     title_low = title.lower()
     entities: list[Entity] = []

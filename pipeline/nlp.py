@@ -34,6 +34,15 @@ _lock = threading.Lock()
 _loaded: dict[str, Language] = {}
 
 
+def doc_text(doc: Doc) -> str:
+    """``doc.text``, built once per document: spaCy joins every token on each access,
+    and the analysis steps read it once per entity and quote."""
+    text: str | None = doc.user_data.get("newswire:text")
+    if text is None:
+        text = doc.user_data["newswire:text"] = doc.text
+    return text
+
+
 @Language.component("newline_sentences")
 def newline_sentences(doc: Doc) -> Doc:
     """A line break ends a sentence: headings and captions never run into the next line."""

@@ -23,6 +23,7 @@ from spacy.tokens import Doc, Span, Token
 
 from pipeline.entities import EntityIndex
 from pipeline.models import Quote, SpeakerType
+from pipeline.nlp import doc_text
 
 CUE_LEMMAS = frozenset(
     """say tell add note state claim argue insist warn explain announce acknowledge admit
@@ -181,7 +182,7 @@ class _Resolver:
                 if earlier.head in _ANON_HEADS and modifiers <= earlier.modifiers:
                     self.described.append(earlier)  # most recently mentioned now
                     return earlier
-        text = self.doc.text[words[0].idx : words[-1].idx + len(words[-1].text)]
+        text = doc_text(self.doc)[words[0].idx : words[-1].idx + len(words[-1].text)]
         text = text[0].lower() + text[1:] if words[0].is_stop else text
         speaker = _Speaker(text, "DESCRIBED", lemma, modifiers)
         self.described.append(speaker)
@@ -207,7 +208,7 @@ def _governing_subject(cue: Token) -> tuple[Token, bool] | None:
 def _clause_chars(token: Token) -> tuple[int, int]:
     sub = list(token.subtree)
     start, end = sub[0].idx, sub[-1].idx + len(sub[-1].text)
-    text = token.doc.text
+    text = doc_text(token.doc)
     while start < end and not text[start].isalnum() and text[start] not in '“"':
         start += 1
     while end > start and text[end - 1] in " ,.;:":
@@ -278,7 +279,7 @@ def _source_phrase(tok: Token, sent: Span, resolver: _Resolver) -> _Reported | N
     root = sent.root.idx
     # The reported content is the main clause, on whichever side of the phrase it is.
     cs, ce = (sent.start_char, p0) if root < p0 else (p1, sent.end_char)
-    cs, ce = _trimmed(sent.doc.text, cs, ce)
+    cs, ce = _trimmed(doc_text(sent.doc), cs, ce)
     return _Cue(speaker, cue, _chars(cue_tokens), _chars(_speaker_span(pobj))), cs, ce
 
 
@@ -301,7 +302,7 @@ def _reported_clause(tok: Token, sent: Span, resolver: _Resolver) -> _Reported |
     ):
         subj = _subject(tok)  # "CLAUSE, a Lebanese official told CNN."
         left = min(t.i for t in subj.subtree) if subj is not None else tok.i
-        cs, ce = _trimmed(sent.doc.text, sent.start_char, sent.doc[left].idx)
+        cs, ce = _trimmed(doc_text(sent.doc), sent.start_char, sent.doc[left].idx)
     else:
         return None
     governing = _governing_subject(tok)
@@ -323,7 +324,7 @@ _LABEL_LINE = re.compile(r"^[ \t]*([A-Z][\w.'’ -]{1,40}?):[ \t]+(\S[^\n]{10,})
 def _labelled_lines(doc: Doc, entities: EntityIndex, found: list[Quote]) -> list[Quote]:
     """Transcript and headline attributions: "PENCE: Well, look …", "Caddell: Voters worry"."""
     out = []
-    text = doc.text
+    text = doc_text(doc)
     for m in _LABEL_LINE.finditer(text):
         label, (cs, ce) = m.group(1).strip(), m.span(2)
         if len(label.split()) > 4 or any(q.start < ce and cs < q.end for q in found):
@@ -372,7 +373,7 @@ def _quote(cue: _Cue, text: str, start: int, end: int, direct: bool) -> Quote:
 
 def extract_quotes(doc: Doc, entities: EntityIndex) -> list[Quote]:
     """Direct and indirect attributions in ``doc`` (offsets into ``doc.text``)."""
-    text = doc.text
+    text = doc_text(doc)
     direct = _direct_spans(text)
     resolver = _Resolver(doc, entities, direct)
     sents = list(doc.sents)
