@@ -24,7 +24,7 @@ from pipeline.entities import extract_entities
 from pipeline.errors import InputError
 from pipeline.extract import extract_html
 from pipeline.quotes import extract_quotes
-from pipeline.stance import claim_stances, target_polarity
+from pipeline.stance import claim_stances, target_polarities
 
 Scores = dict[str, Any]
 
@@ -268,14 +268,12 @@ _POLARITY = {"against": 2.0, "neutral": 4.0, "favor": 6.0}
 
 def eval_sentiment(newsmtsc: Path, predictions: Path | None = None) -> Scores:
     records = [json.loads(line) for line in _read(newsmtsc).splitlines() if line.strip()]
-    gold: list[float] = []
-    pred: list[float] = []
-    for record in records:
-        for target in record["targets"]:
-            label = target_polarity(record["sentence_normalized"], target["from"], target["to"])
-            target["predicted"] = _POLARITY[label]
-            gold.append(float(target["polarity"]))
-            pred.append(target["predicted"])
+    targets = [(r["sentence_normalized"], t) for r in records for t in r["targets"]]
+    labels = target_polarities([(text, t["from"], t["to"]) for text, t in targets])
+    for (_, target), label in zip(targets, labels, strict=True):
+        target["predicted"] = _POLARITY[label]
+    gold = [float(t["polarity"]) for _, t in targets]
+    pred = [t["predicted"] for _, t in targets]
     if predictions:
         predictions.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     f1s = []

@@ -18,6 +18,7 @@ from spacy.tokens import Doc, Span, Token
 from pipeline import claim_model, sentiment_model
 from pipeline.entities import EntityIndex
 from pipeline.models import ClaimStance, Quote, Stance, StanceLabel
+from pipeline.nlp import doc_text
 
 _STANCE_TYPES = ("PERSON", "ORG", "LOC", "NORP", "EVENT", "LAW", "PRODUCT", "WORK")
 
@@ -55,18 +56,10 @@ def _targets(span: Span, quote: Quote, entities: EntityIndex) -> list[_Target]:
             words = [t for t in chunk if t.dep_ not in ("det", "poss", "predet") and not t.is_punct]
             if words:
                 start, end = words[0].idx, words[-1].idx + len(words[-1].text)
-                name = span.doc.text[start:end]
+                name = doc_text(span.doc)[start:end]
                 found[name] = _Target(name, "TOPIC", chunk.root, start, end)
                 break
     return list(found.values())
-
-
-def _proba(target: _Target) -> NDArray[np.float32]:
-    """P(against), P(neutral), P(favor) of the target's sentence toward it."""
-    sent = target.root.sent
-    return sentiment_model.model().proba(
-        sent.text, target.start - sent.start_char, target.end - sent.start_char
-    )
 
 
 def extract_stances(doc: Doc, quotes: list[Quote], entities: EntityIndex) -> list[Stance]:
@@ -74,25 +67,33 @@ def extract_stances(doc: Doc, quotes: list[Quote], entities: EntityIndex) -> lis
 
     A target is an entity a quote names (other than its speaker; places only as
     actors), else the noun phrase the quote is about. The target-sentiment model
-    scores the sentence toward each mention; one holder's scores toward one target
-    add up across quotes, and the evidence is the sentence that leaned most. Neutral
-    stances are kept for people and organisations only.
+    scores the sentence toward each mention (all of an article's mentions in one
+    call); one holder's scores toward one target add up across quotes, and the
+    evidence is the sentence that leaned most. Neutral stances are kept for people
+    and organisations only.
     """
-    totals: dict[tuple[str, str], tuple[NDArray[np.float32], int, float, str, str]] = {}
+    pairs: list[tuple[Quote, _Target]] = []
     for quote in quotes:
         span = doc.char_span(quote.start, quote.end, alignment_mode="expand")
-        if span is None:
-            continue
-        for target in _targets(span, quote, entities):
-            proba = _proba(target)
-            lean = float(max(proba[0], proba[2]))
-            key = (quote.speaker, target.name)
-            summed, n, strongest, evidence, ttype = totals.get(
-                key, (np.zeros(3, np.float32), 0, -1.0, "", target.type)
-            )
-            if lean > strongest:
-                strongest, evidence = lean, _evidence(doc, quote)
-            totals[key] = (summed + proba, n + 1, strongest, evidence, ttype)
+        if span is not None:
+            pairs += [(quote, target) for target in _targets(span, quote, entities)]
+    probas = sentiment_model.model().proba_many(
+        [
+            (sent.text, t.start - sent.start_char, t.end - sent.start_char)
+            for _, t in pairs
+            for sent in (t.root.sent,)
+        ]
+    )
+    totals: dict[tuple[str, str], tuple[NDArray[np.float32], int, float, str, str]] = {}
+    for (quote, target), proba in zip(pairs, probas, strict=True):
+        lean = float(max(proba[0], proba[2]))
+        key = (quote.speaker, target.name)
+        summed, n, strongest, evidence, ttype = totals.get(
+            key, (np.zeros(3, np.float32), 0, -1.0, "", target.type)
+        )
+        if lean > strongest:
+            strongest, evidence = lean, _evidence(doc, quote)
+        totals[key] = (summed + proba, n + 1, strongest, evidence, ttype)
     stances = []
     for (holder, target_name), (summed, n, _, evidence, ttype) in totals.items():
         label = sentiment_model.LABELS[int(summed.argmax())]
@@ -110,9 +111,10 @@ def extract_stances(doc: Doc, quotes: list[Quote], entities: EntityIndex) -> lis
     return stances
 
 
-def target_polarity(text: str, start: int, end: int) -> StanceLabel:
-    """The polarity of ``text`` (a sentence) toward the target written at [start, end)."""
-    return sentiment_model.LABELS[int(sentiment_model.model().proba(text, start, end).argmax())]
+def target_polarities(targets: Sequence[tuple[str, int, int]]) -> list[StanceLabel]:
+    """The polarity of each (sentence, start, end) toward the target written at [start, end)."""
+    probas = sentiment_model.model().proba_many(targets)
+    return [sentiment_model.LABELS[int(i)] for i in probas.argmax(axis=1)]
 
 
 def _evidence(doc: Doc, quote: Quote) -> str:

@@ -151,8 +151,9 @@ def test_transcript_lines(nlp: Language) -> None:
 def test_verbless_quotes_do_not_hang(nlp: Language) -> None:
     # a sentence whose root is not a verb once sent the clause walk into a loop
     doc = nlp("“A disaster for Hamas and a gift for Israel,” said Marcus Hale.")
-    from pipeline.stance import extract_stances, target_polarity
+    from pipeline.stance import extract_stances, target_polarities
 
     entities = extract_entities(doc)
     assert isinstance(extract_stances(doc, extract_quotes(doc, entities), entities), list)
-    assert target_polarity("A disaster for Hamas, a reckless and failed plan.", 15, 20) == "against"
+    sentence = "A disaster for Hamas, a reckless and failed plan."
+    assert target_polarities([(sentence, 15, 20)]) == ["against"]
