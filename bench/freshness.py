@@ -151,7 +151,7 @@ def run_embedded(tmp: Path, base: str, args: argparse.Namespace) -> dict[tuple[i
         claims_file=tmp / "none.yaml",
     )
     runner = Runner(settings)
-    runner.nlp  # noqa: B018 - load the model before the clock matters
+    runner.analyzer.warm_up()  # load the models before the clock matters
     for url in feed_urls(base, args.feeds):
         runner.store.add_feed(url, interval=args.interval)
     stop = threading.Event()

@@ -207,6 +207,7 @@ def ingest(
     from pipeline.analyze import analyze_batch, to_article
     from pipeline.extract import fetch_and_extract
     from pipeline.models import FeedEntry
+    from pipeline.nlp import load_model
     from pipeline.urls import entry_key
 
     settings = _State.settings()
@@ -220,7 +221,9 @@ def ingest(
                 items.append(fetch_and_extract(entry, runner.fetcher))
             else:
                 items.append((_read_file(Path(target)), Path(target).resolve().as_uri()))
-        analyses = analyze_batch(runner.nlp, [x for x, _ in items], runner.claims)
+        analyses = analyze_batch(
+            load_model(settings.spacy_model), [x for x, _ in items], runner.claims
+        )
         articles = [to_article(x, a, url=url) for (x, url), a in zip(items, analyses, strict=True)]
         runner.index.upsert_many(articles)
         for a in articles:

@@ -1,8 +1,10 @@
-"""The embedded runner: the same stages as the distributed workers, in one process.
+"""The embedded runner: the same stages as the distributed workers, on one machine.
 
-Threads do the I/O (polls, page fetches); analysis runs on the calling thread in
-batches through ``nlp.pipe``; state and index live in SQLite. The runner can die
-at any line: entries are queued in the store before any work on them, and a
+Threads do the I/O (polls, page fetches) and extraction; batches of extracted
+articles go to a pool of analysis processes, one per core, each with its own
+model (or to the runner's own process when ``analysis_processes`` is 1); the runner
+indexes each batch as it comes back. State and index live in SQLite. The runner can
+die at any line: entries are queued in the store before any work on them, and a
 restart picks up whatever is still pending.
 """
 
@@ -10,11 +12,23 @@ from __future__ import annotations
 
 import itertools
 import logging
+import multiprocessing
+import os
 import random
+import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    as_completed,
+    wait,
+)
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +40,7 @@ from pipeline.errors import NewswireError, PermanentError, TransientError, retry
 from pipeline.extract import fetch_and_extract
 from pipeline.fetch import Fetcher
 from pipeline.index import Index, open_index
-from pipeline.models import Article, Extracted, FeedEntry, FeedState
+from pipeline.models import Analysis, Article, Extracted, FeedEntry, FeedState
 from pipeline.nlp import load_model
 from pipeline.poll import poll
 from pipeline.settings import Settings
@@ -61,6 +75,75 @@ class RunReport:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
+Batch = list[tuple[FeedEntry, Extracted, str]]  # entry, its extracted page, final URL
+
+# One analysis process's model and claims, set by _start_analysis_process.
+_process_nlp: Language | None = None
+_process_claims: list[str] = []
+
+
+def _start_analysis_process(model: str, claims: list[str]) -> None:
+    global _process_nlp, _process_claims
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runner's to handle
+    _process_nlp, _process_claims = load_model(model), claims
+
+
+def _analyze_in_process(items: list[Extracted], batch_size: int) -> list[Analysis]:
+    assert _process_nlp is not None
+    return analyze_batch(_process_nlp, items, _process_claims, batch_size)
+
+
+class Analyzer:
+    """Runs ``analyze_batch`` in a pool of processes, one model each, or in this
+    process (when given a loaded model or asked for one process)."""
+
+    def __init__(self, settings: Settings, claims: list[str], nlp: Language | None) -> None:
+        self.settings, self.claims, self.nlp = settings, claims, nlp
+        wanted = settings.analysis_processes or os.cpu_count() or 1
+        self.processes = 1 if nlp is not None else wanted
+        self._pool: ProcessPoolExecutor | None = None
+
+    def submit(self, items: list[Extracted]) -> Future[list[Analysis]]:
+        batch_size = self.settings.nlp_batch_size
+        if self.processes > 1:
+            try:
+                return self._ensure_pool().submit(_analyze_in_process, items, batch_size)
+            except BrokenProcessPool:  # one of its processes died: start a new pool
+                self.close()
+                return self._ensure_pool().submit(_analyze_in_process, items, batch_size)
+        done: Future[list[Analysis]] = Future()
+        try:
+            if self.nlp is None:
+                self.nlp = load_model(self.settings.spacy_model)
+            done.set_result(analyze_batch(self.nlp, items, self.claims, batch_size))
+        except Exception as exc:  # reported where the result is read, as from a pool
+            done.set_exception(exc)
+        return done
+
+    def warm_up(self) -> None:
+        """Start every analysis process and load its model now."""
+        if self.processes > 1:
+            pool = self._ensure_pool()
+            wait([pool.submit(time.sleep, 0.5) for _ in range(self.processes)])
+        elif self.nlp is None:
+            self.nlp = load_model(self.settings.spacy_model)
+
+    def _ensure_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                self.processes,
+                mp_context=multiprocessing.get_context("spawn"),  # the runner has threads
+                initializer=_start_analysis_process,
+                initargs=(self.settings.spacy_model, self.claims),
+            )
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+
 class Runner:
     """Drives poll → fetch → extract → analyze → index over the store's feeds."""
 
@@ -79,19 +162,14 @@ class Runner:
         self.fetcher = Fetcher(settings)
         self.progress = progress
         self.claims = load_claims(settings.claims_file)
-        self._nlp = nlp  # loaded on first use unless given
+        self.analyzer = Analyzer(settings, self.claims, nlp)
         self._rng = random.Random()
 
     def close(self) -> None:
+        self.analyzer.close()
         self.fetcher.close()
         self.index.close()
         self.store.close()
-
-    @property
-    def nlp(self) -> Language:
-        if self._nlp is None:
-            self._nlp = load_model(self.settings.spacy_model)
-        return self._nlp
 
     # feeds ----------------------------------------------------------------
 
@@ -129,8 +207,15 @@ class Runner:
             return report
         window = max(4 * self.settings.fetch_threads, 2 * self.settings.nlp_batch_size)
         todo = iter(pending)
-        batch: list[tuple[FeedEntry, Extracted, str]] = []
+        batch: Batch = []
+        analysing: deque[tuple[Batch, Future[list[Analysis]]]] = deque()
         done = 0
+
+        def collect(keep: int) -> None:
+            """Index finished batches, waiting while more than ``keep`` are in flight."""
+            while analysing and (len(analysing) > keep or analysing[0][1].done()):
+                self._index_analysed(*analysing.popleft(), report)
+
         with ThreadPoolExecutor(self.settings.fetch_threads, thread_name_prefix="fetch") as pool:
             running: dict[Future[tuple[Extracted, str] | None], PendingEntry] = {}
             while True:
@@ -154,10 +239,12 @@ class Runner:
                             batch.append((item.entry, *result))
                     self.progress("articles", done, len(pending))
                 if len(batch) >= self.settings.nlp_batch_size:
-                    self._analyze_and_index(batch, report)
+                    analysing.append((batch, self.analyzer.submit([x for _, x, _ in batch])))
                     batch = []
+                collect(keep=self.analyzer.processes)  # one batch queued behind each process
         if batch:
-            self._analyze_and_index(batch, report)
+            analysing.append((batch, self.analyzer.submit([x for _, x, _ in batch])))
+        collect(keep=0)
         if report.indexed:
             self.index.refresh()
         return report
@@ -195,22 +282,20 @@ class Runner:
             report.failed += 1
             log.warning("failed url=%s feed_id=%s: %s", entry.url, entry.feed_id, exc.reason)
 
-    def _analyze_and_index(
-        self, batch: list[tuple[FeedEntry, Extracted, str]], report: RunReport
+    def _index_analysed(
+        self, batch: Batch, analysis: Future[list[Analysis]], report: RunReport
     ) -> None:
         try:
-            analyses = analyze_batch(
-                self.nlp, [x for _, x, _ in batch], self.claims, self.settings.nlp_batch_size
-            )
-        except Exception:
+            analyses = analysis.result()
+        except Exception as exc:  # BrokenProcessPool too: an analysis process died
             if len(batch) == 1:
                 entry = batch[0][0]
-                log.exception("analysis failed url=%s", entry.url)
-                self.store.mark_failed(entry, "analysis failed (see log)")
+                log.error("analysis failed url=%s", entry.url, exc_info=exc)
+                self.store.mark_failed(entry, f"analysis failed: {type(exc).__name__}")
                 report.failed += 1
                 return
             for one in batch:  # find the article that breaks the batch; keep the rest
-                self._analyze_and_index([one], report)
+                self._index_analysed([one], self.analyzer.submit([one[1]]), report)
             return
         now = datetime.now(UTC)
         articles: list[Article] = [

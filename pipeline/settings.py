@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     spacy_model: str = ""  # empty: en_core_web_sm if installed, else the PyPI re-upload
     fetch_threads: int = Field(8, ge=1)
     nlp_batch_size: int = Field(16, ge=1)
+    # Embedded runner: processes analysing batches while the runner fetches and indexes
+    # (0: one per core; 1: analyse in the runner's own process).
+    analysis_processes: int = Field(0, ge=0)
     min_body_chars: int = Field(300, ge=0)
     max_attempts: int = Field(3, ge=1)  # per article, before it becomes a dead letter
     retry_backoff_base: float = Field(60.0, ge=0)  # seconds; doubles per attempt

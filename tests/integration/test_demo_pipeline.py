@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -169,3 +172,39 @@ def test_run_forever_polls_due_feeds_and_stops(tmp_path: Path) -> None:
         runner.close()
     assert cycles[0].feeds_polled == 3 and cycles[0].indexed == 30
     assert all(s.next_check_at > s.last_checked_at for s in states if s.last_checked_at)
+
+
+def test_a_killed_analysis_process_loses_nothing(tmp_path: Path) -> None:
+    # kill -9 one analysis process while batches are in flight: its batches come
+    # back as errors, are retried one article at a time in a new pool, and every
+    # article is indexed once
+    settings = Settings(
+        db=tmp_path / "kill.db",
+        allow_private_hosts=True,
+        per_host_delay=0.0,
+        claims_file=tmp_path / "none.yaml",
+        feeds_file=tmp_path / "none.yaml",
+        analysis_processes=2,
+        nlp_batch_size=4,
+    )
+    with DemoServer() as server:
+        runner = Runner(settings)
+        runner.analyzer.warm_up()
+        first_pool = runner.analyzer._pool
+        assert first_pool is not None
+        victim = next(iter(first_pool._processes.values()))
+        for slug, (title, url) in server.feed_urls().items():
+            runner.store.add_feed(url, title, interval=300, feed_id=f"demo-{slug}")
+        killer = threading.Timer(0.5, os.kill, (victim.pid, signal.SIGKILL))
+        killer.start()
+        try:
+            report = runner.run_once()
+            replaced = runner.analyzer._pool is not first_pool
+            assert runner.index.count() == 30
+            assert len(runner.store.records("done")) == 30
+            assert runner.store.records("failed") == [] and runner.store.pending() == []
+        finally:
+            killer.cancel()
+            runner.close()
+    assert victim.exitcode == -signal.SIGKILL and replaced
+    assert report.indexed == 30 and report.failed == report.dead == 0
