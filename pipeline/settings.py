@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     # Processing
     spacy_model: str = ""  # empty: en_core_web_sm if installed, else the PyPI re-upload
     fetch_threads: int = Field(8, ge=1)
-    nlp_batch_size: int = Field(16, ge=1)
+    nlp_batch_size: int = Field(4, ge=1)  # articles per analysis batch (bigger ones gain nothing)
     # Embedded runner: processes analysing batches while the runner fetches and indexes
     # (0: one per core; 1: analyse in the runner's own process).
     analysis_processes: int = Field(0, ge=0)
