@@ -39,6 +39,25 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
 
 
+def proc_peak_rss_mb(pid: int) -> float:
+    """Peak resident memory (VmHWM) of a live process; 0 if it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    hwm = next((line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")), "0")
+    return round(int(hwm) / 1024, 1)
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a live process so far; 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class RedisServer:
     """redis-server on a free port with AOF on (fsync always: a restart loses nothing)."""
 
@@ -140,23 +159,24 @@ class Service:
             except subprocess.TimeoutExpired:
                 self.kill()
 
-    def peak_rss_mb(self) -> list[float]:
-        """Peak resident memory (VmHWM) of each live process of the group, main first."""
-        peaks = []
+    def _group(self) -> list[int]:
+        """The live processes of the group, main first."""
+        pids = []
         for stat in Path("/proc").glob("[0-9]*/stat"):
             try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-                if int(fields[2]) != self.proc.pid:  # process group id
-                    continue
-                status = (stat.parent / "status").read_text()
+                if int(stat.read_text().rsplit(")", 1)[1].split()[2]) == self.proc.pid:
+                    pids.append(int(stat.parent.name))
             except (OSError, IndexError, ValueError):
                 continue
-            hwm = next(
-                (line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")), "0"
-            )
-            pid = int(stat.parent.name)
-            peaks.append((pid != self.proc.pid, round(int(hwm) / 1024, 1)))
-        return [mb for _, mb in sorted(peaks)]
+        return sorted(pids, key=lambda pid: pid != self.proc.pid)
+
+    def peak_rss_mb(self) -> list[float]:
+        """Peak resident memory (VmHWM) of each live process of the group, main first."""
+        return [proc_peak_rss_mb(pid) for pid in self._group()]
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the live processes of the group."""
+        return round(sum(proc_cpu_seconds(pid) for pid in self._group()), 2)
 
     def tail(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
