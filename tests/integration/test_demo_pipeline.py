@@ -8,6 +8,7 @@ import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,18 +21,23 @@ from tests.conftest import newswire
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def demo_run(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[Runner, RunReport, RunReport]]:
-    tmp = tmp_path_factory.mktemp("demo")
-    settings = Settings(
+def demo_settings(tmp: Path, **overrides: Any) -> Settings:
+    """Settings for a runner over the demo sites: loopback allowed, no delays, no files."""
+    return Settings(
         db=tmp / "demo.db",
         allow_private_hosts=True,
         per_host_delay=0.0,
         claims_file=tmp / "none.yaml",
         feeds_file=tmp / "none.yaml",
+        **overrides,
     )
+
+
+@pytest.fixture(scope="module")
+def demo_run(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Runner, RunReport, RunReport]]:
+    settings = demo_settings(tmp_path_factory.mktemp("demo"))
     with DemoServer() as server:
         runner = Runner(settings)
         for slug, (title, url) in server.feed_urls().items():
@@ -145,14 +151,7 @@ def test_cli_demo_then_search(tmp_path: Path) -> None:
 
 
 def test_run_forever_polls_due_feeds_and_stops(tmp_path: Path) -> None:
-    import threading
-
-    settings = Settings(
-        db=tmp_path / "loop.db",
-        allow_private_hosts=True,
-        per_host_delay=0.0,
-        claims_file=tmp_path / "none.yaml",
-    )
+    settings = demo_settings(tmp_path)
     cycles: list[RunReport] = []
     stop = threading.Event()
 
@@ -178,15 +177,7 @@ def test_a_killed_analysis_process_loses_nothing(tmp_path: Path) -> None:
     # kill -9 one analysis process while batches are in flight: its batches come
     # back as errors, are retried one article at a time in a new pool, and every
     # article is indexed once
-    settings = Settings(
-        db=tmp_path / "kill.db",
-        allow_private_hosts=True,
-        per_host_delay=0.0,
-        claims_file=tmp_path / "none.yaml",
-        feeds_file=tmp_path / "none.yaml",
-        analysis_processes=2,
-        nlp_batch_size=4,
-    )
+    settings = demo_settings(tmp_path, analysis_processes=2, nlp_batch_size=4)
     with DemoServer() as server:
         runner = Runner(settings)
         runner.analyzer.warm_up()
