@@ -61,7 +61,8 @@ class TargetSentimentModel:
         One model call per distinct input: the int8 model scales each call's
         activations together, so in a batch a target's score would depend on its
         batchmates (and their padding); single calls are also the faster here."""
-        unique = list(dict.fromkeys(pair(*t) for t in targets))
+        pairs = [pair(*t) for t in targets]
+        unique = list(dict.fromkeys(pairs))
         scores: dict[tuple[str, str], NDArray[np.float32]] = {}
         for text_pair, e in zip(unique, self.tokenizer.encode_batch(unique), strict=True):
             feed = {
@@ -73,8 +74,8 @@ class TargetSentimentModel:
             exp = np.exp(logits - logits.max())
             scores[text_pair] = exp / exp.sum()
         out = np.zeros((len(targets), len(LABELS)), np.float32)
-        for row, t in enumerate(targets):
-            out[row] = scores[pair(*t)]
+        for row, text_pair in enumerate(pairs):
+            out[row] = scores[text_pair]
         return out
 
 
