@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     elasticsearch_url: str = "http://localhost:9200"
     opensearch_url: str = "http://localhost:9200"
     index_name: str = "newswire-articles"  # the alias; versions are {index_name}-v{N}
-    mapping_file: Path | None = None  # default: config/mappings/articles.json
+    mapping_file: Path | None = None  # default: pipeline/index/articles.mapping.json
     bulk_batch_size: int = Field(500, ge=1, le=10_000)
     index_refresh: bool = False  # refresh after each write (tests; small interactive loads)
 
