@@ -68,8 +68,8 @@ def one_line(exc: BaseException) -> tuple[str, int]:
     if isinstance(exc, SettingsError):  # an environment value that is not valid JSON
         # pydantic-settings puts the offending value in the message: only the field name.
         field = re.search(r'field "(\w+)"', str(exc))
-        name = f" {field[1]} (NEWSWIRE_{field[1].upper()})" if field else ""
-        return f"invalid setting:{name}: cannot parse its value", FAILURE
+        name = f"{field[1]} (NEWSWIRE_{field[1].upper()})" if field else "a value"
+        return f"invalid setting: {name}: cannot parse its value", FAILURE
     if isinstance(exc, yaml.YAMLError):  # the settings file (NEWSWIRE_CONFIG)
         # The problem and where, not the quoted line: that line may hold a password.
         mark = getattr(exc, "problem_mark", None)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from pipeline.cli.errors import mask_secrets, one_line
 from pipeline.errors import InputError, NetworkError
@@ -69,6 +70,16 @@ def _settings_error(**values: object) -> ValidationError:
         (
             _settings_error(analysis_steps="quotes"),
             "invalid setting: analysis_steps (NEWSWIRE_ANALYSIS_STEPS): analysis step 'quotes' needs entities before it",
+            1,
+        ),
+        (
+            SettingsError('error parsing value for field "extra" from source "EnvSettingsSource"'),
+            "invalid setting: extra (NEWSWIRE_EXTRA): cannot parse its value",
+            1,
+        ),
+        (
+            SettingsError("tok-3f9a1c is not JSON"),
+            "invalid setting: a value: cannot parse its value",
             1,
         ),
         (
