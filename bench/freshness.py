@@ -35,11 +35,11 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.services import RedisServer, Service, wait_until  # noqa: E402
 from pipeline.demo.server import corpus  # noqa: E402
 from pipeline.runner import Runner  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
 from pipeline.store.redis import RedisStore, entry_ref  # noqa: E402
-from tests.integration.services import RedisServer, Service, wait_until  # noqa: E402
 
 
 class Schedule:

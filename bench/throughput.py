@@ -48,6 +48,13 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.services import (  # noqa: E402
+    RedisServer,
+    Service,
+    proc_cpu_seconds,
+    proc_peak_rss_mb,
+    wait_until,
+)
 from pipeline import claim_model, sentiment_model  # noqa: E402
 from pipeline.analyze import analyze_batch  # noqa: E402
 from pipeline.models import Extracted  # noqa: E402
@@ -55,13 +62,6 @@ from pipeline.nlp import load_model  # noqa: E402
 from pipeline.runner import Runner  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
 from pipeline.store.redis import RedisStore  # noqa: E402
-from tests.integration.services import (  # noqa: E402
-    RedisServer,
-    Service,
-    proc_cpu_seconds,
-    proc_peak_rss_mb,
-    wait_until,
-)
 
 FEEDS_PER_COPY = 8
 

@@ -1,19 +1,23 @@
-"""The analyze stage: entities, quotes and stances of extracted articles, batched."""
+"""The analyze stage: entities, quotes, stances and claim stances of extracted
+articles, batched; the steps to run are an ordered list of names (``STEPS``)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
 from spacy.language import Language
+from spacy.tokens import Doc
 
-from pipeline.entities import extract_entities
+from pipeline.entities import EntityIndex, extract_entities
 from pipeline.errors import InputError
-from pipeline.models import Analysis, Article, ClaimStance, Extracted
+from pipeline.models import Analysis, Article, ClaimStance, Extracted, Quote, Stance
 from pipeline.quotes import extract_quotes
+from pipeline.settings import ANALYSIS_STEPS, AnalysisStep, check_analysis_steps
 from pipeline.stance import claim_stances, extract_stances
 from pipeline.urls import article_id, host_of, normalize_url
 
@@ -47,22 +51,66 @@ def _claims(extracted: Extracted, claims: Sequence[str]) -> list[ClaimStance]:
     return out
 
 
+@dataclass
+class _Work:
+    """One article while its analysis steps run: each step reads what the steps before
+    it wrote and writes its own part."""
+
+    item: Extracted
+    doc: Doc
+    entities: EntityIndex
+    tracked_claims: Sequence[str]
+    quotes: list[Quote] = field(default_factory=list)
+    stances: list[Stance] = field(default_factory=list)
+    claims: list[ClaimStance] = field(default_factory=list)
+
+
+def _quotes(work: _Work) -> None:
+    work.quotes = extract_quotes(work.doc, work.entities)
+
+
+def _stances(work: _Work) -> None:
+    work.stances = extract_stances(work.doc, work.quotes, work.entities)
+
+
+def _claims_step(work: _Work) -> None:
+    work.claims = _claims(work.item, work.tracked_claims)
+
+
+# The steps after entities (which always run first: every other step reads them), by
+# the names ``Settings.analysis_steps`` lists; a step that is not listed never runs.
+STEPS: dict[AnalysisStep, Callable[[_Work], None]] = {
+    "quotes": _quotes,
+    "stances": _stances,
+    "claims": _claims_step,
+}
+
+
 def analyze_batch(
-    nlp: Language, items: Sequence[Extracted], claims: Sequence[str] = (), batch_size: int = 16
+    nlp: Language,
+    items: Sequence[Extracted],
+    claims: Sequence[str] = (),
+    batch_size: int = 16,
+    *,
+    steps: Sequence[str] = ANALYSIS_STEPS,
 ) -> list[Analysis]:
-    """Analyse many articles in one ``nlp.pipe`` pass (order preserved)."""
+    """Analyse many articles in one ``nlp.pipe`` pass (order preserved), running the
+    named ``steps`` in their order (``Settings.analysis_steps``); the parts of a step
+    that is off stay empty. ``ValueError`` when ``steps`` is not a valid order."""
+    run = [STEPS[name] for name in check_analysis_steps(steps) if name != "entities"]
     limit = nlp.max_length - 1
     texts = (item.body[:limit] for item in items)
     results = []
     for item, doc in zip(items, nlp.pipe(texts, batch_size=batch_size), strict=True):
-        entities = extract_entities(doc, item.title)
-        quotes = extract_quotes(doc, entities)
+        work = _Work(item, doc, extract_entities(doc, item.title), claims)
+        for step in run:
+            step(work)
         results.append(
             Analysis(
-                entities=entities.entities,
-                quotes=quotes,
-                stances=extract_stances(doc, quotes, entities),
-                claims=_claims(item, claims),
+                entities=work.entities.entities,
+                quotes=work.quotes,
+                stances=work.stances,
+                claims=work.claims,
             )
         )
     return results

@@ -88,9 +88,11 @@ def _start_analysis_process(model: str, claims: list[str]) -> None:
     _process_nlp, _process_claims = load_model(model), claims
 
 
-def _analyze_in_process(items: list[Extracted], batch_size: int) -> list[Analysis]:
+def _analyze_in_process(
+    items: list[Extracted], batch_size: int, steps: Sequence[str]
+) -> list[Analysis]:
     assert _process_nlp is not None
-    return analyze_batch(_process_nlp, items, _process_claims, batch_size)
+    return analyze_batch(_process_nlp, items, _process_claims, batch_size, steps=steps)
 
 
 class Analyzer:
@@ -104,18 +106,18 @@ class Analyzer:
         self._pool: ProcessPoolExecutor | None = None
 
     def submit(self, items: list[Extracted]) -> Future[list[Analysis]]:
-        batch_size = self.settings.nlp_batch_size
+        batch_size, steps = self.settings.nlp_batch_size, list(self.settings.analysis_steps)
         if self.processes > 1:
             try:
-                return self._ensure_pool().submit(_analyze_in_process, items, batch_size)
+                return self._ensure_pool().submit(_analyze_in_process, items, batch_size, steps)
             except BrokenProcessPool:  # one of its processes died: start a new pool
                 self.close()
-                return self._ensure_pool().submit(_analyze_in_process, items, batch_size)
+                return self._ensure_pool().submit(_analyze_in_process, items, batch_size, steps)
         done: Future[list[Analysis]] = Future()
         try:
             if self.nlp is None:
                 self.nlp = load_model(self.settings.spacy_model)
-            done.set_result(analyze_batch(self.nlp, items, self.claims, batch_size))
+            done.set_result(analyze_batch(self.nlp, items, self.claims, batch_size, steps=steps))
         except Exception as exc:  # reported where the result is read, as from a pool
             done.set_exception(exc)
         return done

@@ -7,13 +7,16 @@ exists), the defaults below.
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
@@ -21,6 +24,33 @@ from pydantic_settings import (
 
 Backend = Literal["sqlite", "elasticsearch", "opensearch"]
 StoreKind = Literal["sqlite", "redis"]
+AnalysisStep = Literal["entities", "quotes", "stances", "claims"]
+ANALYSIS_STEPS: tuple[AnalysisStep, ...] = ("entities", "quotes", "stances", "claims")
+# What each analysis step reads, which must run before it: stances are read from quotes,
+# quotes name their speakers from the entities.
+_STEP_NEEDS: dict[AnalysisStep, tuple[AnalysisStep, ...]] = {
+    "quotes": ("entities",),
+    "stances": ("entities", "quotes"),
+}
+
+
+def check_analysis_steps(steps: Sequence[str]) -> list[AnalysisStep]:
+    """``steps`` when they are a valid order of analysis steps: known names, each once,
+    ``entities`` always, every step after the steps it reads. ``ValueError`` otherwise."""
+    known = set(ANALYSIS_STEPS)
+    checked: list[AnalysisStep] = []
+    for name in steps:
+        if name not in known:
+            raise ValueError(f"unknown analysis step {name!r} (known: {', '.join(ANALYSIS_STEPS)})")
+        if name in checked:
+            raise ValueError(f"analysis step {name!r} is listed twice")
+        missing = [n for n in _STEP_NEEDS.get(name, ()) if n not in checked]
+        if missing:
+            raise ValueError(f"analysis step {name!r} needs {' and '.join(missing)} before it")
+        checked.append(name)
+    if "entities" not in checked:
+        raise ValueError("the entities analysis step cannot be switched off")
+    return checked
 
 
 def _config_file() -> Path:
@@ -45,7 +75,7 @@ class Settings(BaseSettings):
     elasticsearch_url: str = "http://localhost:9200"
     opensearch_url: str = "http://localhost:9200"
     index_name: str = "newswire-articles"  # the alias; versions are {index_name}-v{N}
-    mapping_file: Path | None = None  # default: config/mappings/articles.json
+    mapping_file: Path | None = None  # default: pipeline/index/articles.mapping.json
     bulk_batch_size: int = Field(500, ge=1, le=10_000)
     index_refresh: bool = False  # refresh after each write (tests; small interactive loads)
 
@@ -72,6 +102,11 @@ class Settings(BaseSettings):
     # Embedded runner: processes analysing batches while the runner fetches and indexes
     # (0: one per core; 1: analyse in the runner's own process).
     analysis_processes: int = Field(0, ge=0)
+    # The analysis steps, in order (env: a comma-separated list or a JSON list). Each one
+    # but entities can be switched off, and one that is off costs nothing.
+    analysis_steps: Annotated[list[AnalysisStep], NoDecode] = Field(
+        default_factory=lambda: list(ANALYSIS_STEPS)
+    )
     min_body_chars: int = Field(300, ge=0)
     max_attempts: int = Field(3, ge=1)  # per article, before it becomes a dead letter
     retry_backoff_base: float = Field(60.0, ge=0)  # seconds; doubles per attempt
@@ -90,6 +125,23 @@ class Settings(BaseSettings):
     # Unacknowledged tasks return to their queue after this many seconds; it must exceed
     # the longest retry delay, or a task waiting for its retry would run twice.
     broker_visibility_timeout: int = Field(7200, ge=1)
+
+    @field_validator("analysis_steps", mode="before")
+    @classmethod
+    def _split_steps(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            return (
+                json.loads(text)
+                if text.startswith("[")
+                else [part.strip() for part in text.split(",") if part.strip()]
+            )
+        return value
+
+    @field_validator("analysis_steps")
+    @classmethod
+    def _check_steps(cls, value: list[AnalysisStep]) -> list[AnalysisStep]:
+        return check_analysis_steps(value)
 
     @model_validator(mode="after")
     def _bounds(self) -> Settings:

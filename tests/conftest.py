@@ -105,7 +105,7 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         shutil.which("redis-server") is not None,
         "redis-server not installed (apt-get install redis-server)",
     )
-    from tests.integration.services import RedisServer
+    from bench.services import RedisServer
 
     server = RedisServer(tmp_path_factory.mktemp("redis"))
     server.start()

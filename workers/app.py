@@ -16,17 +16,9 @@ from __future__ import annotations
 from celery import Celery
 from kombu import Queue
 
+from pipeline.queues import QUEUES as QUEUES  # re-exported: workers.tasks imports it here
+from pipeline.queues import ROUTES
 from pipeline.settings import Settings
-
-QUEUES = ("poll", "fetch", "nlp", "index")
-
-ROUTES = {
-    "newswire.tick": "poll",
-    "newswire.poll_feed": "poll",
-    "newswire.fetch_article": "fetch",
-    "newswire.analyze_article": "nlp",
-    "newswire.index_batch": "index",
-}
 
 
 def make_app(settings: Settings) -> Celery:

@@ -273,7 +273,9 @@ def analyze_article(self: Task[Any, Any], ref: str) -> None:
             log.info("nothing to analyse ref=%s (done already, or expired)", ref)
             return
         extracted, url = got
-        [analysis] = analyze_batch(proc.nlp, [extracted], proc.claims)
+        [analysis] = analyze_batch(
+            proc.nlp, [extracted], proc.claims, steps=settings.analysis_steps
+        )
         article = to_article(extracted, analysis, url=url, feed=entry.feed_id)
         store.put_for_index(ref, article)
         if store.request_index_run():

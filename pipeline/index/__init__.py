@@ -1,144 +1,55 @@
-"""The index protocol every search backend implements, and the query/result types."""
+"""Search backends: one protocol (``base.Index``), three implementations, and
+``open_index``, the factory that picks one from the settings.
+
+The SQLite backend is always there. The Elasticsearch and OpenSearch backends are
+imported only when asked for, because their clients are optional dependencies
+(``pip install 'newswire[opensearch]'``): those two imports inside ``open_index`` are
+the only ones in this package, and no module here imports this one.
+"""
 
 from __future__ import annotations
 
-import base64
-import json
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Literal, Protocol
-
-from pydantic import BaseModel, Field
-
 from pipeline.errors import InputError
-from pipeline.models import Article, Entity, Stance
+from pipeline.index.base import (
+    FACET_SIZE,
+    TEXT_WEIGHTS,
+    EntityName,
+    Facets,
+    FacetValue,
+    Health,
+    Hit,
+    Index,
+    SearchQuery,
+    SearchResult,
+    Sort,
+    search_texts,
+)
+from pipeline.index.cursor import decode_cursor, encode_cursor
+from pipeline.index.sqlite import SqliteIndex
 from pipeline.settings import Settings
 
-Sort = Literal["relevance", "date"]
-
-
-@dataclass(frozen=True)
-class SearchQuery:
-    """One search, the same for every backend.
-
-    ``cursor`` (from a previous result's ``next_cursor``) pages deeply without
-    ``offset``'s cost; with no words, ``relevance`` sorts by date.
-    """
-
-    text: str = ""
-    entity: str | None = None
-    type: str | None = None
-    speaker: str | None = None
-    stance: str | None = None
-    source: str | None = None
-    language: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    sort: Sort = "relevance"
-    limit: int = 10
-    offset: int = 0
-    cursor: str | None = None
-    facets: bool = True
-
-
-class Hit(BaseModel):
-    id: str
-    title: str
-    url: str
-    source: str
-    published_at: datetime | None
-    snippet: str
-    score: float
-    entities: list[Entity] = Field(default_factory=list)
-    stances: list[Stance] = Field(default_factory=list)
-
-
-class FacetValue(BaseModel):
-    value: str
-    count: int
-
-
-class Facets(BaseModel):
-    entities: dict[str, list[FacetValue]] = Field(default_factory=dict)
-    sources: list[FacetValue] = Field(default_factory=list)
-    stances: list[FacetValue] = Field(default_factory=list)
-    dates: list[FacetValue] = Field(default_factory=list)  # stories per day, oldest first
-
-
-class EntityName(BaseModel):
-    """An entity name in the index, with how many stories name it."""
-
-    name: str
-    type: str
-    count: int
-
-
-class SearchResult(BaseModel):
-    total: int
-    hits: list[Hit]
-    facets: Facets = Field(default_factory=Facets)
-    next_cursor: str | None = None
-
-
-FACET_SIZE = 10
-
-
-def search_texts(article: Article) -> tuple[str, str]:
-    """The quote and entity-name texts every backend searches besides title and body."""
-    quotes = "\n".join(f"{q.speaker}: {q.text}" for q in article.quotes)
-    names = "\n".join(" ".join([e.name, *e.aliases]) for e in article.entities)
-    return quotes, names
-
-
-def encode_cursor(values: Sequence[Any]) -> str:
-    """An opaque cursor from the sort values of the last hit."""
-    return base64.urlsafe_b64encode(json.dumps(list(values)).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> list[Any]:
-    """The sort values in a cursor; ``InputError`` when it was not made by us."""
-    try:
-        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, TypeError) as exc:
-        raise InputError("invalid cursor") from exc
-    if not isinstance(values, list) or len(values) != 2:
-        raise InputError("invalid cursor")
-    return values
-
-
-@dataclass
-class Health:
-    ok: bool
-    backend: str
-    detail: dict[str, Any] = field(default_factory=dict)
-
-
-class Index(Protocol):
-    """A search backend. Writes are idempotent upserts keyed by article id."""
-
-    def upsert_many(self, articles: Sequence[Article]) -> int: ...
-    def get(self, article_id: str) -> Article | None: ...
-    def delete(self, article_id: str) -> bool: ...
-    def search(self, query: SearchQuery) -> SearchResult: ...
-
-    def entity_names(self, prefix: str, limit: int = 10) -> list[EntityName]:
-        """Names (or aliases) of entities starting with ``prefix`` (case-insensitive),
-        the most-mentioned first: autocomplete."""
-        ...
-
-    def count(self) -> int: ...
-    def health(self) -> Health: ...
-    def reindex(self) -> tuple[str, str, int]: ...
-    def refresh(self) -> None: ...
-    def close(self) -> None: ...
+__all__ = [
+    "FACET_SIZE",
+    "TEXT_WEIGHTS",
+    "EntityName",
+    "FacetValue",
+    "Facets",
+    "Health",
+    "Hit",
+    "Index",
+    "SearchQuery",
+    "SearchResult",
+    "Sort",
+    "decode_cursor",
+    "encode_cursor",
+    "open_index",
+    "search_texts",
+]
 
 
 def open_index(settings: Settings) -> Index:
     """The backend the settings name. Raises ``InputError`` when its client is missing."""
     if settings.backend == "sqlite":
-        from pipeline.index.sqlite import SqliteIndex
-
         return SqliteIndex(settings.db)
     try:
         if settings.backend == "opensearch":

@@ -13,36 +13,45 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pipeline.index import (
+from pipeline.errors import InputError
+from pipeline.index.base import (
     FACET_SIZE,
+    TEXT_WEIGHTS,
     EntityName,
     Facets,
     FacetValue,
     Hit,
     SearchQuery,
     SearchResult,
-    decode_cursor,
-    encode_cursor,
     search_texts,
 )
+from pipeline.index.cursor import decode_cursor, encode_cursor
 from pipeline.models import Article
 from pipeline.query import And, Node, Not, Or, Term, parse
 
-# Full-text fields and weights; the SQLite backend weighs its columns the same way.
-TEXT_FIELDS = ["title^6", "summary^2", "body", "quotes_text^1.5", "entities_text^3"]
+# Full-text fields with their boosts, e.g. "title^6" (the weights are ``TEXT_WEIGHTS``).
+TEXT_FIELDS = [name if w == 1 else f"{name}^{w:g}" for name, w in TEXT_WEIGHTS.items()]
 _DERIVED = ("indexed_at", "quotes_text", "entities_text")
+MAPPING_FILE = "articles.mapping.json"  # the one mapping, beside this module
 
 
 def load_mapping(path: Path | None = None) -> dict[str, Any]:
-    """The index settings and mappings: ``path``, else ``config/mappings/articles.json``
-    in the working directory, else the copy shipped in the package."""
-    for candidate in (path, Path("config/mappings/articles.json")):
-        if candidate is not None and candidate.exists():
-            data: dict[str, Any] = json.loads(candidate.read_text(encoding="utf-8"))
-            return data
-    text = resources.files("pipeline.index").joinpath("articles.mapping.json").read_text("utf-8")
-    packaged: dict[str, Any] = json.loads(text)
-    return packaged
+    """The index settings and mappings: the file ``path`` (``NEWSWIRE_MAPPING_FILE``, a
+    deployer's own mapping), else ``articles.mapping.json`` shipped in this package.
+
+    Raises ``InputError`` when ``path`` cannot be read or is not JSON.
+    """
+    if path is None:
+        text = resources.files("pipeline.index").joinpath(MAPPING_FILE).read_text("utf-8")
+        packaged: dict[str, Any] = json.loads(text)
+        return packaged
+    try:
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"mapping file {path}: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise InputError(f"mapping file {path}: not valid JSON: {exc}") from exc
+    return data
 
 
 def mapping_hash(mapping: dict[str, Any]) -> str:

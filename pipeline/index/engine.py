@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from pipeline.errors import PermanentError, TransientError
-from pipeline.index import EntityName, Health, SearchQuery, SearchResult
+from pipeline.index.base import EntityName, Health, SearchQuery, SearchResult
 from pipeline.index.dsl import (
     entity_names_body,
     from_document,

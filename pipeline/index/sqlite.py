@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline.index import (
+from pipeline.index.base import (
     FACET_SIZE,
+    TEXT_WEIGHTS,
     EntityName,
     Facets,
     FacetValue,
@@ -18,10 +19,9 @@ from pipeline.index import (
     Hit,
     SearchQuery,
     SearchResult,
-    decode_cursor,
-    encode_cursor,
     search_texts,
 )
+from pipeline.index.cursor import decode_cursor, encode_cursor
 from pipeline.models import Article
 from pipeline.query import exclusions, parse, positive, to_fts5
 from pipeline.store.sqlite import SqliteDatabase
@@ -65,8 +65,9 @@ CREATE TABLE IF NOT EXISTS article_stances (
 );
 CREATE INDEX IF NOT EXISTS article_stances_article ON article_stances (article_id);
 """
-# Column weights for BM25: title, summary, body, quotes, entities (id is unindexed).
-_BM25 = "bm25(articles_fts, 6.0, 2.0, 1.0, 1.5, 3.0)"
+# BM25 with the shared weights, in the order of the FTS columns above (title, summary,
+# body, quotes, entities: the fields of TEXT_WEIGHTS).
+_BM25 = f"bm25(articles_fts, {', '.join(str(w) for w in TEXT_WEIGHTS.values())})"
 
 
 class SqliteIndex(SqliteDatabase):

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import httpx
 
+from bench.services import free_port, wait_until
 from pipeline.demo.server import DemoServer
 from pipeline.runner import Runner
 from pipeline.settings import Settings
 from tests.conftest import ROOT
-from tests.integration.services import free_port, wait_until
 
 API_KEY = "test-key-4d1f"
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from pytest_httpserver import HTTPServer
 
 from pipeline.demo.server import DemoServer
 from pipeline.models import FeedEntry
@@ -150,3 +154,82 @@ def test_deadletters_list_replay_and_status(
         assert isinstance(store, RedisStore)
         assert store.take_replayed() == [entry_ref("f1", "guid:1")]
     store.close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://", "http://exa mple.com/", "http://example.com:99999/feed", "https://a..b/rss"],
+)
+def test_feeds_add_refuses_what_is_not_a_feed_url(tmp_path: Path, url: str) -> None:
+    db = tmp_path / "n.db"
+    result = newswire("feeds", "add", url, db=db)
+    assert result.returncode == 1 and result.stderr.startswith("error: not ")
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert json.loads(newswire("feeds", "list", "--json", db=db).stdout) == []
+
+
+# Text that rich would read as markup if it were printed as given.
+MARKUP_URL = "https://x.example/feed?q=[link=https://evil.example]click[/link]"
+MARKUP_NAME = "[bold red]Breaking[/]"
+MARKUP_ERROR = "[blink]HTTP 503[/blink]"
+
+
+def test_untrusted_values_print_literally(tmp_path: Path) -> None:
+    db = tmp_path / "n.db"
+    store = SqliteStore(db)
+    feed = store.add_feed(MARKUP_URL, MARKUP_NAME, interval=600, feed_id="f1")
+    store.save_feed_state(
+        feed.state.model_copy(update={"error_count": 2, "last_error": MARKUP_ERROR})
+    )
+    dead = FeedEntry(key="guid:1", feed_id="f1", url="https://x.example/[bold]1[/bold]")
+    store.add_entries([dead])
+    store.retry_later(dead, MARKUP_ERROR, delay=0, max_attempts=1)
+    store.close()
+
+    listed = newswire("feeds", "list", db=db)
+    assert listed.returncode == 0, listed.stderr
+    assert MARKUP_URL in listed.stdout and MARKUP_NAME in listed.stdout
+    dead_letters = newswire("deadletters", "list", db=db)
+    assert dead.url in dead_letters.stdout and MARKUP_ERROR in dead_letters.stdout
+    status = newswire("status", db=db)
+    assert MARKUP_NAME in status.stdout and MARKUP_ERROR in status.stdout
+    wide = newswire("feeds", "status", db=db, COLUMNS="400")
+    assert MARKUP_NAME in wide.stdout and MARKUP_ERROR in wide.stdout
+
+
+def test_demo_refuses_a_database_holding_other_feeds(
+    tmp_path: Path, httpserver: HTTPServer
+) -> None:
+    """The demo lets fetches reach 127.0.0.1: never for entries the user queued."""
+    db = tmp_path / "mine.db"
+    store = SqliteStore(db)
+    store.add_feed(httpserver.url_for("/feed"), "Mine", interval=600, feed_id="mine")
+    store.add_entries([FeedEntry(key="guid:1", feed_id="mine", url=httpserver.url_for("/x"))])
+    store.close()
+    result = newswire("demo", db=db, NEWSWIRE_ALLOW_PRIVATE_HOSTS="false")
+    assert result.returncode == 1 and "not the demo's" in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1
+    assert httpserver.log == [], "nothing of the user's database was fetched"
+
+
+def test_demo_uses_its_own_database_by_default(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWIRE_")}
+    env |= {
+        "NEWSWIRE_CONFIG": str(tmp_path / "none.yaml"),
+        "NEWSWIRE_CLAIMS_FILE": str(tmp_path / "none.yaml"),
+        "NEWSWIRE_ANALYSIS_PROCESSES": "1",
+    }
+    demo = subprocess.run(
+        [sys.executable, "-m", "pipeline", "demo"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=600,
+    )
+    assert demo.returncode == 0, demo.stderr
+    assert (tmp_path / "newswire-demo.db").exists() and not (tmp_path / "newswire.db").exists()
+    assert "30 stories in newswire-demo.db" in demo.stdout
+    assert 'newswire --db newswire-demo.db search "harbor bridge"' in demo.stdout
+    found = newswire("search", "harbor bridge", "--json", db=tmp_path / "newswire-demo.db")
+    assert json.loads(found.stdout)["total"] >= 1

@@ -15,12 +15,12 @@ import pytest
 import redis
 import yaml
 
+from bench.services import OpenSearchNode, RedisServer, Service, wait_until
 from pipeline.demo.server import DemoServer, corpus
 from pipeline.index import Index, SearchQuery, open_index
 from pipeline.settings import Settings
 from pipeline.store.redis import RedisStore
 from tests.conftest import need, newswire
-from tests.integration.services import OpenSearchNode, RedisServer, Service, wait_until
 
 pytestmark = pytest.mark.integration
 

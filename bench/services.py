@@ -1,6 +1,7 @@
-"""Real services for the distributed tests, started natively: Debian's redis-server,
-the Celery processes docker-compose.yml runs (the very commands, read from the file),
-and a private OpenSearch node that a test may stop and start again."""
+"""Real services for the benchmarks and the distributed tests, started natively:
+Debian's redis-server, the Celery processes docker-compose.yml runs (the very commands,
+read from the file), and a private OpenSearch node that may be stopped and started
+again. Tests import this module; it imports nothing from ``tests``."""
 
 from __future__ import annotations
 
@@ -16,8 +17,7 @@ from typing import Any
 
 import yaml
 
-from tests.conftest import ROOT
-
+ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 

@@ -1,4 +1,5 @@
-"""The polite client against a real local HTTP server, including hostile answers."""
+"""The polite client against a real local HTTP server, including hostile answers
+(an integration test: it starts a server; its few pure cases ride along)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from pipeline.errors import (
 )
 from pipeline.fetch import Fetcher, check_host_allowed, parse_retry_after
 from pipeline.settings import Settings
+
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture

@@ -1,0 +1,101 @@
+"""``newswire eval TASK``: the shipped models scored on public corpora (never trains)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from pipeline.cli.root import State, eval_app, out
+
+Predictions = Annotated[
+    Path | None, typer.Option(help="Write raw predictions here, in the corpus's own format.")
+]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print the scores as one JSON object.")]
+
+
+def _model() -> Any:
+    from pipeline.nlp import load_model
+
+    return load_model(State.settings().spacy_model)
+
+
+def _scores(scores: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        out.print_json(json.dumps(scores))
+        return
+    for key, value in scores.items():
+        if isinstance(value, dict):
+            out.print(f"{key}:")
+            for k, v in value.items():
+                out.print(f"  {k}: {v}")
+        else:
+            out.print(f"{key}: {value}")
+
+
+@eval_app.command("ner")
+def eval_ner(
+    conll: Annotated[Path, typer.Option(help="CoNLL-2003 file, e.g. eng.testa.")],
+    predictions: Predictions = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Entity F1 on CoNLL-2003 (PERSON→PER, ORG, LOC, the rest→MISC)."""
+    from pipeline import evaluation
+
+    _scores(evaluation.eval_ner(_model(), conll, predictions), as_json)
+
+
+@eval_app.command("quotes")
+def eval_quotes(
+    polnear: Annotated[Path, typer.Option(help="PolNeAR folder (with dev/ and train/).")],
+    split: Annotated[str, typer.Option(help="dev or train.")] = "dev",
+    predictions: Predictions = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Quote attribution P/R/F1 and source accuracy on PolNeAR."""
+    from pipeline import evaluation
+
+    _scores(evaluation.eval_quotes(_model(), polnear, split, predictions), as_json)
+
+
+@eval_app.command("stance")
+def eval_stance(
+    bodies: Annotated[Path, typer.Option(help="FNC-1 bodies CSV.")],
+    stances: Annotated[Path, typer.Option(help="FNC-1 stances CSV.")],
+    holdout: Annotated[
+        bool, typer.Option(help="Only the train bodies the shipped model was not trained on.")
+    ] = False,
+    predictions: Predictions = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Claim stance on FNC-1, with the FNC-1 score."""
+    from pipeline import evaluation
+
+    _scores(evaluation.eval_stance(bodies, stances, predictions, holdout), as_json)
+
+
+@eval_app.command("sentiment")
+def eval_sentiment(
+    newsmtsc: Annotated[Path, typer.Option(help="NewsMTSC JSONL, e.g. dev_rw.jsonl.")],
+    predictions: Predictions = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Target-dependent sentiment on NewsMTSC (macro F1)."""
+    from pipeline import evaluation
+
+    _scores(evaluation.eval_sentiment(newsmtsc, predictions), as_json)
+
+
+@eval_app.command("extract")
+def eval_extract(
+    html_dir: Annotated[Path, typer.Option(help="Folder of <id>.html pages.")],
+    ground_truth: Annotated[Path, typer.Option(help="ground-truth.json.")],
+    predictions: Predictions = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Main-text extraction F1 (word 4-gram shingles)."""
+    from pipeline import evaluation
+
+    _scores(evaluation.eval_extract(html_dir, ground_truth, predictions), as_json)

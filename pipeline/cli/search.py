@@ -1,0 +1,122 @@
+"""``newswire search``: the search contract on the command line, as text or JSON."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from pipeline.cli.root import State, app, out
+from pipeline.errors import InputError
+from pipeline.index import SearchQuery, SearchResult, Sort, open_index
+
+
+def parse_date(value: str | None, name: str) -> datetime | None:
+    """``value`` as an aware datetime (UTC when it names no zone); ``InputError`` naming
+    the option ``--name`` when it is not an ISO date."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InputError(f"--{name}: expected a date like 2026-10-31, got {value!r}") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help='Words, "phrases", OR, -exclude.')] = "",
+    entity: Annotated[str | None, typer.Option(help="Only stories naming this entity.")] = None,
+    type: Annotated[
+        str | None, typer.Option("--type", help="Only stories with an entity of this type.")
+    ] = None,
+    speaker: Annotated[str | None, typer.Option(help="Only stories quoting this speaker.")] = None,
+    stance: Annotated[
+        str | None, typer.Option(help="favor, against or neutral (with --speaker: held by them).")
+    ] = None,
+    source: Annotated[str | None, typer.Option(help="Only stories from this domain.")] = None,
+    language: Annotated[
+        str | None, typer.Option(help="Only stories in this language (en).")
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="Published on or after (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(help="Published on or before (YYYY-MM-DD).")] = None,
+    sort: Annotated[
+        Sort, typer.Option(help="relevance (date when no words) or date.")
+    ] = "relevance",
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 10,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    cursor: Annotated[str | None, typer.Option(help="next_cursor of the previous page.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print hits and facets as JSON.")] = False,
+) -> None:
+    """Search indexed stories."""
+    if stance is not None and stance.lower() not in ("favor", "against", "neutral"):
+        raise InputError(f"--stance: expected favor, against or neutral, got {stance!r}")
+    query_ = SearchQuery(
+        text=query,
+        entity=entity,
+        type=type,
+        speaker=speaker,
+        stance=stance,
+        source=source,
+        language=language,
+        since=parse_date(since, "since"),
+        until=parse_date(until, "until"),
+        sort=sort,
+        limit=limit,
+        offset=offset,
+        cursor=cursor,
+    )
+    index = open_index(State.settings())
+    try:
+        result = index.search(query_)
+    finally:
+        index.close()
+    if as_json:
+        out.print_json(result.model_dump_json())
+    else:
+        print_result(result, offset)
+
+
+def marked(snippet: str) -> str:
+    """A snippet as rich markup: its ``<mark>`` highlights in bold yellow, everything
+    else escaped (the text comes from pages we do not control)."""
+    return (
+        escape(snippet)
+        .replace("&lt;mark&gt;", "")
+        .replace("<mark>", "[bold yellow]")
+        .replace("</mark>", "[/bold yellow]")
+    )
+
+
+def _counts(values: list[tuple[str, int]]) -> str:
+    return ", ".join(f"{escape(value)} ({count})" for value, count in values)
+
+
+def print_result(result: SearchResult, offset: int) -> None:
+    """Hits, facets and the next cursor as text; every value from the index escaped."""
+    out.print(f"[bold]{result.total}[/bold] stories")
+    for n, hit in enumerate(result.hits, offset + 1):
+        date = hit.published_at.strftime("%Y-%m-%d") if hit.published_at else "undated"
+        out.print(
+            f"\n{n}. [bold]{escape(hit.title)}[/bold]  [dim]{escape(hit.source)} · {date}[/dim]"
+        )
+        out.print(f"   {marked(hit.snippet)}")
+        people = [e.name for e in hit.entities if e.type in ("PERSON", "ORG")][:5]
+        if people:
+            out.print(f"   [dim]{escape(', '.join(people))}[/dim]")
+        out.print(f"   [blue]{escape(hit.url)}[/blue]")
+    f = result.facets
+    if result.total:
+        out.print()
+        for etype, values in f.entities.items():
+            out.print(
+                f"[dim]{escape(etype)}:[/dim] " + _counts([(v.value, v.count) for v in values[:6]])
+            )
+        out.print("[dim]sources:[/dim] " + _counts([(v.value, v.count) for v in f.sources]))
+        out.print("[dim]stances:[/dim] " + _counts([(v.value, v.count) for v in f.stances]))
+        if f.dates:
+            out.print(f"[dim]dates:[/dim] {escape(f.dates[0].value)} … {escape(f.dates[-1].value)}")
+    if result.next_cursor:
+        out.print(f"[dim]more: --cursor {escape(result.next_cursor)}[/dim]")

@@ -1,0 +1,255 @@
+"""The Elasticsearch/OpenSearch query and mapping builder, without an engine:
+table-driven bodies for queries and filters, documents both ways, the mapping file,
+and the one weights table every backend reads."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.errors import InputError
+from pipeline.index import TEXT_WEIGHTS, SearchQuery, encode_cursor
+from pipeline.index import sqlite as sqlite_index
+from pipeline.index.dsl import (
+    TEXT_FIELDS,
+    entity_names_body,
+    from_document,
+    load_mapping,
+    mapping_hash,
+    search_body,
+    to_document,
+    to_result,
+)
+from pipeline.models import Article, Entity, Quote, Stance
+
+
+def _mm(query: str, kind: str) -> dict[str, Any]:
+    return {"multi_match": {"query": query, "fields": TEXT_FIELDS, "type": kind}}
+
+
+@pytest.mark.parametrize(
+    ("text", "must"),
+    [
+        ("", []),
+        ("   ", []),
+        ("bridge", [_mm("bridge", "best_fields")]),
+        ('"harbor bridge"', [_mm("harbor bridge", "phrase")]),
+        ("brid*", [_mm("brid", "phrase_prefix")]),
+        (
+            "harbor bridge",
+            [{"bool": {"must": [_mm("harbor", "best_fields"), _mm("bridge", "best_fields")]}}],
+        ),
+        (
+            "tram OR ferry",
+            [
+                {
+                    "bool": {
+                        "should": [_mm("tram", "best_fields"), _mm("ferry", "best_fields")],
+                        "minimum_should_match": 1,
+                    }
+                }
+            ],
+        ),
+        (
+            "bridge -toll",
+            [
+                {
+                    "bool": {
+                        "must": [
+                            _mm("bridge", "best_fields"),
+                            {"bool": {"must_not": [_mm("toll", "best_fields")]}},
+                        ]
+                    }
+                }
+            ],
+        ),
+    ],
+)
+def test_text_queries(text: str, must: list[dict[str, Any]]) -> None:
+    assert search_body(SearchQuery(text=text))["query"]["bool"]["must"] == must
+
+
+SINCE = datetime(2026, 11, 1, tzinfo=timezone(timedelta(hours=2)))
+
+
+@pytest.mark.parametrize(
+    ("query", "filters"),
+    [
+        (SearchQuery(), []),
+        (
+            SearchQuery(entity=" Marcus Hale ", type="person"),
+            [{"nested": {"path": "entities", "query": {"bool": {"filter": [
+                {"term": {"entities.terms": "Marcus Hale"}}, {"term": {"entities.type": "PERSON"}}]}}}}],
+        ),
+        (SearchQuery(speaker="Marcus Hale"), [{"term": {"quotes.speaker": "Marcus Hale"}}]),
+        (
+            SearchQuery(stance="Against"),
+            [{"nested": {"path": "stances", "query": {"bool": {"filter": [
+                {"term": {"stances.stance": "against"}}]}}}}],
+        ),
+        (  # with a speaker, the stance is one they hold: one nested condition
+            SearchQuery(speaker="Hale", stance="favor"),
+            [
+                {"term": {"quotes.speaker": "Hale"}},
+                {"nested": {"path": "stances", "query": {"bool": {"filter": [
+                    {"term": {"stances.stance": "favor"}}, {"term": {"stances.holder": "Hale"}}]}}}},
+            ],
+        ),
+        (SearchQuery(language=" EN "), [{"term": {"language": "en"}}]),
+        (
+            SearchQuery(since=SINCE),
+            [{"range": {"published_at": {"gte": "2026-10-31T22:00:00+00:00"}}}],
+        ),
+        (
+            SearchQuery(since=SINCE, until=SINCE + timedelta(days=1)),
+            [{"range": {"published_at": {"gte": "2026-10-31T22:00:00+00:00", "lte": "2026-11-01T22:00:00+00:00"}}}],
+        ),
+    ],
+)  # fmt: skip
+def test_filters(query: SearchQuery, filters: list[dict[str, Any]]) -> None:
+    assert search_body(query)["query"]["bool"]["filter"] == filters
+
+
+def test_source_filter_matches_the_domain_and_its_subdomains() -> None:
+    [source] = search_body(SearchQuery(source="www.Harbortimes.example"))["query"]["bool"]["filter"]
+    text = json.dumps(source)
+    assert '"source": "harbortimes.example"' in text and ".harbortimes.example" in text
+
+
+@pytest.mark.parametrize(
+    ("query", "sort"),
+    [
+        (SearchQuery(text="bridge"), [{"_score": "desc"}, {"id": "asc"}]),
+        (SearchQuery(text="bridge", sort="date"), [{"published_at": {"order": "desc", "missing": "_last"}}, {"id": "asc"}]),
+        (SearchQuery(), [{"published_at": {"order": "desc", "missing": "_last"}}, {"id": "asc"}]),
+    ],
+)  # fmt: skip
+def test_sort(query: SearchQuery, sort: list[Any]) -> None:
+    assert search_body(query)["sort"] == sort
+
+
+@pytest.mark.parametrize(
+    ("query", "present", "absent"),
+    [
+        (SearchQuery(limit=5), {"size": 5, "aggs": ...}, {"from", "search_after"}),
+        (SearchQuery(offset=20), {"from": 20}, {"search_after"}),
+        (SearchQuery(offset=20, cursor=encode_cursor([1.5, "id9"])), {"search_after": [1.5, "id9"]}, {"from"}),
+        (SearchQuery(facets=False), {}, {"aggs"}),
+    ],
+)  # fmt: skip
+def test_paging_and_facets(query: SearchQuery, present: dict[str, Any], absent: set[str]) -> None:
+    body = search_body(query)
+    for key, value in present.items():
+        assert key in body and (value is ... or body[key] == value), key
+    assert not absent & set(body)
+    assert "body" in body["_source"]["excludes"], "hits never carry the whole text"
+
+
+def test_forged_cursor_is_an_input_error() -> None:
+    with pytest.raises(InputError):
+        search_body(SearchQuery(cursor="not-a-cursor"))
+
+
+@pytest.mark.parametrize(
+    ("prefix", "wildcard"),
+    [("hal", "* hal*"), (" Ha*le? ", "* Ha\\*le\\?*"), ("a\\b", "* a\\\\b*")],
+)
+def test_entity_autocomplete_escapes_wildcards(prefix: str, wildcard: str) -> None:
+    body = entity_names_body(prefix, 7)
+    names = body["aggs"]["entities"]["aggs"]["matching"]
+    should = names["filter"]["bool"]["should"]
+    assert should[0]["prefix"]["entities.name"]["value"] == prefix.strip()
+    assert should[1]["wildcard"]["entities.name"]["value"] == wildcard
+    assert names["aggs"]["names"]["terms"]["size"] == 7
+
+
+ARTICLE = Article(
+    id="a1",
+    url="https://harbortimes.example/bridge",
+    canonical_url="https://harbortimes.example/bridge",
+    source="harbortimes.example",
+    title="Harbor bridge reopens",
+    summary="The bridge reopened.",
+    body="The bridge reopened on Monday.",
+    language="en",
+    published_at=datetime(2026, 11, 2, 9, tzinfo=UTC),
+    fetched_at=datetime(2026, 11, 2, 10, tzinfo=UTC),
+    entities=[Entity(name="Marcus Hale", type="PERSON", mentions=2, salience=1.0, aliases=["Hale"])],
+    quotes=[Quote(speaker="Marcus Hale", speaker_type="PERSON", cue="said", text="At last.", direct=True, start=0, end=8)],
+    stances=[Stance(holder="Marcus Hale", target="bridge", stance="favor", confidence=0.8, evidence="At last.")],
+)  # fmt: skip
+
+
+def test_documents_both_ways() -> None:
+    doc = to_document(ARTICLE, indexed_at=datetime(2026, 11, 3, tzinfo=UTC))
+    assert doc["entities"][0]["terms"] == ["Marcus Hale", "Hale"]
+    assert doc["quotes_text"] == "Marcus Hale: At last." and "Hale" in doc["entities_text"]
+    assert doc["indexed_at"] == "2026-11-03T00:00:00+00:00"
+    assert from_document(json.loads(json.dumps(doc))) == ARTICLE
+
+
+def test_to_result_reads_hits_total_facets_and_cursor() -> None:
+    source = to_document(ARTICLE)
+    resp = {
+        "hits": {
+            "total": {"value": 3},
+            "hits": [{"_source": source, "_score": 2.345678, "sort": [2.3, "a1"],
+                      "highlight": {"body": ["The <mark>bridge</mark> reopened"]}}],
+        },
+        "aggregations": {
+            "entities": {"types": {"buckets": [{"key": "PERSON", "names": {"buckets": [
+                {"key": "Marcus Hale", "articles": {"doc_count": 3}}]}}]}},
+            "sources": {"buckets": [{"key": "harbortimes.example", "doc_count": 3}]},
+            "stances": {"labels": {"buckets": [{"key": "favor", "articles": {"doc_count": 1}},
+                                               {"key": "against", "articles": {"doc_count": 2}}]}},
+            "dates": {"buckets": [{"key_as_string": "2026-11-02", "doc_count": 3}]},
+        },
+    }  # fmt: skip
+    result = to_result(resp, SearchQuery(text="bridge", limit=1))
+    [hit] = result.hits
+    assert (result.total, hit.id, hit.score) == (3, "a1", 2.3457)
+    assert hit.snippet == "The <mark>bridge</mark> reopened"
+    assert [(v.value, v.count) for v in result.facets.stances] == [("against", 2), ("favor", 1)]
+    assert result.facets.entities["PERSON"][0].value == "Marcus Hale"
+    assert result.next_cursor == encode_cursor([2.3, "a1"]), "a full page has a next cursor"
+    assert to_result(resp, SearchQuery(text="bridge", limit=10)).next_cursor is None
+
+
+def test_one_weights_table_for_every_backend() -> None:
+    # Elasticsearch and OpenSearch: the fields boosted by their weights
+    assert TEXT_FIELDS == ["title^6", "summary^2", "body", "quotes_text^1.5", "entities_text^3"]
+    # SQLite: bm25() gets the same weights, in the order of its FTS columns
+    columns = re.search(r"USING fts5 \(\s*([^-]*?),\s*--", sqlite_index._SCHEMA)
+    assert columns is not None
+    fts = [c.strip() for c in columns[1].split(",")]
+    assert [f"{c}_text" if c in ("quotes", "entities") else c for c in fts] == list(TEXT_WEIGHTS)
+    assert sqlite_index._BM25 == "bm25(articles_fts, 6.0, 2.0, 1.0, 1.5, 3.0)"
+
+
+def test_the_packaged_mapping_and_an_override(tmp_path: Path) -> None:
+    packaged = load_mapping()
+    assert set(packaged) == {"settings", "mappings"}
+    assert packaged["mappings"]["properties"]["entities"]["type"] == "nested"
+    for field in TEXT_WEIGHTS:
+        assert field in packaged["mappings"]["properties"], f"{field} is searched, so mapped"
+    own = tmp_path / "mine.json"
+    own.write_text(json.dumps({"settings": {}, "mappings": {"properties": {}}}))
+    assert load_mapping(own) == {"settings": {}, "mappings": {"properties": {}}}
+    assert mapping_hash(load_mapping(own)) != mapping_hash(packaged)
+    assert mapping_hash(packaged) == mapping_hash(json.loads(json.dumps(packaged)))
+
+
+@pytest.mark.parametrize(("content", "message"), [(None, "mine.json"), ("{nope", "not valid JSON")])
+def test_a_bad_mapping_override_is_an_input_error(
+    tmp_path: Path, content: str | None, message: str
+) -> None:
+    own = tmp_path / "mine.json"
+    if content is not None:
+        own.write_text(content)
+    with pytest.raises(InputError, match=message):
+        load_mapping(own)

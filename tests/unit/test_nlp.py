@@ -1,0 +1,98 @@
+"""The spaCy pipeline's own parts: the cached text, line breaks as sentence ends, the
+merge of the two entity models (table-driven on hand-made docs), and loading."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import spacy
+from spacy.tokens import Doc, Span
+
+from pipeline.errors import InputError
+from pipeline.nlp import NEWS_NER, NewsEntities, doc_text, load_model
+
+WORDS = ["Vice", "President", "Mike", "Pence", "met", "Hezbollah", "envoys", "in", "Beirut",
+         "on", "Friday", "about", "the", "Paris", "Agreement", "and", "Norwegian", "fish"]  # fmt: skip
+
+
+def _doc(conll: list[tuple[int, int, str]], onto: list[tuple[int, int, str]]) -> Doc:
+    """A doc whose news-NER entities are ``conll`` and small-model entities ``onto``,
+    as ``NewsEntities`` sees them after both models ran."""
+    doc = Doc(spacy.blank("en").vocab, words=WORDS)
+    doc.spans["ontonotes"] = [Span(doc, s, e, label=label) for s, e, label in onto]
+    doc.ents = [Span(doc, s, e, label=label) for s, e, label in conll]
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("conll", "onto", "expected"),
+    [
+        # CoNLL labels in our terms: PER → PERSON, LOC → GPE
+        ([(8, 9, "LOC")], [], [("Beirut", "GPE", True)]),
+        ([(2, 4, "PER")], [], [("Mike Pence", "PERSON", True)]),
+        # MISC gets the small model's finer type when both mark the same words
+        ([(13, 15, "MISC")], [(13, 15, "LAW")], [("Paris Agreement", "LAW", True)]),
+        ([(16, 17, "MISC")], [(16, 17, "NORP")], [("Norwegian", "NORP", True)]),
+        ([(16, 17, "MISC")], [(16, 17, "GPE")], [("Norwegian", "MISC", True)]),
+        # person or organisation: the small model decides when the two disagree
+        ([(5, 6, "PER")], [(5, 6, "ORG")], [("Hezbollah", "ORG", True)]),
+        # a person's longer name around the news NER's one is taken
+        ([(3, 4, "PER")], [(2, 4, "PERSON")], [("Mike Pence", "PERSON", True)]),
+        # the small model's other types stay where they overlap nothing taken
+        ([(8, 9, "LOC")], [(10, 11, "DATE")], [("Beirut", "GPE", True), ("Friday", "DATE", False)]),
+        ([(10, 11, "MISC")], [(10, 11, "DATE")], [("Friday", "MISC", True)]),
+        # and its people, organisations and places never: the news NER is the judge of those
+        ([], [(8, 9, "GPE"), (2, 4, "PERSON")], []),
+    ],
+)
+def test_entity_merge(
+    conll: list[tuple[int, int, str]],
+    onto: list[tuple[int, int, str]],
+    expected: list[tuple[str, str, bool]],
+) -> None:
+    doc = NewsEntities._merge(_doc(conll, onto))
+    assert [(e.text, e.label_, e.kb_id_ == NEWS_NER) for e in doc.ents] == expected
+
+
+def test_stash_moves_the_small_models_entities_aside() -> None:
+    doc = Doc(spacy.blank("en").vocab, words=WORDS)
+    doc.ents = [Span(doc, 8, 9, label="GPE")]
+    NewsEntities._stash(doc)
+    assert list(doc.ents) == [] and [s.text for s in doc.spans["ontonotes"]] == ["Beirut"]
+
+
+def test_doc_text_is_built_once() -> None:
+    doc = spacy.blank("en")("The bridge opened.")
+    first = doc_text(doc)
+    assert first == doc.text and doc_text(doc) is first
+
+
+@pytest.mark.parametrize(
+    ("text", "starts"),
+    [
+        ("Harbor news\nThe bridge opened today.", ["The"]),
+        ("Title\n\nBody here.\nSecond line", ["Body", "Second"]),
+        ("One line. Two sentences, one line.", []),  # the parser's job, not this one's
+    ],
+)
+def test_a_line_break_ends_a_sentence(text: str, starts: list[str]) -> None:
+    nlp = spacy.blank("en")
+    nlp.add_pipe("newline_sentences")
+    doc = nlp(text)
+    assert [t.text for t in doc[1:] if t.is_sent_start] == starts
+
+
+def test_unknown_model_is_an_input_error_naming_it() -> None:
+    with pytest.raises(InputError, match="no_such_model_4d1f"):
+        load_model("no_such_model_4d1f")
+
+
+def test_default_model_is_loaded_once_with_our_components(nlp: Any) -> None:
+    assert load_model() is nlp
+    names = nlp.pipe_names
+    assert names.index("newline_sentences") < names.index("parser")
+    assert names.index("ner") < names.index("news_entities")
+    doc = nlp("Councillor Marcus Hale spoke in Oslo.\nNew heading")
+    assert {e.text for e in doc.ents} >= {"Marcus Hale", "Oslo"}
+    assert [s.text.strip() for s in doc.sents][-1] == "New heading"
