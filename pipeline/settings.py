@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
+
+from pipeline.netguard import IPNetwork, parse_networks
 
 Backend = Literal["sqlite", "elasticsearch", "opensearch"]
 StoreKind = Literal["sqlite", "redis"]
@@ -51,7 +54,11 @@ class Settings(BaseSettings):
 
     # HTTP politeness and safety (one client for feeds and pages)
     user_agent: str = "Newswire/0.1 (+https://github.com/newswire/newswire)"
-    allow_private_hosts: bool = False
+    # Non-public networks fetch may reach, besides every public address: CIDRs,
+    # comma-separated in the environment ("127.0.0.0/8,::1/128"); true means loopback,
+    # RFC 1918 and unique-local IPv6 (never link-local); false or empty means none.
+    # Cloud metadata addresses are refused whatever this says.
+    allow_private_hosts: Annotated[tuple[IPNetwork, ...], NoDecode] = ()
     http_timeout: float = Field(20.0, gt=0)
     max_body_bytes: int = Field(5_000_000, gt=1024)
     max_redirects: int = Field(5, ge=0, le=20)
@@ -90,6 +97,11 @@ class Settings(BaseSettings):
     # Unacknowledged tasks return to their queue after this many seconds; it must exceed
     # the longest retry delay, or a task waiting for its retry would run twice.
     broker_visibility_timeout: int = Field(7200, ge=1)
+
+    @field_validator("allow_private_hosts", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> tuple[IPNetwork, ...]:
+        return parse_networks(value)
 
     @model_validator(mode="after")
     def _bounds(self) -> Settings:
