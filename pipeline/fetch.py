@@ -120,6 +120,7 @@ def checked_url(url: str, *, redirected_from: str | None = None) -> tuple[str, i
     """
     where = f"redirect from {redirected_from} to" if redirected_from else "URL"
     bad = BadResponseError if redirected_from else InputError
+    shown = repr(url if len(url) <= 200 else url[:200] + "…")
     scheme = _SCHEME.match(url)
     if not scheme or scheme.group(1).lower() not in ("http", "https"):
         name = scheme.group(1).lower() if scheme else "(none)"
@@ -129,18 +130,18 @@ def checked_url(url: str, *, redirected_from: str | None = None) -> tuple[str, i
         host = parsed.raw_host.decode("ascii")
         parsed.host  # noqa: B018  # decodes IDNA labels, which httpx does lazily and may refuse
     except (httpx.InvalidURL, ValueError) as exc:  # UnicodeError (IDNA) is a ValueError
-        raise bad(f"{where} {url!r} does not parse: {exc}", url=url) from exc
+        raise bad(f"{where} {shown} does not parse: {_brief(exc)}", url=url) from exc
     if parsed.scheme not in ("http", "https"):
         raise BlockedHostError(
             f"{where} scheme {parsed.scheme or '(none)'!r} is not fetched", url=url
         )
     if not host:
-        raise bad(f"{where} {url!r} has no host", url=url)
+        raise bad(f"{where} {shown} has no host", url=url)
     if (parse_address(host) is None and not _HOST_NAME.fullmatch(host)) or len(host) > 253:
-        raise bad(f"{where} {url!r}: {host!r} is not a host name", url=url)
+        raise bad(f"{where} {shown}: {host!r} is not a host name", url=url)
     port = parsed.port if parsed.port is not None else 443 if parsed.scheme == "https" else 80
     if not 0 < port < 65536:
-        raise bad(f"{where} {url!r}: port {port} is out of range", url=url)
+        raise bad(f"{where} {shown}: port {port} is out of range", url=url)
     return host, port
 
 
@@ -381,12 +382,12 @@ class Fetcher:
             reason = budget.exhausted() if budget.spent else f"timed out ({type(exc).__name__})"
             raise NetworkError(f"{reason} while {budget.phase}", url=url) from exc
         except httpx.RemoteProtocolError as exc:  # h11: bad status line, headers, chunks
-            raise NetworkError(f"broken HTTP while {budget.phase}: {exc}", url=url) from exc
+            raise NetworkError(f"broken HTTP while {budget.phase}: {_brief(exc)}", url=url) from exc
         except (httpx.InvalidURL, ValueError) as exc:  # IDNA and header encoding errors
-            raise InputError(f"cannot request this URL: {exc}", url=url) from exc
+            raise InputError(f"cannot request this URL: {_brief(exc)}", url=url) from exc
         except httpx.HTTPError as exc:  # connect, read and write errors, and the rest
             raise NetworkError(
-                f"{type(exc).__name__} while {budget.phase}: {exc}", url=url
+                f"{type(exc).__name__} while {budget.phase}: {_brief(exc)}", url=url
             ) from exc
 
     def _check_robots(self, url: str) -> None:
@@ -414,6 +415,13 @@ class Fetcher:
         # RFC 9309: robots.txt is UTF-8, whatever charset the server names.
         text = resp.content.decode("utf-8", errors="replace").removeprefix("\ufeff")
         return _robots_parser(robots_url, text.splitlines())
+
+
+def _brief(exc: BaseException) -> str:
+    # h11 quotes the offending bytes, which a hostile server can make 100 KB long;
+    # reasons end up in logs, feed state and dead letters.
+    text = str(exc)
+    return text if len(text) <= 300 else text[:300] + "…"
 
 
 def _robots_parser(robots_url: str, lines: list[str]) -> RobotFileParser:

@@ -27,6 +27,7 @@ from pipeline.errors import (
     BodyTooLargeError,
     InputError,
     NetworkError,
+    NewswireError,
 )
 from pipeline.fetch import Fetcher, check_host_allowed
 from pipeline.inflate import PIECE, iter_decoded, read_body
@@ -239,6 +240,36 @@ def test_check_host_allowed_only_raises_its_own_errors(url: str) -> None:
     # Every name resolves to a private address, so nothing ever passes but public literals.
     with contextlib.suppress(BlockedHostError, InputError):
         check_host_allowed(url, allow_private=False, resolver=lambda host, port: ["10.1.1.1"])
+
+
+@hsettings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    st.one_of(
+        st.text(),
+        st.builds(lambda h, p: f"http://{h}/{p}", st.text(), st.text()),
+        st.builds(
+            lambda h, port: f"https://{h}:{port}/",
+            st.from_regex(r"[a-z0-9.\-\[\]:%]{0,20}", fullmatch=True),
+            st.integers(-5, 70000),
+        ),
+    )
+)
+def test_fetcher_raises_only_newswire_errors_on_any_url(
+    loopback_only: list[str], settings: Settings, url: str
+) -> None:
+    # Names resolve to a private address, so only public literals get as far as a
+    # connect, which the test network refuses.
+    closed = settings.model_copy(update={"allow_private_hosts": (), "respect_robots": False})
+    with (
+        Fetcher(closed, resolver=lambda host, port: ["10.1.1.1"]) as f,
+        contextlib.suppress(NewswireError),
+    ):
+        f.get(url)
+    assert all(not ipaddress.ip_address(a).is_private for a in loopback_only)
 
 
 # The setting ---------------------------------------------------------------------
