@@ -220,9 +220,15 @@ class _PinnedTransport(httpx.HTTPTransport):
     """httpx's transport on our network backend (httpx has no argument for it)."""
 
     def __init__(self, backend: PinnedBackend) -> None:
-        super().__init__()
+        ssl_context = httpx.create_ssl_context()
+        super().__init__(verify=ssl_context)
+        limits = httpx.Limits()  # httpx's defaults, not httpcore's (10 connections, no expiry)
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(), network_backend=backend
+            ssl_context=ssl_context,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=backend,
         )
 
 
@@ -351,11 +357,12 @@ class Fetcher:
         """One request: status, headers and, for a 2xx answer only, the decoded body."""
         cap = self.settings.max_body_bytes
         budget.phase = "waiting for the response headers"
-        timeout = httpx.Timeout(self.settings.http_timeout).as_dict()
         try:
-            request = httpx.Request(
-                "GET", url, headers={**self._headers, **headers}, extensions={"timeout": timeout}
-            )
+            # Waiting for a pooled connection counts too: no timeout beyond the budget.
+            timeout = httpx.Timeout(budget.timeout(self.settings.http_timeout)).as_dict()
+            merged = httpx.Headers(self._headers)
+            merged.update(headers)
+            request = httpx.Request("GET", url, headers=merged, extensions={"timeout": timeout})
             self._cookies.set_cookie_header(request)
             resp = self._transport.handle_request(request)
             resp.request = request

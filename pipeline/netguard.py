@@ -344,8 +344,9 @@ def _is_readable(sock: socket.socket) -> bool:
     # closed it (or sent junk), so it must not be reused.
     if sock.fileno() < 0:
         return True
-    readable, _, _ = select.select([sock], [], [], 0)
-    return bool(readable)
+    poller = select.poll()  # not select(): file descriptors above 1023 are common in workers
+    poller.register(sock.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
 
 
 class PinnedBackend(httpcore.NetworkBackend):
@@ -373,6 +374,7 @@ class PinnedBackend(httpcore.NetworkBackend):
             host, port, self._allowed(), self._resolver, _budget_timeout(timeout)
         )
         failures: list[str] = []
+        timed_out: TimeoutError | None = None
         for addr in addresses:
             _set_phase(f"connecting to {addr} port {port}")
             family = socket.AF_INET6 if addr.version == 6 else socket.AF_INET
@@ -385,16 +387,21 @@ class PinnedBackend(httpcore.NetworkBackend):
                     sock.bind((local_address, 0))
                 sock.settimeout(_budget_timeout(timeout))
                 sock.connect((str(addr), port))
-            except TimeoutError as exc:
+            except TimeoutError as exc:  # try the next address while the budget lasts
                 sock.close()
-                raise _timed_out(httpcore.ConnectTimeout(f"connect to {addr} timed out")) from exc
+                failures.append(f"{addr}: timed out")
+                timed_out = exc
+                continue
             except OSError as exc:
                 sock.close()
                 failures.append(f"{addr}: {exc.strerror or exc}")
                 continue
             _set_phase("waiting for the response headers")
             return GuardedStream(sock)
-        raise httpcore.ConnectError(f"cannot connect to {host} ({'; '.join(failures)})")
+        reason = f"cannot connect to {host} ({'; '.join(failures)})"
+        if timed_out is not None:
+            raise _timed_out(httpcore.ConnectTimeout(reason)) from timed_out
+        raise httpcore.ConnectError(reason)
 
     def connect_unix_socket(
         self,

@@ -172,6 +172,52 @@ class HostileServer:
         self._thread.join(timeout=5)
 
 
+class RawServer:
+    """A TCP server on 127.0.0.1 whose ``handler(sock, stop)`` gets each connection
+    before any HTTP is read: for attacks on TLS (``https://127.0.0.1:{port}/``)."""
+
+    def __init__(self, handler: Callable[[socket.socket, threading.Event], None]) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        self._handler = handler
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        self._listener.settimeout(0.1)  # closing a socket does not wake a blocked accept()
+        while not self._stop.is_set():
+            try:
+                sock, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            sock.settimeout(None)
+            threading.Thread(target=self._handle, args=(sock,), daemon=True).start()
+
+    def _handle(self, sock: socket.socket) -> None:
+        with sock, contextlib.suppress(OSError):
+            self._handler(sock, self._stop)
+
+    def __enter__(self) -> RawServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._listener.close()
+
+
+def trickled_tls_hello(sock: socket.socket, stop: threading.Event) -> None:
+    """Answer a TLS ClientHello with a ServerHello record one byte at a time."""
+    sock.recv(4096)
+    for byte in b"\x16\x03\x03\x10\x00" + b"\x02" * 4096:
+        if stop.wait(TRICKLE_EVERY):
+            return
+        sock.send(bytes([byte]))
+
+
 # The payloads -----------------------------------------------------------------------
 
 

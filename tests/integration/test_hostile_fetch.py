@@ -33,8 +33,10 @@ from tests.integration.hostile_server import (
     HUGE_LINE_BYTES,
     Conn,
     HostileServer,
+    RawServer,
     huge_line_page,
     robots_with_charset,
+    trickled_tls_hello,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -123,6 +125,14 @@ def test_redirect_hops_share_one_budget(server: HostileServer, fetcher: Fetcher)
     assert isinstance(outcome, NetworkError), outcome
     assert "budget ran out" in outcome.reason
     assert elapsed <= BUDGET + SLACK
+
+
+def test_trickled_tls_handshake_is_bounded(fetcher: Fetcher) -> None:
+    with RawServer(trickled_tls_hello) as raw:
+        outcome, elapsed = timed_get(fetcher, f"https://127.0.0.1:{raw.port}/", BUDGET + SLACK)
+    assert isinstance(outcome, NetworkError), outcome
+    assert "TLS handshake with 127.0.0.1" in outcome.reason
+    assert elapsed <= TIMEOUT + SLACK
 
 
 def test_silent_server_trips_the_read_timeout(server: HostileServer, fetcher: Fetcher) -> None:
