@@ -23,7 +23,9 @@ names), ``conn.send(data)``, ``conn.respond(status, body, headers)`` and
 ``conn.trickle(data, every)``, which sends one byte per ``every`` seconds and returns
 when the client hangs up or the server stops. Unknown paths answer 404.
 
-The bombs are built in milliseconds whatever their size (``deflate_zeros``).
+A fixed answer needs no function: add its bytes to ``RAW_ANSWERS``. ``RawServer``
+hands over the socket before any HTTP (attacks on TLS). The bombs are built in
+milliseconds whatever their size (``deflate_zeros``).
 """
 
 from __future__ import annotations
@@ -384,70 +386,30 @@ def _redirect_loop(conn: Conn) -> None:
     conn.respond(302, headers={"Location": "/redirect-loop"})
 
 
-@route("/short-body")
-def _short_body(conn: Conn) -> None:
-    conn.send(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nonly ten b")
-
-
-@route("/long-body")
-def _long_body(conn: Conn) -> None:
-    conn.send(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst" + b"HTTP/1.1 200 smuggled" * 50)
-
-
-@route("/bad-chunked")
-def _bad_chunked(conn: Conn) -> None:
-    conn.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nnot a chunk\r\n")
-
-
-@route("/chunk-size-overflow")
-def _chunk_overflow(conn: Conn) -> None:
-    conn.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b"f" * 40 + b"\r\nx")
-
-
-@route("/bad-header-bytes")
-def _bad_header_bytes(conn: Conn) -> None:
-    conn.send(b"HTTP/1.1 200 OK\r\nX-Evil\x00Name: 1\r\nContent-Length: 2\r\n\r\nhi")
-
-
-@route("/bad-status-line")
-def _bad_status_line(conn: Conn) -> None:
-    conn.send(b"HTTP/1.1 two-hundred OK\r\nContent-Length: 2\r\n\r\nhi")
-
-
-@route("/not-http")
-def _not_http(conn: Conn) -> None:
-    conn.send(b"SSH-2.0-OpenSSH_9.2\r\n")
-
-
-@route("/huge-headers")
-def _huge_headers(conn: Conn) -> None:
-    conn.send(b"HTTP/1.1 200 OK\r\n" + b"X-Big: " + b"b" * 200_000 + b"\r\n\r\n")
-
-
-@route("/many-headers")
-def _many_headers(conn: Conn) -> None:
-    conn.send(b"HTTP/1.1 200 OK\r\n" + b"X-A: 1\r\n" * 200_000 + b"Content-Length: 0\r\n\r\n")
-
-
-@route("/two-lengths")
-def _two_lengths(conn: Conn) -> None:
-    conn.send(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 9\r\n\r\nhi")
+_OK = b"HTTP/1.1 200 OK\r\n"
+# Answers sent as they are, byte for byte, whatever was asked.
+RAW_ANSWERS = {
+    "/short-body": _OK + b"Content-Length: 1000\r\n\r\nonly ten b",
+    "/long-body": _OK + b"Content-Length: 5\r\n\r\nfirst" + b"HTTP/1.1 200 smuggled" * 50,
+    "/bad-chunked": _OK + b"Transfer-Encoding: chunked\r\n\r\nzz\r\nnot a chunk\r\n",
+    "/chunk-size-overflow": _OK + b"Transfer-Encoding: chunked\r\n\r\n" + b"f" * 40 + b"\r\nx",
+    "/bad-header-bytes": _OK + b"X-Evil\x00Name: 1\r\nContent-Length: 2\r\n\r\nhi",
+    "/bad-status-line": b"HTTP/1.1 two-hundred OK\r\nContent-Length: 2\r\n\r\nhi",
+    "/not-http": b"SSH-2.0-OpenSSH_9.2\r\n",
+    "/huge-headers": _OK + b"X-Big: " + b"b" * 200_000 + b"\r\n\r\n",
+    "/many-headers": _OK + b"X-A: 1\r\n" * 200_000 + b"Content-Length: 0\r\n\r\n",
+    "/two-lengths": _OK + b"Content-Length: 2\r\nContent-Length: 9\r\n\r\nhi",
+    # An ETag in Latin-1 bytes: a client that echoes it back must not choke.
+    "/non-ascii-etag": _OK + b'ETag: "caf\xe9"\r\nContent-Length: 2\r\n\r\nhi',
+    "/retry-after-odd": "HTTP/1.1 503 X\r\nRetry-After: ²\r\nContent-Length: 0\r\n\r\n".encode(),
+}
+for _path, _answer in RAW_ANSWERS.items():
+    ROUTES[_path] = functools.partial(lambda conn, answer: conn.send(answer), answer=_answer)
 
 
 @route("/close")
 def _close(conn: Conn) -> None:
     conn.sock.close()  # read the request, hang up without a word
-
-
-@route("/non-ascii-etag")
-def _non_ascii_etag(conn: Conn) -> None:
-    # An ETag in Latin-1 bytes: a client that echoes it back must not choke.
-    conn.send(b'HTTP/1.1 200 OK\r\nETag: "caf\xe9"\r\nContent-Length: 2\r\n\r\nhi')
-
-
-@route("/retry-after-odd")
-def _retry_after_odd(conn: Conn) -> None:
-    conn.send("HTTP/1.1 503 X\r\nRetry-After: ²\r\nContent-Length: 0\r\n\r\n".encode())
 
 
 def robots_with_charset(

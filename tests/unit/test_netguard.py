@@ -8,11 +8,17 @@ are answered by a simulated resolver.
 from __future__ import annotations
 
 import contextlib
+import http.server
 import ipaddress
 import os
+import shutil
 import socket
+import ssl
+import subprocess
+import threading
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,6 +39,7 @@ from pipeline.fetch import Fetcher, check_host_allowed
 from pipeline.inflate import PIECE, iter_decoded, read_body
 from pipeline.netguard import PRIVATE_NETWORKS, parse_networks
 from pipeline.settings import Settings
+from tests.conftest import need
 
 PUBLIC = "93.184.216.34"  # a public address: checked, never connected to
 
@@ -151,6 +158,61 @@ def test_redirect_to_metadata_is_refused_even_with_loopback_allowed(
     with Fetcher(allowed) as f, pytest.raises(BlockedHostError, match="metadata"):
         f.get(httpserver.url_for("/hop"))
     assert loopback_only == ["127.0.0.1"] or set(loopback_only) <= {"127.0.0.1", "::1"}
+
+
+@pytest.fixture
+def tls_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    """An HTTPS server on 127.0.0.1 with a certificate for ``pinned.test`` only, which
+    the client trusts (SSL_CERT_FILE). Yields its port."""
+    need(shutil.which("openssl") is not None, "openssl not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-keyout", str(key), "-out", str(cert), "-subj", "/CN=pinned.test"),
+            *("-addext", "subjectAltName=DNS:pinned.test"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+class _Hello(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = f"hello {self.headers['Host']}".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_tls_verifies_the_host_name_on_the_pinned_address(
+    tls_site: int, settings: Settings, loopback_only: list[str]
+) -> None:
+    loopback = settings.model_copy(
+        update={"allow_private_hosts": parse_networks("127.0.0.0/8"), "respect_robots": False}
+    )
+    with Fetcher(loopback, resolver=lambda host, port: ["127.0.0.1"]) as f:
+        # SNI and verification use the name, the socket the pinned address.
+        page = f.get(f"https://pinned.test:{tls_site}/")
+        assert page.content == f"hello pinned.test:{tls_site}".encode()
+        # The same server by address: its certificate does not name 127.0.0.1.
+        with pytest.raises(NetworkError, match="CERTIFICATE_VERIFY_FAILED"):
+            f.get(f"https://127.0.0.1:{tls_site}/")
+    assert set(loopback_only) == {"127.0.0.1"}
 
 
 # The address policy ---------------------------------------------------------------
