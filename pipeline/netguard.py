@@ -121,7 +121,7 @@ def address_refusal(addr: IPAddress, allowed: Sequence[IPNetwork]) -> str | None
         return None
     if plain.is_global and not plain.is_multicast:
         return None
-    return f"non-public address {plain}"
+    return f"non-public address {plain} (allow its network in NEWSWIRE_ALLOW_PRIVATE_HOSTS)"
 
 
 def parse_address(host: str) -> IPAddress | None:
@@ -166,11 +166,7 @@ def resolve_checked(
             raise NetworkError(f"{host} resolves to a non-address {text!r}", url=url) from exc
         reason = address_refusal(addr, allowed)
         if reason:
-            raise BlockedHostError(
-                f"{host} resolves to {reason} (allow its network in"
-                " NEWSWIRE_ALLOW_PRIVATE_HOSTS to fetch it)",
-                url=url,
-            )
+            raise BlockedHostError(f"{host} resolves to {reason}", url=url)
         addresses.append(addr)
     if not addresses:
         raise NetworkError(f"cannot resolve {host}: no address", url=url)
