@@ -42,7 +42,7 @@ from tests.integration.hostile_server import (
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 0.5  # http_timeout of these tests: each request's budget is 3 x this
 BUDGET = 3 * TIMEOUT
-SLACK = 0.75  # seconds beyond the budget a failing request may take, on a busy machine
+SLACK = 1.0  # seconds beyond the budget a failing request may take, on a busy machine
 CAP = 1_000_000
 
 
