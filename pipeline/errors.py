@@ -65,7 +65,13 @@ class StoreUnavailableError(TransientError):
 
 
 class BlockedHostError(PermanentError):
-    """The target resolves to a private, loopback or link-local address."""
+    """The target is not fetched: a non-http scheme, or an address outside the policy
+    (not public and not in an allowed network, or a cloud metadata endpoint)."""
+
+
+class BadResponseError(PermanentError):
+    """The server's answer breaks HTTP beyond use: a redirect Location that does not
+    parse, an unknown, stacked or corrupt content encoding."""
 
 
 class BodyTooLargeError(PermanentError):

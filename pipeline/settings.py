@@ -22,6 +22,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from pipeline.netguard import IPNetwork, parse_networks
+
 Backend = Literal["sqlite", "elasticsearch", "opensearch"]
 StoreKind = Literal["sqlite", "redis"]
 AnalysisStep = Literal["entities", "quotes", "stances", "claims"]
@@ -81,7 +83,11 @@ class Settings(BaseSettings):
 
     # HTTP politeness and safety (one client for feeds and pages)
     user_agent: str = "Newswire/0.1 (+https://github.com/newswire/newswire)"
-    allow_private_hosts: bool = False
+    # Non-public networks fetch may reach, besides every public address: CIDRs,
+    # comma-separated in the environment ("127.0.0.0/8,::1/128"); true means loopback,
+    # RFC 1918 and unique-local IPv6 (never link-local); false or empty means none.
+    # Cloud metadata addresses are refused whatever this says.
+    allow_private_hosts: Annotated[tuple[IPNetwork, ...], NoDecode] = ()
     http_timeout: float = Field(20.0, gt=0)
     max_body_bytes: int = Field(5_000_000, gt=1024)
     max_redirects: int = Field(5, ge=0, le=20)
@@ -142,6 +148,11 @@ class Settings(BaseSettings):
     @classmethod
     def _check_steps(cls, value: list[AnalysisStep]) -> list[AnalysisStep]:
         return check_analysis_steps(value)
+
+    @field_validator("allow_private_hosts", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> tuple[IPNetwork, ...]:
+        return parse_networks(value)
 
     @model_validator(mode="after")
     def _bounds(self) -> Settings:

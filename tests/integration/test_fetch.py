@@ -15,12 +15,14 @@ from pipeline.errors import (
     BlockedHostError,
     BodyTooLargeError,
     ClientError,
+    InputError,
     NetworkError,
     RobotsDisallowedError,
     ServerError,
     TooManyRedirectsError,
 )
 from pipeline.fetch import Fetcher, check_host_allowed, parse_retry_after
+from pipeline.netguard import parse_networks
 from pipeline.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -189,15 +191,58 @@ def test_non_http_schemes_refused(url: str) -> None:
         check_host_allowed(url, allow_private=True)
 
 
-def test_redirect_to_private_host_is_refused(httpserver: HTTPServer, settings: Settings) -> None:
-    # The first hop is allowed (we pretend loopback is public for it), the second is not.
+def test_redirect_to_link_local_is_refused(httpserver: HTTPServer, settings: Settings) -> None:
+    # Loopback is allowed for the first hop; the link-local second hop is not.
     httpserver.expect_request("/hop").respond_with_data(
-        "", status=302, headers={"Location": "http://169.254.169.254/latest"}
+        "", status=302, headers={"Location": "http://169.254.10.10/latest"}
     )
-    with Fetcher(settings) as f:
-        f.settings = settings.model_copy(update={"allow_private_hosts": False})
-        with pytest.raises(BlockedHostError):
-            f.get(httpserver.url_for("/hop"))
+    loopback = settings.model_copy(update={"allow_private_hosts": parse_networks("127.0.0.0/8")})
+    with Fetcher(loopback) as f, pytest.raises(BlockedHostError, match=r"169\.254\.10\.10"):
+        f.get(httpserver.url_for("/hop"), check_robots=False)
+    assert [req.path for req, _ in httpserver.log] == ["/hop"]
+
+
+def test_slow_dns_is_bounded_by_the_budget(settings: Settings) -> None:
+    def hanging(host: str, port: int) -> list[str]:
+        time.sleep(5)
+        return ["127.0.0.1"]
+
+    started = time.monotonic()
+    with (
+        Fetcher(settings.model_copy(update={"http_timeout": 0.3}), resolver=hanging) as f,
+        pytest.raises(NetworkError, match=r"timed out resolving slow-dns\.test"),
+    ):
+        f.get("http://slow-dns.test/x", check_robots=False)
+    assert time.monotonic() - started < 1.5
+
+
+@pytest.mark.parametrize(
+    ("url", "error"),
+    [
+        ("http://127.0.0.1:99999/", InputError),
+        ("http://[::1/", InputError),
+        ("http://xn--a.test/", InputError),
+        ("javascript:alert(1)", BlockedHostError),
+        ("127.0.0.1/x", BlockedHostError),
+    ],
+)
+def test_unfetchable_urls_are_permanent(
+    settings: Settings, url: str, error: type[Exception]
+) -> None:
+    with Fetcher(settings) as f, pytest.raises(error):
+        f.get(url)
+
+
+def test_hostile_cookies_do_not_break_the_fetch(httpserver: HTTPServer, fetcher: Fetcher) -> None:
+    cookies = [
+        ("Set-Cookie", "a=1; Expires=Wed, 99 Foo 99999999 99:99:99 GMT"),
+        ("Set-Cookie", "b=2; Max-Age=999999999999999999999999"),
+        ("Set-Cookie", "c=3; Domain=..; Path=" + "/x" * 2000),
+        ("Set-Cookie", "=; ; ; ="),
+    ]
+    httpserver.expect_request("/c").respond_with_data("ok", headers=cookies)
+    for _ in range(2):  # the second request sends back whatever the jar kept
+        assert fetcher.get(httpserver.url_for("/c")).content == b"ok"
 
 
 @pytest.mark.parametrize(
