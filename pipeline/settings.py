@@ -135,13 +135,22 @@ class Settings(BaseSettings):
 
 # Errors -------------------------------------------------------------------------------
 
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@")
+_URL_CREDENTIALS = re.compile(
+    # the user part runs to the last "@" before the path, as URL parsers read it
+    r"(?P<start>[A-Za-z][A-Za-z0-9+.-]*://)(?:(?P<user>[^/@:\s]*):)?[^/\s]*@"
+)
 
 
 def mask_url_credentials(text: str) -> str:
-    """``text`` with the user and password of every URL in it replaced by ``***``
-    (``redis://:pw@host/0`` becomes ``redis://***@host/0``)."""
-    return _URL_CREDENTIALS.sub(r"\g<scheme>***@", text)
+    """``text`` with the password of every URL in it replaced by ``***``
+    (``redis://:pw@host/0`` becomes ``redis://:***@host/0``); a user part without a
+    password may be a token, and is masked whole (``https://***@host``)."""
+
+    def masked(m: re.Match[str]) -> str:
+        user = m.group("user")
+        return f"{m.group('start')}{user}:***@" if user is not None else f"{m.group('start')}***@"
+
+    return _URL_CREDENTIALS.sub(masked, text)
 
 
 def settings_error_line(exc: ValidationError) -> str:

@@ -10,7 +10,7 @@ from typing import TypeVar
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from pipeline.errors import InputError, NewswireError, TransientError
+from pipeline.errors import NewswireError, TransientError
 from pipeline.index import Index, open_index
 from pipeline.settings import Settings, mask_url_credentials
 from pipeline.store import Store, feed_health, open_store
@@ -59,11 +59,10 @@ def reason(exc: BaseException) -> str:
 def _opened(part: str, open_part: Callable[[], _Part]) -> _Part:
     try:
         return open_part()
-    except InputError:
-        raise  # a missing client or bad setting: the operator's to fix, reported as is
     except Exception as exc:
-        # A damaged or unreadable database raises sqlite3/OS errors from the open; they
-        # make the part unavailable (503), not the server broken (500).
+        # A damaged or unreadable database (sqlite3, OS errors), an engine that does not
+        # answer or a missing client: the part is unavailable (503, with the reason),
+        # the server is not broken (500), and the next request tries again.
         raise TransientError(f"{part} unavailable: {reason(exc)}") from exc
 
 

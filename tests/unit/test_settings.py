@@ -112,8 +112,9 @@ def test_yaml_errors_are_one_line_without_the_line_itself(tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("text", "masked"),
     [
-        ("redis://:pw@host:6379/0", "redis://***@host:6379/0"),
-        ("amqp://user:pa:ss@broker//", "amqp://***@broker//"),
+        ("redis://:pw@host:6379/0", "redis://:***@host:6379/0"),
+        ("amqp://user:pa:ss@broker//", "amqp://user:***@broker//"),
+        ("redis://:p@ss@host/0", "redis://:***@host/0"),
         (
             "see https://u@h.example/x and redis://h/0",
             "see https://***@h.example/x and redis://h/0",
@@ -124,3 +125,19 @@ def test_yaml_errors_are_one_line_without_the_line_itself(tmp_path: Path) -> Non
 )
 def test_url_credentials_are_masked(text: str, masked: str) -> None:
     assert mask_url_credentials(text) == masked
+
+
+# URL text: no whitespace (which ends a URL in a message) and no "/" (which ends its host)
+_url_chars = st.characters(
+    exclude_categories=["Zs", "Zl", "Zp", "Cc", "Cs"], exclude_characters="/"
+)
+
+
+@given(
+    user=st.text(alphabet=_url_chars.filter(lambda c: c not in "@:"), max_size=10),
+    password=st.text(alphabet=_url_chars, min_size=1, max_size=30),
+)
+def test_any_password_in_a_url_is_masked(user: str, password: str) -> None:
+    text = f"cannot connect to redis://{user}:{password}@redis:6379/0 (refused)"
+    expected = f"cannot connect to redis://{user}:***@redis:6379/0 (refused)"
+    assert mask_url_credentials(text) == expected
