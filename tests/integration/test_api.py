@@ -377,6 +377,7 @@ def test_health_is_503_with_a_reason_on_a_damaged_database(
         assert body["status"] == "degraded"
         assert not (body["index"]["ok"] and body["store"]["ok"])
         assert any(part.get("error") for part in (body["index"], body["store"]))
+        assert httpx.get(f"{server.url}/metrics").status_code == 200, "a scrape shows what it can"
     finally:
         server.stop()
 
