@@ -29,12 +29,7 @@ from pipeline.api import pages
 from pipeline.api.profile import EntityProfile, entity_profile
 from pipeline.api.resources import Resources, Stats, reason
 from pipeline.errors import InputError, NewswireError, TransientError
-from pipeline.index import (
-    EntityName,
-    SearchQuery,
-    SearchResult,
-    Sort,
-)
+from pipeline.index import EntityName, SearchQuery, SearchResult, Sort
 from pipeline.models import Article, EntityType, StanceLabel
 from pipeline.settings import Settings, load_settings, mask_url_credentials
 from pipeline.store import EntryRecord, feed_health
