@@ -9,19 +9,23 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+import yaml
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     YamlConfigSettingsSource,
 )
 
+from pipeline.errors import InputError
 from pipeline.netguard import IPNetwork, parse_networks
 
 Backend = Literal["sqlite", "elasticsearch", "opensearch"]
@@ -154,6 +158,18 @@ class Settings(BaseSettings):
     def _networks(cls, value: object) -> tuple[IPNetwork, ...]:
         return parse_networks(value)
 
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _no_empty_key(cls, value: Any) -> Any:
+        # An empty NEWSWIRE_API_KEY= (the .env.example line uncommented) must mean "no
+        # key", which refuses every write, never "the empty key", which an empty header
+        # matches. Surrounding blanks go: HTTP strips them from the header anyway.
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, str):
+            return value.strip() or None
+        return value
+
     @model_validator(mode="after")
     def _bounds(self) -> Settings:
         if self.poll_min_interval > self.poll_max_interval:
@@ -177,3 +193,66 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         yaml_source = YamlConfigSettingsSource(settings_cls, yaml_file=_config_file())
         return (init_settings, env_settings, yaml_source)
+
+
+# Errors -------------------------------------------------------------------------------
+
+_URL_CREDENTIALS = re.compile(
+    # the user part runs to the last "@" before the path, as URL parsers read it
+    r"(?P<start>[A-Za-z][A-Za-z0-9+.-]*://)(?:(?P<user>[^/@:\s]*):)?[^/\s]*@"
+)
+
+
+def mask_url_credentials(text: str) -> str:
+    """``text`` with the password of every URL in it replaced by ``***``
+    (``redis://:pw@host/0`` becomes ``redis://:***@host/0``); a user part without a
+    password may be a token, and is masked whole (``https://***@host``)."""
+
+    def masked(m: re.Match[str]) -> str:
+        user = m.group("user")
+        return f"{m.group('start')}{user}:***@" if user is not None else f"{m.group('start')}***@"
+
+    return _URL_CREDENTIALS.sub(masked, text)
+
+
+def settings_error_line(exc: ValidationError) -> str:
+    """One line for a settings ``ValidationError``: ``settings: NEWSWIRE_X: message``
+    per error, joined by ``; ``. Never the input values (they may hold the API key or a
+    broker password), and URL credentials masked in what remains."""
+    parts = []
+    for err in exc.errors(include_url=False, include_input=False, include_context=False):
+        message = str(err["msg"]).removeprefix("Value error, ")
+        field = ".".join(str(part) for part in err["loc"])
+        parts.append(f"NEWSWIRE_{field.upper()}: {message}" if field else message)
+    return mask_url_credentials("settings: " + "; ".join(" ".join(p.split()) for p in parts))
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """The settings from ``overrides``, the environment and the YAML file.
+
+    Raises ``InputError`` whose reason is one line naming the bad ``NEWSWIRE_*``
+    variables (see ``settings_error_line``) and never a secret, instead of pydantic's
+    multi-line report with the raw input in it.
+    """
+    # "from None": a logged traceback would print the chained error, raw input and all
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise InputError(settings_error_line(exc)) from None
+    except SettingsError as exc:  # an environment value that does not parse (JSON)
+        raise InputError(mask_url_credentials(f"settings: {_one_line(exc)}")) from None
+    except yaml.YAMLError as exc:
+        # Only where and what: the problem mark would quote the line, secrets and all.
+        where = ""
+        if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+            where = f" (line {exc.problem_mark.line + 1})"
+        problem = getattr(exc, "problem", None) or "cannot be parsed"
+        raise InputError(f"settings: {_config_file()}: not valid YAML{where}: {problem}") from None
+    except (TypeError, ValueError):  # the file parsed, but to a list or a scalar
+        raise InputError(f"settings: {_config_file()}: must map setting names to values") from None
+    except OSError as exc:
+        raise InputError(f"settings: {_config_file()}: cannot be read: {exc.strerror}") from None
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())

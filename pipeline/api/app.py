@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import html
-import secrets
-import threading
+import hmac
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from datetime import time as dtime
@@ -18,8 +16,6 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Res
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
-from markupsafe import Markup
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -27,16 +23,16 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
 from pydantic import BaseModel, Field, HttpUrl
 
+from pipeline.api import pages
 from pipeline.api.profile import EntityProfile, entity_profile
+from pipeline.api.resources import Resources, Stats, reason
 from pipeline.errors import InputError, NewswireError, TransientError
-from pipeline.index import EntityName, Index, SearchQuery, SearchResult, Sort, open_index
+from pipeline.index import EntityName, SearchQuery, SearchResult, Sort
 from pipeline.models import Article, EntityType, StanceLabel
-from pipeline.settings import Settings
-from pipeline.store import EntryRecord, Store, feed_health, open_store
+from pipeline.settings import Settings, load_settings, mask_url_credentials
+from pipeline.store import EntryRecord, feed_health
 
 HERE = Path(__file__).parent
 
@@ -85,61 +81,6 @@ class HealthReport(BaseModel):
     store: dict[str, Any]
 
 
-class _Resources:
-    """The index and store, opened once per process and shared by request threads."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._index: Index | None = None
-        self._store: Store | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def index(self) -> Index:
-        with self._lock:
-            if self._index is None:
-                self._index = open_index(self.settings)
-            return self._index
-
-    @property
-    def store(self) -> Store:
-        with self._lock:
-            if self._store is None:
-                self._store = open_store(self.settings)
-            return self._store
-
-    def close(self) -> None:
-        for part in (self._index, self._store):
-            if part is not None:
-                part.close()
-
-
-class _Stats(Collector):
-    """Gauges read at scrape time: stories indexed, feeds, failing feeds, dead letters."""
-
-    def __init__(self, res: _Resources) -> None:
-        self.res = res
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        try:
-            articles = self.res.index.count()
-            rows = feed_health(self.res.store)
-        except NewswireError:
-            return
-        yield GaugeMetricFamily("newswire_articles", "Stories in the index.", value=articles)
-        yield GaugeMetricFamily("newswire_feeds", "Active feeds.", value=len(rows))
-        yield GaugeMetricFamily(
-            "newswire_feeds_failing",
-            "Feeds whose last poll failed.",
-            value=sum(r["state"] == "failing" for r in rows),
-        )
-        yield GaugeMetricFamily(
-            "newswire_dead_letters",
-            "Articles whose retries ran out.",
-            value=sum(r["entries"].get("dead", 0) for r in rows),
-        )
-
-
 def _day(value: date | None, end: bool = False) -> datetime | None:
     if value is None:
         return None
@@ -167,7 +108,8 @@ def search_query(
         str | None, Query(max_length=1000, description="next_cursor of the previous page.")
     ] = None,
 ) -> SearchQuery:
-    """The search contract's parameters (the CLI's options), validated."""
+    """The search contract's parameters (the CLI's options), validated. The cursor is
+    checked by the backend, which knows the types its sort values have."""
     return SearchQuery(
         text=q,
         entity=entity or None,
@@ -191,18 +133,11 @@ def _unprocessable(param: str, message: str) -> HTTPException:
     )
 
 
-def _marked(snippet: str) -> Markup:
-    """Escape a snippet, keeping only the engine's <mark> highlights."""
-    safe = (
-        html.escape(snippet).replace("&lt;mark&gt;", "<mark>").replace("&lt;/mark&gt;", "</mark>")
-    )
-    return Markup(safe)
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """The application over the index and store the settings name."""
-    settings = settings or Settings()
-    res = _Resources(settings)
+    """The application over the index and store the settings name (default: loaded from
+    the environment; ``InputError`` with one line when they are wrong)."""
+    settings = settings or load_settings()
+    res = Resources(settings)
     registry = CollectorRegistry()
     requests = Counter(
         "newswire_http_requests",
@@ -216,7 +151,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ["route"],
         registry=registry,
     )
-    registry.register(_Stats(res))
+    registry.register(Stats(res))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -228,11 +163,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Search analysed news stories: entities, quotes and stances.",
         lifespan=lifespan,
+        # Starlette's slash redirects build an absolute Location from the Host header,
+        # which the client chooses; a wrong path is a 404 instead.
+        redirect_slashes=False,
     )
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    templates = Jinja2Templates(directory=HERE / "templates")
-    templates.env.filters["marked"] = _marked
-    templates.env.globals["urlencode"] = urlencode
+    templates = pages.templates()
 
     @app.middleware("http")
     async def measure(
@@ -271,9 +207,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def require_key(x_api_key: Annotated[str | None, Header()] = None) -> None:
         if settings.api_key is None:
             raise HTTPException(403, "changes through the API are off: set NEWSWIRE_API_KEY")
-        if x_api_key is None or not secrets.compare_digest(
-            x_api_key, settings.api_key.get_secret_value()
-        ):
+        # In constant time, on bytes: compare_digest refuses non-ASCII text (a 500).
+        # Starlette decodes header bytes as latin-1, so encoding back gives the bytes
+        # sent, and a UTF-8 key sent as UTF-8 matches.
+        key = settings.api_key.get_secret_value().encode("utf-8")
+        if x_api_key is None or not hmac.compare_digest(x_api_key.encode("latin-1"), key):
             raise HTTPException(
                 401, "missing or wrong X-API-Key", headers={"WWW-Authenticate": "X-API-Key"}
             )
@@ -285,7 +223,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def run_search(query: SearchQuery) -> SearchResult:
         try:
             return res.index.search(query)
-        except InputError as exc:
+        except InputError as exc:  # the one input a backend refuses: a forged cursor
             raise _unprocessable("cursor", exc.reason) from exc
 
     reads = [Depends(read_access)]
@@ -333,21 +271,53 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Health of each feed: state, last answer, errors, schedule, entries by outcome."""
         return feed_health(res.store)
 
+    def one_feed(feed_id: str) -> dict[str, Any]:
+        found = next((r for r in feed_health(res.store) if r["feed_id"] == feed_id), None)
+        if found is None:
+            raise HTTPException(404, f"no feed {feed_id}")
+        return found
+
+    # OpenAPI links: what a client (and the stateful fuzzer) may do with a new feed's id.
+    by_id = {"feed_id": "$response.body#/feed_id"}
+    feed_links = {
+        "GetFeed": {"operationId": "get_feed", "parameters": by_id},
+        "RemoveFeed": {"operationId": "remove_feed", "parameters": by_id},
+    }
+
     @app.post(
         "/api/feeds",
         response_model=FeedStatus,
         status_code=201,
         dependencies=writes,
         tags=["feeds"],
+        operation_id="add_feed",
+        responses={201: {"links": feed_links}},
     )
     def api_add_feed(feed: NewFeed) -> dict[str, Any]:
         """Start polling a feed (needs the API key)."""
         added = res.store.add_feed(
             str(feed.url), feed.name, interval=feed.interval or settings.poll_default_interval
         )
-        return next(r for r in feed_health(res.store) if r["feed_id"] == added.state.feed_id)
+        return one_feed(added.state.feed_id)
 
-    @app.delete("/api/feeds/{feed_id}", status_code=204, dependencies=writes, tags=["feeds"])
+    @app.get(
+        "/api/feeds/{feed_id}",
+        response_model=FeedStatus,
+        dependencies=reads,
+        tags=["feeds"],
+        operation_id="get_feed",
+    )
+    def api_feed(feed_id: Annotated[str, PathParam(max_length=200)]) -> dict[str, Any]:
+        """Health of one active feed, as in the list."""
+        return one_feed(feed_id)
+
+    @app.delete(
+        "/api/feeds/{feed_id}",
+        status_code=204,
+        dependencies=writes,
+        tags=["feeds"],
+        operation_id="remove_feed",
+    )
     def api_remove_feed(feed_id: Annotated[str, PathParam(max_length=200)]) -> Response:
         """Stop polling a feed; its stories stay searchable (needs the API key)."""
         if not res.store.remove_feed(feed_id):
@@ -368,22 +338,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Queue every dead letter again (needs the API key)."""
         return Replayed(replayed=res.store.replay_dead())
 
-    @app.get("/health", response_model=HealthReport, tags=["operations"])
+    @app.get(
+        "/health",
+        response_model=HealthReport,
+        responses={503: {"model": HealthReport, "description": "A part does not answer."}},
+        tags=["operations"],
+    )
     def health(response: Response) -> HealthReport:
-        """Whether the index and the store answer; 503 when one does not."""
-        index = res.index.health()
+        """Whether the index and the store answer; 503, with the reason, when one does not."""
+        # A probe reports every failure (a damaged file raises sqlite3 errors, a
+        # network one redis or engine errors) as a reason: it must never be a 500.
+        index: dict[str, Any] = {"ok": False, "backend": settings.backend}
+        try:
+            report = res.index.health()
+            index = {"ok": report.ok, "backend": report.backend, **report.detail}
+            if "error" in index:
+                index["error"] = mask_url_credentials(str(index["error"]))
+        except Exception as exc:
+            index["error"] = reason(exc)
+        store: dict[str, Any] = {"ok": False, "kind": settings.store}
         try:
             res.store.feeds()
-            store: dict[str, Any] = {"ok": True, "kind": settings.store}
-        except NewswireError as exc:
-            store = {"ok": False, "kind": settings.store, "error": exc.reason}
-        ok = index.ok and store["ok"]
+            store["ok"] = True
+        except Exception as exc:
+            store["error"] = reason(exc)
+        ok = bool(index["ok"] and store["ok"])
         response.status_code = 200 if ok else 503
-        return HealthReport(
-            status="ok" if ok else "degraded",
-            index={"ok": index.ok, "backend": index.backend, **index.detail},
-            store=store,
-        )
+        return HealthReport(status="ok" if ok else "degraded", index=index, store=store)
 
     @app.get("/metrics", response_class=Response, tags=["operations"])
     def metrics() -> Response:
@@ -410,10 +391,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 query.until,
             ]
         )
-        result = run_search(query)
         params = {
             k: v for k, v in request.query_params.items() if k not in ("cursor", "offset") and v
         }
+        try:
+            result, problem, status = run_search(query), None, 200
+        except HTTPException:  # a cursor not made by us (edited or truncated link)
+            result, status = SearchResult(total=0, hits=[]), 400
+            problem = "This page link is not valid: start again from the first page."
         return templates.TemplateResponse(
             request,
             "search.html",
@@ -421,10 +406,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "query": query,
                 "searched": searched,
                 "result": result,
+                "problem": problem,
                 "params": params,
                 "timeline": _timeline(result),
                 "stance_labels": ["favor", "against", "neutral"],
             },
+            status_code=status,
         )
 
     @app.get("/entity/{name}", response_class=HTMLResponse, include_in_schema=False)
@@ -434,7 +421,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return templates.TemplateResponse(
                 request, "missing.html", {"what": f"No story names {name}."}, status_code=404
             )
-        timeline = _timeline_values([(v.value, v.count) for v in profile.mentions_over_time])
+        timeline = pages.timeline([(v.value, v.count) for v in profile.mentions_over_time])
         return templates.TemplateResponse(
             request, "entity.html", {"p": profile, "timeline": timeline}
         )
@@ -447,35 +434,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _timeline(result: SearchResult) -> dict[str, Any]:
-    return _timeline_values([(v.value, v.count) for v in result.facets.dates])
-
-
-def _timeline_values(days: list[tuple[str, int]]) -> dict[str, Any]:
-    """Bars of an SVG timeline, one slot per calendar day from the first to the last
-    (days without stories stay empty), laid out here so the page needs no JS."""
-    width, height = 600, 80
-    if not days:
-        return {"bars": [], "width": width, "height": height}
-    dated = [(date.fromisoformat(day[:10]), n) for day, n in days]
-    first, last = dated[0][0], dated[-1][0]
-    slots = (last - first).days + 1
-    top = max(n for _, n in dated)
-    step = width / slots
-    bars = [
-        {
-            "x": round((d - first).days * step, 1),
-            "w": round(max(step - 1, 1), 1),
-            "h": round(height * n / top, 1),
-            "y": round(height - height * n / top, 1),
-            "day": d.isoformat(),
-            "n": n,
-        }
-        for d, n in dated
-    ]
-    return {
-        "bars": bars,
-        "width": width,
-        "height": height,
-        "first": first.isoformat(),
-        "last": last.isoformat(),
-    }
+    return pages.timeline([(v.value, v.count) for v in result.facets.dates])

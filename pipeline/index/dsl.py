@@ -118,7 +118,8 @@ def _filters(q: SearchQuery) -> list[dict[str, Any]]:
                 "bool": {
                     "should": [
                         {"term": {"source": src}},
-                        {"wildcard": {"source": {"value": f"*.{src}"}}},
+                        # a subdomain; the name's own * and ? are literal
+                        {"wildcard": {"source": {"value": "*." + _wildcard_literal(src)}}},
                     ],
                     "minimum_should_match": 1,
                 }
@@ -134,6 +135,11 @@ def _filters(q: SearchQuery) -> list[dict[str, Any]]:
             bounds["lte"] = q.until.astimezone(UTC).isoformat()
         out.append({"range": {"published_at": bounds}})
     return out
+
+
+def _wildcard_literal(text: str) -> str:
+    """``text`` matched literally inside a wildcard query."""
+    return "".join("\\" + ch if ch in "*?\\" else ch for ch in text)
 
 
 def _aggregations() -> dict[str, Any]:
@@ -210,7 +216,9 @@ def search_body(q: SearchQuery) -> dict[str, Any]:
         "_source": {"excludes": ["body", "quotes_text", "entities_text", "claims"]},
     }
     if q.cursor:
-        body["search_after"] = decode_cursor(q.cursor)
+        # engines sort dates as epoch milliseconds (longs), relevance by score
+        kinds = (int, type(None)) if q.sort == "date" or node is None else (float, int)
+        body["search_after"] = decode_cursor(q.cursor, kinds)
     elif q.offset:
         body["from"] = q.offset
     if q.facets:

@@ -212,7 +212,9 @@ class SqliteIndex(SqliteDatabase):
         order = "pub IS NULL, pub DESC, id" if by_date else "rank, id"
         page_sql, page_params = "SELECT * FROM temp.hits", []
         if query.cursor:
-            after, last_id = decode_cursor(query.cursor)
+            # dates sort as ISO text (None: undated), relevance by BM25 rank
+            kinds = (str, type(None)) if by_date else (float, int)
+            after, last_id = decode_cursor(query.cursor, kinds)
             if by_date and after is None:
                 page_sql += " WHERE pub IS NULL AND id > ?"
                 page_params = [last_id]
@@ -295,9 +297,10 @@ class SqliteIndex(SqliteDatabase):
                 params.append(q.speaker.strip())
             where.append(f"EXISTS (SELECT 1 FROM article_stances st WHERE {' AND '.join(cond)})")
         if q.source:
-            where.append("(a.source = ? OR a.source LIKE ?)")
+            # the site itself or a subdomain of it; the name's own % and _ are literal
+            where.append("(a.source = ? OR a.source LIKE ? ESCAPE '\\')")
             src = q.source.strip().lower().removeprefix("www.")
-            params += [src, f"%.{src}"]
+            params += [src, "%." + _like_literal(src)]
         if q.language:
             where.append("a.language = ?")
             params.append(q.language.strip().lower())
@@ -346,6 +349,11 @@ class SqliteIndex(SqliteDatabase):
             )
         ]
         return Facets(entities=entities, sources=sources, stances=stances, dates=dates)
+
+
+def _like_literal(text: str) -> str:
+    """``text`` matched literally by ``LIKE ? ESCAPE '\\'``."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _utc(when: datetime) -> str:

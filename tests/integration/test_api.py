@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import re
 import shutil
+import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -196,3 +200,195 @@ def test_search_page_works_without_javascript(api: ApiServer) -> None:
     assert "Stances held" in entity and "Marcus Hale" in entity
     assert get(api, "/entity/Nobody Atall").status_code == 404
     assert "Feeds" in get(api, "/feeds").text
+
+
+# Hostile clients (issue 15) ------------------------------------------------------------
+
+
+def forged(raw: str) -> str:
+    """A cursor as we make them (urlsafe base64 of JSON), around any JSON text."""
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+FORGED_CURSORS = [
+    forged('{"after": 1}'),
+    forged("[1]"),
+    forged("[1, 2, 3]"),
+    forged("[1, null]"),
+    forged('[[1], "x"]'),
+    forged('[{"a": 1}, "x"]'),
+    forged('[1e999, "x"]'),
+    forged('[NaN, "x"]'),
+    forged('[123456789012345678901234567890, "x"]'),
+    forged('[true, "x"]'),
+    forged("[" * 300 + "]" * 300),
+    forged('"just a string"'),
+    base64.urlsafe_b64encode(b"\xff\xfe[1,").decode(),
+    "ü" * 10,
+]
+
+
+@pytest.mark.parametrize(
+    ("cursor", "sort"),
+    [(c, sort) for c in FORGED_CURSORS for sort in ("relevance", "date")]
+    + [
+        # well formed, but of the wrong type for the sort: a date where a score goes...
+        (forged('["2026-10-01T00:00:00+00:00", "x"]'), "relevance"),
+        (forged('[null, "x"]'), "relevance"),
+        # ... and a score where a date goes
+        (forged('[-3.5, "x"]'), "date"),
+    ],
+)
+def test_forged_cursors_get_a_422_naming_the_cursor(api: ApiServer, cursor: str, sort: str) -> None:
+    r = get(api, "/api/search", q="harbor", sort=sort, cursor=cursor)
+    assert r.status_code == 422, r.text
+    assert [d["loc"] for d in r.json()["detail"]] == [["query", "cursor"]]
+
+
+@pytest.mark.parametrize("cursor", FORGED_CURSORS[:12])
+def test_forged_cursors_on_the_page_get_a_friendly_message(api: ApiServer, cursor: str) -> None:
+    r = get(api, "/", q="harbor", cursor=cursor)
+    assert r.status_code == 400 and r.headers["content-type"].startswith("text/html")
+    assert "This page link is not valid" in r.text and 'role="search"' in r.text
+
+
+@pytest.fixture(scope="module")
+def hostile(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    """A server over a copy of the demo corpus where one story has a script URL and a
+    huge title, and one feed a script URL, as an older or foreign writer might leave
+    them (written past the model's checks, straight into the documents)."""
+    db = tmp_path_factory.mktemp("hostile") / "demo.db"
+    shutil.copy(demo_db, db)
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "UPDATE articles SET doc = json_set(doc, '$.url', ?, '$.canonical_url', ?,"
+            " '$.title', ?) WHERE rowid = (SELECT MIN(rowid) FROM articles)",
+            ("javascript:alert(1)", "javascript:alert(1)", "harbor " + "T" * 5000),
+        )
+        conn.execute(
+            "UPDATE feeds SET state = json_set(state, '$.url', ?), name = ?"
+            " WHERE feed_id = (SELECT MIN(feed_id) FROM feeds)",
+            ("javascript:alert(2)", "F" * 5000),
+        )
+    server = ApiServer(db, db.parent / "api.log", NEWSWIRE_API_KEY=API_KEY)
+    yield server
+    server.stop()
+
+
+def test_script_urls_are_never_links_and_titles_are_capped(hostile: ApiServer) -> None:
+    for path, params, shown in [
+        ("/", {"sort": "date", "limit": 100}, "harbor " + "T" * 100),
+        ("/feeds", {}, "javascript:alert(2)"),
+    ]:
+        page = get(hostile, path, **params)
+        assert page.status_code == 200
+        hrefs = re.findall(r'(?:href|src|action)="([^"]*)"', page.text)
+        assert hrefs and not [h for h in hrefs if not h.startswith(("/", "#", "http"))]
+        assert shown in page.text, "the story and the feed are still listed, as text"
+        assert "T" * 500 not in page.text and "F" * 500 not in page.text
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/?q=harbor", "/feeds", "/entity/Marcus Hale", "/entity/Nobody", "/api/search/"]
+)
+def test_pages_and_redirects_never_use_the_host_header(api: ApiServer, path: str) -> None:
+    r = httpx.get(f"{api.url}{path}", headers={"Host": "evil.example"}, timeout=30)
+    assert "evil.example" not in r.text and "evil.example" not in r.headers.get("location", "")
+    if r.status_code != 404 or path.startswith("/entity"):
+        links = re.findall(r'(?:href|src|action)="([^"]*)"', r.text)
+        assert {"/static/style.css", "/static/app.js", "/feeds"} <= set(links)
+
+
+@pytest.mark.parametrize("source", ["%", "_xample", "%example", "northernledger%"])
+def test_source_wildcards_are_literal(api: ApiServer, source: str) -> None:
+    assert get(api, "/api/search", source=source).json()["total"] == 0
+
+
+def test_source_filter_still_matches_its_own_and_subdomains(api: ApiServer) -> None:
+    def total(source: str) -> int:
+        return int(get(api, "/api/search", source=source).json()["total"])
+
+    ledger = total("northernledger.example")
+    assert ledger == total("www.northernledger.example") == total("NorthernLedger.example") > 0
+    assert total("example") > ledger, "a domain matches its subdomains"
+
+
+@pytest.mark.parametrize("key", ["", "   "])
+def test_an_empty_key_turns_writes_off(demo_db: Path, tmp_path: Path, key: str) -> None:
+    db = tmp_path / "copy.db"
+    shutil.copy(demo_db, db)
+    server = ApiServer(db, tmp_path / "api.log", NEWSWIRE_API_KEY=key)
+    try:
+        feed = {"url": "https://new.example/rss"}
+        for sent in [None, ""]:  # HTTP strips blanks: "   " arrives as ""
+            headers = {} if sent is None else {"X-API-Key": sent}
+            r = httpx.post(f"{server.url}/api/feeds", json=feed, headers=headers)
+            assert r.status_code == 403, (sent, r.status_code)
+            r = httpx.delete(f"{server.url}/api/feeds/demo-ledger", headers=headers)
+            assert r.status_code == 403
+        assert len(httpx.get(f"{server.url}/api/feeds").json()) == 3
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    "sent", ["clé-secrète".encode(), "ключ".encode(), b"\xff\xfe", API_KEY.encode() + b"\xc3\xa9"]
+)
+def test_non_ascii_keys_are_refused_not_crashed(api: ApiServer, sent: bytes) -> None:
+    r = httpx.post(f"{api.url}/api/deadletters/replay", headers={"X-API-Key": sent})
+    assert r.status_code == 401
+
+
+def test_a_non_ascii_key_works_when_it_is_the_key(demo_db: Path, tmp_path: Path) -> None:
+    db = tmp_path / "copy.db"
+    shutil.copy(demo_db, db)
+    server = ApiServer(db, tmp_path / "api.log", NEWSWIRE_API_KEY="clé-ключ")
+    try:
+        url = f"{server.url}/api/deadletters/replay"
+        assert httpx.post(url, headers={"X-API-Key": "clé-ключ".encode()}).status_code == 200
+        assert httpx.post(url, headers={"X-API-Key": b"cle-kljuch"}).status_code == 401
+    finally:
+        server.stop()
+
+
+def _garbage(db: Path) -> None:
+    db.write_bytes(b"this is not a database " * 400)
+
+
+def _empty(db: Path) -> None:
+    db.write_bytes(b"")
+
+
+@pytest.mark.parametrize("damage", [_garbage, _empty])
+def test_health_is_503_with_a_reason_on_a_damaged_database(
+    demo_db: Path, tmp_path: Path, damage: object
+) -> None:
+    db = tmp_path / "copy.db"
+    shutil.copy(demo_db, db)
+    server = ApiServer(db, tmp_path / "api.log")
+    try:
+        assert httpx.get(f"{server.url}/health").status_code == 200
+        for extra in (db.with_name("copy.db-wal"), db.with_name("copy.db-shm")):
+            extra.unlink(missing_ok=True)
+        damage(db)  # type: ignore[operator]
+        r = httpx.get(f"{server.url}/health")
+        assert r.status_code == 503, r.text
+        body = r.json()
+        assert body["status"] == "degraded"
+        assert not (body["index"]["ok"] and body["store"]["ok"])
+        assert any(part.get("error") for part in (body["index"], body["store"]))
+        assert httpx.get(f"{server.url}/metrics").status_code == 200, "a scrape shows what it can"
+    finally:
+        server.stop()
+
+
+def test_health_is_503_when_the_database_is_garbage_from_the_start(tmp_path: Path) -> None:
+    db = tmp_path / "garbage.db"
+    _garbage(db)
+    server = ApiServer(db, tmp_path / "api.log")
+    try:
+        r = httpx.get(f"{server.url}/health")
+        assert r.status_code == 503, r.text
+        assert "database" in r.json()["index"]["error"]
+    finally:
+        server.stop()

@@ -138,7 +138,8 @@ def test_sort(query: SearchQuery, sort: list[Any]) -> None:
     [
         (SearchQuery(limit=5), {"size": 5, "aggs": ...}, {"from", "search_after"}),
         (SearchQuery(offset=20), {"from": 20}, {"search_after"}),
-        (SearchQuery(offset=20, cursor=encode_cursor([1.5, "id9"])), {"search_after": [1.5, "id9"]}, {"from"}),
+        (SearchQuery(text="bridge", offset=20, cursor=encode_cursor([1.5, "id9"])), {"search_after": [1.5, "id9"]}, {"from"}),
+        (SearchQuery(offset=20, cursor=encode_cursor([1732000000000, "id9"])), {"search_after": [1732000000000, "id9"]}, {"from"}),
         (SearchQuery(facets=False), {}, {"aggs"}),
     ],
 )  # fmt: skip

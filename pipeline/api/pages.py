@@ -1,0 +1,85 @@
+"""What the server-rendered pages need besides the routes: the template environment with
+its filters (highlights, safe links, capped titles) and the timeline's layout."""
+
+from __future__ import annotations
+
+import html
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
+
+TEMPLATES = Path(__file__).parent / "templates"
+TITLE_CHARS = 300  # a title longer than this is an attack or an extraction slip
+
+
+def templates() -> Jinja2Templates:
+    """The pages' templates. Every URL they write is relative (``/static/...``,
+    ``/?q=...``): nothing is built from the request's ``Host`` header, which the client
+    chooses."""
+    env = Jinja2Templates(directory=TEMPLATES)
+    env.env.filters["marked"] = marked
+    env.env.filters["capped"] = capped
+    env.env.tests["web_url"] = is_web_url
+    env.env.globals["urlencode"] = urlencode
+    return env
+
+
+def marked(snippet: str) -> Markup:
+    """Escape a snippet, keeping only the engine's <mark> highlights."""
+    safe = (
+        html.escape(snippet).replace("&lt;mark&gt;", "<mark>").replace("&lt;/mark&gt;", "</mark>")
+    )
+    return Markup(safe)
+
+
+def capped(text: str | None, chars: int = TITLE_CHARS) -> str:
+    """``text`` cut to ``chars`` characters (with an ellipsis when it was longer)."""
+    text = text or ""
+    return text if len(text) <= chars else text[: chars - 1].rstrip() + "…"
+
+
+def is_web_url(url: object) -> bool:
+    """Whether ``url`` may be an ``href``: an absolute http(s) URL with a host. Anything
+    else (``javascript:``, ``data:``, relative or odd URLs) is shown as text only."""
+    if not isinstance(url, str):
+        return False
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
+
+
+def timeline(days: list[tuple[str, int]]) -> dict[str, Any]:
+    """Bars of an SVG timeline, one slot per calendar day from the first to the last
+    (days without stories stay empty), laid out here so the page needs no JS."""
+    width, height = 600, 80
+    if not days:
+        return {"bars": [], "width": width, "height": height}
+    dated = [(date.fromisoformat(day[:10]), n) for day, n in days]
+    first, last = dated[0][0], dated[-1][0]
+    slots = (last - first).days + 1
+    top = max(n for _, n in dated)
+    step = width / slots
+    bars = [
+        {
+            "x": round((d - first).days * step, 1),
+            "w": round(max(step - 1, 1), 1),
+            "h": round(height * n / top, 1),
+            "y": round(height - height * n / top, 1),
+            "day": d.isoformat(),
+            "n": n,
+        }
+        for d, n in dated
+    ]
+    return {
+        "bars": bars,
+        "width": width,
+        "height": height,
+        "first": first.isoformat(),
+        "last": last.isoformat(),
+    }
