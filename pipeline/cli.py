@@ -218,7 +218,7 @@ def ingest(
                 entry = FeedEntry(
                     key=entry_key(None, target, "", None), feed_id="manual", url=target
                 )
-                items.append(fetch_and_extract(entry, runner.fetcher))
+                items.append(fetch_and_extract(entry, runner.fetcher, runner.extract_policy))
             else:
                 items.append((_read_file(Path(target)), Path(target).resolve().as_uri()))
         analyses = analyze_batch(

@@ -106,11 +106,7 @@ def _seed_dead_letter(store: Store) -> FeedEntry:
     store.add_feed("https://x.example/rss", "X", interval=600, feed_id="f1")
     dead = FeedEntry(key="guid:1", feed_id="f1", url="https://x.example/1")
     store.add_entries([dead, FeedEntry(key="guid:2", feed_id="f1", url="https://x.example/2")])
-    if isinstance(store, SqliteStore):
-        store.retry_later(dead, "HTTP 503", delay=0, max_attempts=1)
-    else:
-        assert isinstance(store, RedisStore)
-        store.mark_dead(dead, "HTTP 503", attempts=3)
+    store.mark_dead(dead, "HTTP 503", attempts=3)
     return dead
 
 

@@ -13,6 +13,7 @@ from werkzeug import Response
 from pipeline.errors import ClientError, FeedParseError, NetworkError, ServerError
 from pipeline.fetch import Fetcher
 from pipeline.models import FeedState
+from pipeline.policies import PollPolicy
 from pipeline.poll import (
     DISTRUST_304_AFTER,
     conditional_headers,
@@ -27,6 +28,7 @@ from tests.conftest import FIXTURES
 
 FEEDS = FIXTURES / "feeds"
 NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
+POLICY = PollPolicy.from_settings(Settings())
 
 
 def state(url: str, **kw: object) -> FeedState:
@@ -87,7 +89,9 @@ def test_rate_interval(settings: Settings, gaps_minutes: list[int], expected: in
     dates = [NOW]
     for gap in gaps_minutes:
         dates.append(dates[-1] - timedelta(minutes=gap))
-    assert rate_interval(dates if gaps_minutes else [], settings) == expected
+    assert (
+        rate_interval(dates if gaps_minutes else [], PollPolicy.from_settings(settings)) == expected
+    )
 
 
 def test_backoff_grows_with_jitter_and_caps(settings: Settings) -> None:
@@ -96,7 +100,11 @@ def test_backoff_grows_with_jitter_and_caps(settings: Settings) -> None:
     delays = []
     for _ in range(12):
         s = next_state_error(
-            s, NetworkError("connection refused"), now=NOW, settings=settings, rng=rng
+            s,
+            NetworkError("connection refused"),
+            now=NOW,
+            policy=PollPolicy.from_settings(settings),
+            rng=rng,
         )
         delays.append((s.next_check_at - NOW).total_seconds())
     assert s.error_count == 12 and s.last_error == "connection refused" and not s.retired
@@ -110,7 +118,7 @@ def test_retry_after_is_honoured(settings: Settings) -> None:
         state("https://x.example/feed"),
         ServerError(429, retry_after=5000),
         now=NOW,
-        settings=settings,
+        policy=PollPolicy.from_settings(settings),
         rng=random.Random(1),
     )
     assert (s.next_check_at - NOW).total_seconds() >= 5000
@@ -118,7 +126,11 @@ def test_retry_after_is_honoured(settings: Settings) -> None:
 
 def test_410_retires(settings: Settings) -> None:
     s = next_state_error(
-        state("u"), ClientError(410), now=NOW, settings=settings, rng=random.Random(1)
+        state("u"),
+        ClientError(410),
+        now=NOW,
+        policy=PollPolicy.from_settings(settings),
+        rng=random.Random(1),
     )
     assert s.retired and s.last_status == 410
 
@@ -151,9 +163,9 @@ def test_conditional_get_then_304(httpserver: HTTPServer, fetcher: Fetcher) -> N
     httpserver.expect_ordered_request("/feed", headers={"If-None-Match": '"v1"'}).respond_with_data(
         "", status=304
     )
-    fresh = poll(state(httpserver.url_for("/feed")), fetcher, now=NOW)
+    fresh = poll(state(httpserver.url_for("/feed")), fetcher, POLICY, now=NOW)
     assert fresh.error is None and len(fresh.entries) == 3 and fresh.state.etag == '"v1"'
-    again = poll(fresh.state, fetcher, now=NOW)
+    again = poll(fresh.state, fetcher, POLICY, now=NOW)
     assert again.error is None and again.entries == []
     assert again.state.last_status == 304 and again.state.not_modified_streak == 1
     httpserver.check_assertions()
@@ -165,7 +177,7 @@ def test_permanent_redirect_moves_the_feed(httpserver: HTTPServer, fetcher: Fetc
         "", status=301, headers={"Location": new}
     )
     httpserver.expect_request("/new-feed").respond_with_data((FEEDS / "atom.xml").read_bytes())
-    result = poll(state(httpserver.url_for("/old-feed")), fetcher, now=NOW)
+    result = poll(state(httpserver.url_for("/old-feed")), fetcher, POLICY, now=NOW)
     assert result.error is None and result.state.url == new and len(result.entries) == 2
 
 
@@ -174,7 +186,7 @@ def test_temporary_redirect_keeps_the_url(httpserver: HTTPServer, fetcher: Fetch
         "", status=302, headers={"Location": httpserver.url_for("/elsewhere")}
     )
     httpserver.expect_request("/elsewhere").respond_with_data((FEEDS / "atom.xml").read_bytes())
-    result = poll(state(httpserver.url_for("/feed")), fetcher, now=NOW)
+    result = poll(state(httpserver.url_for("/feed")), fetcher, POLICY, now=NOW)
     assert result.state.url == httpserver.url_for("/feed") and len(result.entries) == 2
 
 
@@ -198,7 +210,7 @@ def test_error_statuses(
     min_delay: int,
 ) -> None:
     httpserver.expect_request("/feed").respond_with_data("no", status=status, headers=headers)
-    result = poll(state(httpserver.url_for("/feed")), fetcher, now=NOW)
+    result = poll(state(httpserver.url_for("/feed")), fetcher, POLICY, now=NOW)
     assert result.error is not None and result.state.last_error == reason
     assert result.state.retired is retired
     assert result.state.error_count == 1
@@ -207,7 +219,7 @@ def test_error_statuses(
 
 def test_garbage_feed_is_recorded(httpserver: HTTPServer, fetcher: Fetcher) -> None:
     httpserver.expect_request("/feed").respond_with_data((FEEDS / "garbage.bin").read_bytes())
-    result = poll(state(httpserver.url_for("/feed")), fetcher, now=NOW)
+    result = poll(state(httpserver.url_for("/feed")), fetcher, POLICY, now=NOW)
     assert isinstance(result.error, FeedParseError)
     assert result.state.last_error is not None and result.state.last_error.startswith("not a feed")
 
@@ -216,11 +228,11 @@ def test_cache_control_and_ttl_floor_the_interval(httpserver: HTTPServer, fetche
     httpserver.expect_request("/feed").respond_with_data(
         (FEEDS / "atom.xml").read_bytes(), headers={"Cache-Control": "public, max-age=7200"}
     )
-    result = poll(state(httpserver.url_for("/feed")), fetcher, now=NOW)
+    result = poll(state(httpserver.url_for("/feed")), fetcher, POLICY, now=NOW)
     assert result.state.interval >= 7200
     httpserver.clear()
     httpserver.expect_request("/feed").respond_with_data((FEEDS / "rss2.xml").read_bytes())
-    result = poll(state(httpserver.url_for("/feed")), fetcher, now=NOW)
+    result = poll(state(httpserver.url_for("/feed")), fetcher, POLICY, now=NOW)
     assert result.state.interval >= 3600, "<ttl>60</ttl> means an hour"
 
 
@@ -229,16 +241,16 @@ def test_recovery_resets_errors(httpserver: HTTPServer, fetcher: Fetcher) -> Non
     httpserver.expect_ordered_request("/feed").respond_with_response(
         Response((FEEDS / "atom.xml").read_bytes(), status=200)
     )
-    failed = poll(state(httpserver.url_for("/feed")), fetcher, now=NOW)
+    failed = poll(state(httpserver.url_for("/feed")), fetcher, POLICY, now=NOW)
     assert failed.state.error_count == 1
-    ok = poll(failed.state, fetcher, now=NOW)
+    ok = poll(failed.state, fetcher, POLICY, now=NOW)
     assert ok.state.error_count == 0 and ok.state.last_error is None and len(ok.entries) == 2
 
 
 def test_feeds_ignore_robots(httpserver: HTTPServer, fetcher: Fetcher) -> None:
     httpserver.expect_request("/robots.txt").respond_with_data("User-agent: *\nDisallow: /\n")
     httpserver.expect_request("/feed").respond_with_data((FEEDS / "atom.xml").read_bytes())
-    assert poll(state(httpserver.url_for("/feed")), fetcher, now=NOW).error is None
+    assert poll(state(httpserver.url_for("/feed")), fetcher, POLICY, now=NOW).error is None
 
 
 def test_fixture_dir_exists() -> None:

@@ -26,18 +26,21 @@ def test_entries_are_queued_once(tmp_path: Path) -> None:
 def test_transient_failures_become_dead_letters_and_replay(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.db")
     store.add_entries([entry(1)])
-    assert store.retry_later(entry(1), "HTTP 503", delay=0, max_attempts=2) == "pending"
-    assert store.retry_later(entry(1), "HTTP 503", delay=0, max_attempts=2) == "dead"
+    store.retry_later(entry(1), "HTTP 503", attempts=1, delay=0)
+    [waiting] = store.pending()
+    assert waiting.attempts == 1
+    store.mark_dead(entry(1), "HTTP 503", attempts=2)
     assert store.pending() == []
     [dead] = store.records("dead")
     assert dead.attempts == 2 and dead.last_error == "HTTP 503"
-    assert store.replay_dead() == 1 and len(store.pending()) == 1
+    assert store.replay_dead() == 1
+    assert [p.attempts for p in store.pending()] == [0], "a replayed letter starts again"
 
 
 def test_retry_waits_for_its_delay(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.db")
     store.add_entries([entry(1)])
-    store.retry_later(entry(1), "timeout", delay=600, max_attempts=5)
+    store.retry_later(entry(1), "timeout", attempts=1, delay=600)
     assert store.pending() == []
     assert len(store.pending(datetime.now(UTC) + timedelta(seconds=601))) == 1
 
