@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from pipeline.models import Article, Extracted, FeedEntry, FeedState
@@ -201,9 +201,9 @@ class DistributedStore(Store, HandOffs, Coordination, Protocol):
     """Everything the Celery tasks use."""
 
 
-class FeedLookup:
-    """``find_feed`` and ``set_feed_url``, written once over the three store methods
-    they need."""
+class FeedRegistry:
+    """Adding, removing and finding feeds, written once over the few methods each
+    store implements for itself."""
 
     def feed(self, fid: str) -> Feed | None:
         raise NotImplementedError
@@ -213,6 +213,43 @@ class FeedLookup:
 
     def save_feed_state(self, state: FeedState) -> None:
         raise NotImplementedError
+
+    def _insert_feed(self, feed: Feed) -> bool:
+        """Store ``feed`` unless its id is known; True when it was new."""
+        raise NotImplementedError
+
+    def _put_feed(self, feed: Feed) -> None:
+        """Overwrite a known feed's name, removal and state."""
+        raise NotImplementedError
+
+    def add_feed(
+        self,
+        url: str,
+        name: str = "",
+        *,
+        interval: int,
+        feed_id: str | None = None,
+        revive: bool = True,
+    ) -> Feed:
+        """Register a feed (id from its URL unless given), due now. An existing feed
+        keeps its state; a removed one comes back only when ``revive`` is set."""
+        fid = feed_id or make_feed_id(url)
+        state = FeedState(feed_id=fid, url=url, interval=interval, next_check_at=datetime.now(UTC))
+        if not self._insert_feed(Feed(name or url, state)):
+            known = self.feed(fid)
+            if known is not None and known.removed and revive:
+                self._put_feed(Feed(name or url, known.state, removed=False))
+        feed = self.feed(fid)
+        assert feed is not None
+        return feed
+
+    def remove_feed(self, ref: str) -> bool:
+        """Mark a feed removed (by id, URL or name); its history stays. False if unknown."""
+        feed = self.find_feed(ref)
+        if feed is None:
+            return False
+        self._put_feed(Feed(feed.name, feed.state, removed=True))
+        return True
 
     def find_feed(self, ref: str) -> Feed | None:
         """A feed by id, URL or name (removed ones too); None if unknown."""

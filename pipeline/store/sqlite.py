@@ -18,8 +18,7 @@ from pathlib import Path
 
 from pipeline.errors import InputError
 from pipeline.models import FeedEntry, FeedState
-from pipeline.store.base import EntryRecord, EntryStatus, Feed, FeedLookup, PendingEntry
-from pipeline.urls import feed_id as make_feed_id
+from pipeline.store.base import EntryRecord, EntryStatus, Feed, FeedRegistry, PendingEntry
 from pipeline.urls import host_of
 
 _SCHEMA = """
@@ -119,7 +118,7 @@ class SqliteDatabase:
             self._conn.execute("COMMIT")
 
 
-class SqliteStore(FeedLookup, SqliteDatabase):
+class SqliteStore(FeedRegistry, SqliteDatabase):
     """SQLite-backed state store. Thread-safe; one instance per process."""
 
     def __init__(self, path: Path) -> None:
@@ -133,41 +132,28 @@ class SqliteStore(FeedLookup, SqliteDatabase):
 
     # feeds --------------------------------------------------------------
 
-    def add_feed(
-        self,
-        url: str,
-        name: str = "",
-        *,
-        interval: int,
-        feed_id: str | None = None,
-        revive: bool = True,
-    ) -> Feed:
-        """Register a feed (id from its URL unless given). An existing feed keeps its
-        state; a removed one comes back only when ``revive`` is set."""
-        fid = feed_id or make_feed_id(url)
-        now = _now()
+    def _insert_feed(self, feed: Feed) -> bool:
         with self._tx() as c:
-            row = c.execute("SELECT removed FROM feeds WHERE feed_id=?", (fid,)).fetchone()
-            if row is None:
-                state = FeedState(feed_id=fid, url=url, interval=interval, next_check_at=now)
-                c.execute(
-                    "INSERT INTO feeds(feed_id, name, removed, next_check_at, state) VALUES (?,?,0,?,?)",
-                    (fid, name or url, now.isoformat(), state.model_dump_json()),
-                )
-            elif row["removed"] and revive:
-                c.execute("UPDATE feeds SET removed=0, name=? WHERE feed_id=?", (name or url, fid))
-        feed = self.feed(fid)
-        assert feed is not None
-        return feed
+            cur = c.execute(
+                "INSERT OR IGNORE INTO feeds(feed_id, name, removed, next_check_at, state)"
+                " VALUES (?,?,?,?,?)",
+                (
+                    feed.state.feed_id,
+                    feed.name,
+                    int(feed.removed),
+                    feed.state.next_check_at.isoformat(),
+                    feed.state.model_dump_json(),
+                ),
+            )
+            return bool(cur.rowcount)
 
-    def remove_feed(self, ref: str) -> bool:
-        """Mark a feed removed (by id, URL or name); its history stays. False if unknown."""
-        feed = self.find_feed(ref)
-        if feed is None:
-            return False
+    def _put_feed(self, feed: Feed) -> None:
         with self._tx() as c:
-            c.execute("UPDATE feeds SET removed=1 WHERE feed_id=?", (feed.state.feed_id,))
-        return True
+            c.execute(
+                "UPDATE feeds SET name=?, removed=? WHERE feed_id=?",
+                (feed.name, int(feed.removed), feed.state.feed_id),
+            )
+            self._put_state(c, feed.state)
 
     def feed(self, fid: str) -> Feed | None:
         row = self._conn.execute("SELECT * FROM feeds WHERE feed_id=?", (fid,)).fetchone()

@@ -54,9 +54,10 @@ def _unavailable(fn: Callable[..., T]) -> Callable[..., T]:
 
 
 def guarded(cls: type[T]) -> type[T]:
-    """Turn Redis connection trouble in every public method into a transient error."""
+    """Turn Redis connection trouble in every method into a transient error (the
+    private ones too: methods written once in ``store.base`` call them)."""
     for name, value in list(vars(cls).items()):
-        if callable(value) and not name.startswith("_") and name != "from_settings":
+        if callable(value) and not name.startswith("__") and name != "from_settings":
             setattr(cls, name, _unavailable(value))
     return cls
 

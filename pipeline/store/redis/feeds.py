@@ -8,9 +8,8 @@ from datetime import datetime
 from typing import cast
 
 from pipeline.models import FeedState
-from pipeline.store.base import Feed, FeedLookup
-from pipeline.store.redis.client import RedisPart, guarded, now
-from pipeline.urls import feed_id as make_feed_id
+from pipeline.store.base import Feed, FeedRegistry
+from pipeline.store.redis.client import RedisPart, guarded
 
 _CLAIM_FEED = """
 local due = redis.call('ZSCORE', KEYS[1], ARGV[1])
@@ -38,35 +37,16 @@ def _feed(raw: str) -> Feed:
 
 
 @guarded
-class RedisFeeds(FeedLookup, RedisPart):
+class RedisFeeds(FeedRegistry, RedisPart):
     """Feeds and their schedule."""
 
-    def add_feed(
-        self,
-        url: str,
-        name: str = "",
-        *,
-        interval: int,
-        feed_id: str | None = None,
-        revive: bool = True,
-    ) -> Feed:
-        fid = feed_id or make_feed_id(url)
-        state = FeedState(feed_id=fid, url=url, interval=interval, next_check_at=now())
-        if self.r.hsetnx(f"{self.p}feeds", fid, feed_record(Feed(name or url, state))):
-            self.r.zadd(f"{self.p}due", {fid: state.next_check_at.timestamp()})
-        else:
-            feed = self.feed(fid)
-            if feed is not None and feed.removed and revive:
-                self._put_feed(Feed(name or url, feed.state, removed=False))
-        feed = self.feed(fid)
-        assert feed is not None
-        return feed
-
-    def remove_feed(self, ref: str) -> bool:
-        feed = self.find_feed(ref)
-        if feed is None:
+    def _insert_feed(self, feed: Feed) -> bool:
+        fid = feed.state.feed_id
+        if not self.r.hsetnx(f"{self.p}feeds", fid, feed_record(feed)):
             return False
-        self._put_feed(Feed(feed.name, feed.state, removed=True))
+        score = due_score(feed)
+        if score is not None:
+            self.r.zadd(f"{self.p}due", {fid: score})
         return True
 
     def feed(self, fid: str) -> Feed | None:
