@@ -38,7 +38,7 @@ from pipeline.policies import ExtractPolicy, PollPolicy, RetryPolicy
 from pipeline.poll import pick_due
 from pipeline.steps import Fetched, Outcome, Retry
 from pipeline.store import DistributedStore, PendingEntry, sync_feeds
-from pipeline.store.redis import RedisStore, connect, entry_ref
+from pipeline.store.redis import RedisStore, connect
 from workers.app import QUEUES, app, settings
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,10 @@ _HEARTBEAT_S = 5.0
 # articles analysed meanwhile go to the engine in the same bulk request.
 _INDEX_LINGER_S = 1.0
 _BROKER_ERRORS = (OperationalError, redis.ConnectionError, redis.TimeoutError)
+# New entries wait in the store, in a line per host, and go to the fetch queue a few at
+# a time, in turns across hosts: the queue holds at most this many, so a feed of 100k
+# items cannot fill it ahead of every other site.
+_FETCH_WINDOW = 4 * settings.fetch_threads
 _POLL_POLICY = PollPolicy.from_settings(settings)
 _EXTRACT_POLICY = ExtractPolicy.from_settings(settings)
 _RETRY_POLICY = RetryPolicy.from_settings(settings)
@@ -169,6 +173,17 @@ def _settle(task: Task[Any, Any], item: PendingEntry | None, exc: Exception) -> 
         raise task.retry(countdown=outcome.delay, exc=exc)
 
 
+def _dispatch_fetches() -> int:
+    """Top the fetch queue up to its window with the next entries, in turns across
+    hosts; returns how many were enqueued."""
+    store = proc.store
+    room = _FETCH_WINDOW - store.queue_depths(["fetch"])["fetch"]
+    refs = store.next_to_fetch(room)
+    for ref in refs:
+        fetch_article.delay(ref)
+    return len(refs)
+
+
 def _broker_is_store(exc: Exception) -> Exception:
     if isinstance(exc, _BROKER_ERRORS):  # enqueueing the next step failed: Redis is away
         return StoreUnavailableError(f"broker unavailable: {exc}")
@@ -181,8 +196,8 @@ def _broker_is_store(exc: Exception) -> Exception:
 @app.task(name="newswire.tick", bind=True)
 def tick(self: Task[Any, Any]) -> dict[str, int]:
     """The one periodic task: enqueue polls of the feeds that are due (a few per host),
-    replayed dead letters, entries a dead poller claimed but never enqueued, and an
-    index run when articles wait for one."""
+    replayed dead letters, entries dispatched but lost on the way (stale), fetches up
+    to the window, and an index run when articles wait for one."""
     store = proc.store
     try:
         path = settings.feeds_file
@@ -205,17 +220,19 @@ def tick(self: Task[Any, Any]) -> dict[str, int]:
                 note = "replayed" if ref in again else "re-enqueued (stale)"
                 store.retry_later(found.entry, note, attempts=found.attempts, delay=0)
                 fetch_article.delay(ref)
+        fetches = _dispatch_fetches()
         if store.index_backlog() and store.request_index_run():
             index_batch.delay()
-    except NewswireError as exc:
-        log.warning("tick skipped: %s", exc.reason)  # the next tick does the same work
+    except (NewswireError, *_BROKER_ERRORS) as exc:
+        log.warning("tick skipped: %s", exc)  # the next tick does the same work
         return {}
-    return {"polls": polls, "replayed": len(again), "stale": len(stale)}
+    return {"polls": polls, "fetches": fetches, "replayed": len(again), "stale": len(stale)}
 
 
 @app.task(name="newswire.poll_feed", bind=True, max_retries=None)
 def poll_feed(self: Task[Any, Any], feed_id: str) -> int:
-    """Refresh one feed; enqueue a fetch for each entry never seen before."""
+    """Refresh one feed; its new entries join their hosts' lines in the store, and the
+    fetch queue is topped up from those lines."""
     try:
         store = proc.store
         with store.lock(f"poll:{feed_id}", _POLL_LEASE) as mine:
@@ -226,9 +243,8 @@ def poll_feed(self: Task[Any, Any], feed_id: str) -> int:
             if feed is None or feed.removed or feed.state.retired:
                 return 0
             refreshed = steps.refresh_feed(store, feed.state, proc.fetcher, _POLL_POLICY)
-            for e in refreshed.new:
-                fetch_article.delay(entry_ref(e.feed_id, e.key))
-            return len(refreshed.new)
+        _dispatch_fetches()
+        return len(refreshed.new)
     except Exception as exc:
         _settle(self, None, exc)
         return 0
@@ -250,6 +266,7 @@ def fetch_article(self: Task[Any, Any], ref: str) -> None:
         if fetched is not None:
             store.put_extracted(ref, fetched.extracted, fetched.url)
             analyze_article.delay(ref)
+        _dispatch_fetches()  # one out, the next in
     except Exception as exc:
         _settle(self, item, exc)
 

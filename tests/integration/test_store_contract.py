@@ -266,3 +266,26 @@ def test_unreachable_redis_is_a_transient_error() -> None:
     with pytest.raises(StoreUnavailableError) as caught:
         store.feeds()
     assert isinstance(caught.value, TransientError) and "Redis unavailable" in caught.value.reason
+
+
+def test_new_entries_go_to_fetch_in_turns_across_hosts(redis_store: RedisStore) -> None:
+    """The distributed side of fair scheduling: a 10k-entry feed on one host and a
+    5-entry feed on another, polled in that order; the small feed's entries are all in
+    the first batch handed to the fetch queue, and waiting is never mistaken for
+    stale."""
+    big = [
+        FeedEntry(key=f"b{n}", feed_id="big", url=f"https://big.example/{n}") for n in range(10_000)
+    ]
+    small = [
+        FeedEntry(key=f"s{n}", feed_id="small", url=f"https://small.example/{n}") for n in range(5)
+    ]
+    redis_store.add_entries(big)
+    redis_store.add_entries(small)
+    assert redis_store.stale_pending(older_than=-3600) == [], "waiting entries are not stale"
+    first = redis_store.next_to_fetch(20)
+    assert len(first) == 20
+    assert {entry_ref("small", e.key) for e in small} <= set(first)
+    assert entry_ref("big", "b0") in first and entry_ref("big", "b14") in first, "in order"
+    assert set(redis_store.stale_pending(older_than=-3600)) == set(first), "dispatched"
+    rest = redis_store.next_to_fetch(20_000)
+    assert len(rest) == 10_005 - 20 and redis_store.next_to_fetch(10) == []

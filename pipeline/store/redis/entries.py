@@ -3,14 +3,16 @@
 ``e:{ref}`` is a hash per entry, created by an atomic set-if-absent that expires after
 ``seen_ttl``; ``ref`` is a short hash of (feed id, entry key) and is what crosses the
 queue. ``counts:{feed id}`` counts entries per status; the ``pending``, ``failed`` and
-``dead`` sorted sets list refs by last change; ``done:{article id}`` marks a story
-already indexed (another feed may list it); ``replay`` lists dead letters to enqueue
-again. Every status change is one Lua script, so counts stay right when a task runs
+``dead`` sorted sets list refs by last change; ``q:{host}`` lists the new entries of
+a host waiting for their turn (``hosts`` names the hosts with any); ``done:{article
+id}`` marks a story already indexed (another feed may list it); ``replay`` lists dead
+letters to enqueue again. Every status change is one Lua script, so counts stay right when a task runs
 twice.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from collections import defaultdict
 from collections.abc import Iterable
@@ -25,11 +27,14 @@ from pipeline.store.redis.feeds import RedisFeeds, due_score, feed_record
 from pipeline.urls import host_of
 
 # A poll's outcome at once: the feed's record and schedule (when ARGV[2] is not empty),
-# then each entry not seen before. KEYS: feeds, due, pending, then per entry its hash
-# and its feed's counts. ARGV: feed id, record, due score ('' = not due), ttl, now,
-# now ISO, then per entry: ref, feed id, key, url, entry JSON. Returns the positions
-# (1-based) of the new entries. Each entry's place in ``pending`` is a microsecond
-# after the one before, so the feed's order is kept.
+# then each entry not seen before, which also joins its host's line (``q:{host}``, the
+# host in the ``hosts`` set) to wait for ``next_to_fetch``. KEYS: feeds, due, pending,
+# hosts, then per entry its hash, its feed's counts and its host's line. ARGV: feed id,
+# record, due score ('' = not due), ttl, now, now ISO, then per entry: ref, feed id,
+# key, url, entry JSON, host. Returns the positions (1-based) of the new entries.
+# A waiting entry's score in ``pending`` is _WAITING seconds ahead of its creation
+# (plus its place in the feed), so that ``stale_pending``, which looks for dispatched
+# entries gone quiet, never takes one still waiting for its turn.
 _SAVE_POLL = """
 if ARGV[2] ~= '' then
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
@@ -37,19 +42,50 @@ if ARGV[2] ~= '' then
   else redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1]) end
 end
 local new = {}
-local n = (#KEYS - 3) / 2
+local n = (#KEYS - 4) / 3
 for i = 1, n do
-  local e, counts, a = KEYS[2 + 2 * i], KEYS[3 + 2 * i], 6 + (i - 1) * 5
+  local e, counts, line, a = KEYS[2 + 3 * i], KEYS[3 + 3 * i], KEYS[4 + 3 * i], 6 + (i - 1) * 6
   if redis.call('EXISTS', e) == 0 then
     redis.call('HSET', e, 'feed_id', ARGV[a + 2], 'key', ARGV[a + 3], 'url', ARGV[a + 4],
       'entry', ARGV[a + 5], 'status', 'pending', 'attempts', 0, 'updated_at', ARGV[6])
     redis.call('EXPIRE', e, ARGV[4])
     redis.call('HINCRBY', counts, 'pending', 1)
-    redis.call('ZADD', KEYS[3], tonumber(ARGV[5]) + i / 1e6, ARGV[a + 1])
+    redis.call('ZADD', KEYS[3], tonumber(ARGV[5]) + i / 1e5, ARGV[a + 1])
+    redis.call('RPUSH', line, ARGV[a + 1])
+    redis.call('SADD', KEYS[4], ARGV[a + 6])
     new[#new + 1] = i
   end
 end
 return new
+"""
+_WAITING = 1e10
+
+# Up to ARGV[1] refs, one per host in turn (starting at host ARGV[2] modulo their
+# number, so no host is always last), each now dispatched: its ``pending`` score
+# becomes now (ARGV[3]). KEYS: hosts, pending; ARGV[4] is the key prefix of the lines.
+_NEXT_TO_FETCH = """
+local hosts = redis.call('SMEMBERS', KEYS[1])
+local out, limit = {}, tonumber(ARGV[1])
+local start = #hosts > 0 and tonumber(ARGV[2]) % #hosts or 0
+local turn = {}
+for i = 1, #hosts do turn[i] = hosts[(start + i - 1) % #hosts + 1] end
+while #out < limit and #turn > 0 do
+  local still = {}
+  for _, host in ipairs(turn) do
+    if #out < limit then
+      local ref = redis.call('LPOP', ARGV[4] .. host)
+      if ref then
+        out[#out + 1] = ref
+        redis.call('ZADD', KEYS[2], 'XX', ARGV[3], ref)
+        still[#still + 1] = host
+      else
+        redis.call('SREM', KEYS[1], host)
+      end
+    end
+  end
+  turn = still
+end
+return out
 """
 
 # KEYS: entry, counts, pending, failed, dead
@@ -108,22 +144,36 @@ class RedisEntries(RedisFeeds):
         self, fid: str, record: str, due: float | None, entries: Iterable[FeedEntry]
     ) -> list[FeedEntry]:
         entries = list(entries)
-        keys = [f"{self.p}feeds", f"{self.p}due", f"{self.p}pending"]
+        keys = [f"{self.p}feeds", f"{self.p}due", f"{self.p}pending", f"{self.p}hosts"]
         at = now()
         args: list[str | float | int] = [
             fid,
             record,
             "" if due is None else due,
             self.seen_ttl,
-            at.timestamp(),
+            _WAITING + at.timestamp(),
             at.isoformat(),
         ]
         for e in entries:
-            ref = entry_ref(e.feed_id, e.key)
-            keys += [f"{self.p}e:{ref}", f"{self.p}counts:{e.feed_id}"]
-            args += [ref, e.feed_id, e.key, e.url, e.model_dump_json()]
+            ref, host = entry_ref(e.feed_id, e.key), host_of(e.url)
+            keys += [f"{self.p}e:{ref}", f"{self.p}counts:{e.feed_id}", f"{self.p}q:{host}"]
+            args += [ref, e.feed_id, e.key, e.url, e.model_dump_json(), host]
         new = cast(list[int], self._script(_SAVE_POLL)(keys=keys, args=args))
         return [entries[i - 1] for i in new]
+
+    def next_to_fetch(self, limit: int) -> list[str]:
+        """Refs of up to ``limit`` new entries to fetch, in turns across hosts (one of
+        each host's oldest, then the next of each, ...), so a feed of 100k items does
+        not hold every other site back. Each is dispatched: from now on it counts as
+        stale if it gets no news (``stale_pending``)."""
+        if limit <= 0:
+            return []
+        script = self._script(_NEXT_TO_FETCH)
+        refs = script(
+            keys=[f"{self.p}hosts", f"{self.p}pending"],
+            args=[limit, random.randrange(1 << 30), time.time(), f"{self.p}q:"],
+        )
+        return cast(list[str], refs)
 
     def entry(self, ref: str) -> PendingEntry | None:
         """The entry behind ``ref`` with its status and attempts (one read)."""
@@ -219,9 +269,9 @@ class RedisEntries(RedisFeeds):
         )
 
     def stale_pending(self, older_than: float, limit: int = 1000) -> list[str]:
-        """Refs of entries pending for more than ``older_than`` seconds with no news:
-        claimed by a poll that died before it could enqueue them. Safe to enqueue
-        again: every stage is idempotent."""
+        """Refs of dispatched entries pending for more than ``older_than`` seconds with
+        no news: taken by a worker that died before it could enqueue them, or lost
+        with a message. Safe to enqueue again: every stage is idempotent."""
         cutoff = time.time() - older_than
         return cast(
             list[str], self.r.zrangebyscore(f"{self.p}pending", "-inf", cutoff, start=0, num=limit)
