@@ -1,4 +1,5 @@
-"""The embedded runner: the same stages as the distributed workers, on one machine.
+"""The embedded runner: the steps of ``pipeline/steps.py``, as the distributed workers
+call them, scheduled on one machine.
 
 Threads do the I/O (polls, page fetches) and extraction; batches of extracted
 articles go to a pool of analysis processes, one per core, each with its own

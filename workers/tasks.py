@@ -37,8 +37,8 @@ from pipeline.nlp import load_model
 from pipeline.policies import ExtractPolicy, PollPolicy, RetryPolicy
 from pipeline.poll import pick_due
 from pipeline.steps import Fetched, Outcome, Retry
-from pipeline.store import DistributedStore, PendingEntry, sync_feeds
-from pipeline.store.redis import RedisStore, connect
+from pipeline.store import DistributedStore, PendingEntry, open_distributed_store, sync_feeds
+from pipeline.store.redis import connect
 from workers.app import QUEUES, app, settings
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ class _Process:
 
     @property
     def store(self) -> DistributedStore:
-        store: DistributedStore = self._once("_store", lambda: RedisStore.from_settings(settings))
+        store: DistributedStore = self._once("_store", lambda: open_distributed_store(settings))
         return store
 
     @property
@@ -137,7 +137,7 @@ def _start_heartbeat(sender: Any, **_: Any) -> None:
     info = {"queues": sorted(_consumes), "pid": os.getpid(), "host": socket.gethostname()}
 
     def beat() -> None:
-        store = RedisStore.from_settings(settings)
+        store = open_distributed_store(settings)
         while True:
             try:
                 store.heartbeat(name, {**info, "at": time.time()}, ttl=3 * _HEARTBEAT_S)

@@ -1,7 +1,8 @@
 """State that survives restarts: feeds and their schedule, seen entries, outcomes and
-dead letters. One protocol, two implementations: SQLite for the embedded mode
-(``pipeline.store.sqlite``), Redis for the distributed one (``pipeline.store.redis``),
-picked by the ``store`` setting.
+dead letters. The protocols and records are in ``pipeline.store.base``; two
+implementations: SQLite for the embedded mode (``pipeline.store.sqlite``), Redis for
+the distributed one (``pipeline.store.redis``), picked by the ``store`` setting. Here:
+opening the one the settings name, feed health, and the feeds file.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ __all__ = [
     "feed_health",
     "feed_statuses",
     "load_feeds_file",
+    "open_distributed_store",
     "open_store",
     "sync_feeds",
 ]
