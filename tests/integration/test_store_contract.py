@@ -153,17 +153,22 @@ def test_a_poll_that_fails_to_save_keeps_neither_state_nor_entries(store: Store)
     assert store.entry_counts() == {}
 
 
-def test_pending_work_takes_turns_across_hosts(store: Store) -> None:
-    """A 10k-entry feed on one host and a 5-entry feed on another: the small feed's
-    entries all come in the first batch, not after the 10k."""
-    big = [
+def add_big_then_small(store: Store) -> list[FeedEntry]:
+    """A feed of 10k entries on one host, then one of 5 on another; returns the 5."""
+    store.add_entries(
         FeedEntry(key=f"b{n}", feed_id="big", url=f"https://big.example/{n}") for n in range(10_000)
-    ]
+    )
     small = [
         FeedEntry(key=f"s{n}", feed_id="small", url=f"https://small.example/{n}") for n in range(5)
     ]
-    store.add_entries(big)
     store.add_entries(small)
+    return small
+
+
+def test_pending_work_takes_turns_across_hosts(store: Store) -> None:
+    """A 10k-entry feed on one host and a 5-entry feed on another: the small feed's
+    entries all come in the first batch, not after the 10k."""
+    small = add_big_then_small(store)
     first = store.pending(limit=100)
     assert len(first) == 100
     assert {p.entry.key for p in first} >= {e.key for e in small}
@@ -273,14 +278,7 @@ def test_new_entries_go_to_fetch_in_turns_across_hosts(redis_store: RedisStore) 
     5-entry feed on another, polled in that order; the small feed's entries are all in
     the first batch handed to the fetch queue, and waiting is never mistaken for
     stale."""
-    big = [
-        FeedEntry(key=f"b{n}", feed_id="big", url=f"https://big.example/{n}") for n in range(10_000)
-    ]
-    small = [
-        FeedEntry(key=f"s{n}", feed_id="small", url=f"https://small.example/{n}") for n in range(5)
-    ]
-    redis_store.add_entries(big)
-    redis_store.add_entries(small)
+    small = add_big_then_small(redis_store)
     assert redis_store.stale_pending(older_than=-3600) == [], "waiting entries are not stale"
     first = redis_store.next_to_fetch(20)
     assert len(first) == 20
