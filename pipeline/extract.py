@@ -15,6 +15,7 @@ from lxml import html as lxml_html
 from pipeline.errors import ContentError, PermanentError
 from pipeline.fetch import Fetcher
 from pipeline.models import Extracted, FeedEntry
+from pipeline.policies import ExtractPolicy
 
 log = logging.getLogger(__name__)
 
@@ -189,14 +190,15 @@ def from_text_file(text: str) -> Extracted:
 _TEXTUAL = ("html", "xml", "text/plain")
 
 
-def fetch_and_extract(entry: FeedEntry, fetcher: Fetcher) -> tuple[Extracted, str]:
+def fetch_and_extract(
+    entry: FeedEntry, fetcher: Fetcher, policy: ExtractPolicy
+) -> tuple[Extracted, str]:
     """Fetch an entry's page and extract it; returns the text and the page's final URL.
 
     A page that is permanently unusable (4xx, robots, too large, not HTML) falls
     back to the feed's own text when the feed has some. Transient errors propagate
     for the caller to retry; ``PermanentError`` propagates when there is no fallback.
     """
-    settings = fetcher.settings
     try:
         resp = fetcher.get(entry.url)
         ctype = resp.headers.get("content-type", "text/html").lower()
@@ -208,5 +210,5 @@ def fetch_and_extract(entry: FeedEntry, fetcher: Fetcher) -> tuple[Extracted, st
         log.info("page unusable, using feed text url=%s: %s", entry.url, exc.reason)
         return from_feed(entry), entry.url
     return extract(
-        resp.content, entry, url=resp.final_url, min_chars=settings.min_body_chars
+        resp.content, entry, url=resp.final_url, min_chars=policy.min_chars
     ), resp.final_url

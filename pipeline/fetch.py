@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
 
@@ -37,6 +34,7 @@ from pipeline.errors import (
     ServerError,
     TooManyRedirectsError,
 )
+from pipeline.hostgate import HostGate, LocalHostGate
 from pipeline.inflate import content_codings, read_body, wire_cap
 from pipeline.netguard import (
     CURRENT_BUDGET,
@@ -169,45 +167,6 @@ def _sendable(headers: Mapping[str, str]) -> dict[str, str]:
         else:
             log.debug("request header %r dropped: not sendable", name)
     return kept
-
-
-class HostGate(Protocol):
-    """Per-host politeness: at most N requests at once and a delay between starts."""
-
-    def slot(self, host: str) -> AbstractContextManager[None]:
-        """Wait for a free slot and the host's delay; hold the slot for one request."""
-        ...
-
-
-@dataclass
-class _LocalHost:
-    slots: threading.BoundedSemaphore
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    next_start: float = 0.0
-
-
-class LocalHostGate:
-    """Politeness within one process (the embedded mode)."""
-
-    def __init__(self, concurrency: int, delay: float) -> None:
-        self._concurrency = concurrency
-        self._delay = delay
-        self._hosts: dict[str, _LocalHost] = {}
-        self._lock = threading.Lock()
-
-    @contextmanager
-    def slot(self, host: str) -> Iterator[None]:
-        with self._lock:
-            h = self._hosts.setdefault(
-                host, _LocalHost(threading.BoundedSemaphore(self._concurrency))
-            )
-        with h.slots:
-            with h.lock:
-                wait = h.next_start - time.monotonic()
-                h.next_start = max(h.next_start, time.monotonic()) + self._delay
-            if wait > 0:
-                time.sleep(wait)
-            yield
 
 
 @dataclass

@@ -1,8 +1,9 @@
 """Poll a feed: conditional GET, parse, and decide when to look again.
 
 ``parse_feed`` is pure (bytes in, entries out); ``next_state_*`` are pure schedule
-rules; ``poll`` ties them to the polite client and returns the new feed state with
-every entry the feed lists (the caller filters the ones it has seen).
+rules bounded by a ``PollPolicy``; ``poll`` ties them to the polite client and returns
+the new feed state with every entry the feed lists (the caller filters the ones it
+has seen).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import feedparser
 from pipeline.errors import ClientError, FeedParseError, NewswireError, TransientError
 from pipeline.fetch import Fetcher
 from pipeline.models import FeedEntry, FeedState
-from pipeline.settings import Settings
+from pipeline.policies import PollPolicy
 from pipeline.urls import entry_key, host_of
 
 log = logging.getLogger(__name__)
@@ -191,18 +192,18 @@ def _parse_json_feed(body: bytes, url: str, feed_id: str) -> ParsedFeed:
 # Schedule rules (pure) ---------------------------------------------------------
 
 
-def _clamp(value: float, settings: Settings) -> int:
-    return int(min(max(value, settings.poll_min_interval), settings.poll_max_interval))
+def _clamp(value: float, policy: PollPolicy) -> int:
+    return int(min(max(value, policy.min_interval), policy.max_interval))
 
 
-def rate_interval(dates: list[datetime], settings: Settings) -> int:
+def rate_interval(dates: list[datetime], policy: PollPolicy) -> int:
     """Interval from the feed's observed item rate: half the mean gap between its
     newest items, within the configured bounds (default when dates are missing)."""
     stamps = sorted((d for d in dates if d is not None), reverse=True)[:20]
     if len(stamps) < 2:
-        return _clamp(settings.poll_default_interval, settings)
+        return _clamp(policy.default_interval, policy)
     span = (stamps[0] - stamps[-1]).total_seconds()
-    return _clamp(span / (len(stamps) - 1) / 2, settings)
+    return _clamp(span / (len(stamps) - 1) / 2, policy)
 
 
 def _server_floor(headers: dict[str, str], ttl_seconds: int | None) -> int:
@@ -217,7 +218,7 @@ def next_state_ok(
     state: FeedState,
     *,
     now: datetime,
-    settings: Settings,
+    policy: PollPolicy,
     status: int,
     headers: dict[str, str],
     parsed: ParsedFeed | None,
@@ -226,16 +227,14 @@ def next_state_ok(
 ) -> FeedState:
     """State after a successful answer (200 with a feed, or 304)."""
     if parsed is None:  # 304 Not Modified
-        interval = _clamp(state.interval * 1.25, settings)
+        interval = _clamp(state.interval * 1.25, policy)
         streak = state.not_modified_streak + 1
     else:
-        interval = rate_interval(
-            [e.published_at for e in parsed.entries if e.published_at], settings
-        )
+        interval = rate_interval([e.published_at for e in parsed.entries if e.published_at], policy)
         streak = 0
     interval = min(
         max(interval, _server_floor(headers, parsed.ttl_seconds if parsed else None)),
-        settings.poll_max_interval,
+        policy.max_interval,
     )
     # A little jitter keeps many feeds of one host from synchronising.
     delay = interval * rng.uniform(0.9, 1.1)
@@ -259,17 +258,17 @@ def next_state_ok(
 
 
 def next_state_error(
-    state: FeedState, error: NewswireError, *, now: datetime, settings: Settings, rng: random.Random
+    state: FeedState, error: NewswireError, *, now: datetime, policy: PollPolicy, rng: random.Random
 ) -> FeedState:
     """State after a failed poll: exponential backoff with jitter, capped at the max
     interval; ``Retry-After`` is honoured; 410 Gone retires the feed."""
     status = getattr(error, "status", None)
     errors = state.error_count + 1
-    backoff = min(settings.poll_backoff_base * 2 ** min(errors - 1, 20), settings.poll_max_interval)
+    backoff = min(policy.backoff_base * 2 ** min(errors - 1, 20), policy.max_interval)
     delay = backoff * rng.uniform(0.5, 1.0)
     retry_after = error.retry_after if isinstance(error, TransientError) else None
     if retry_after:
-        delay = max(delay, min(retry_after, settings.poll_max_interval))
+        delay = max(delay, min(retry_after, policy.max_interval))
     retired = isinstance(error, ClientError) and error.status == 410
     return state.model_copy(
         update={
@@ -301,15 +300,18 @@ def conditional_headers(state: FeedState) -> dict[str, str]:
 def poll(
     state: FeedState,
     fetcher: Fetcher,
+    policy: PollPolicy,
     *,
     now: datetime | None = None,
     rng: random.Random | None = None,
 ) -> PollResult:
-    """Fetch and parse one feed. Never raises ``NewswireError``: failures come back
-    in ``PollResult.error`` with the state already moved to its next retry."""
+    """Fetch and parse one feed, scheduling its next check within ``policy``.
+
+    Never raises ``NewswireError``: failures come back in ``PollResult.error`` with
+    the state already moved to its next retry (``steps.refresh_feed`` does the same
+    for any other exception)."""
     now = now or datetime.now(UTC)
     rng = rng or random.Random()
-    settings = fetcher.settings
     try:
         resp = fetcher.get(
             state.url,
@@ -327,15 +329,13 @@ def poll(
         )
     except NewswireError as exc:
         log.warning("poll failed feed_id=%s url=%s: %s", state.feed_id, state.url, exc.reason)
-        return PollResult(
-            next_state_error(state, exc, now=now, settings=settings, rng=rng), [], exc
-        )
+        return PollResult(next_state_error(state, exc, now=now, policy=policy, rng=rng), [], exc)
     if resp.permanent_url and resp.permanent_url != state.url:
         log.info("feed moved feed_id=%s %s -> %s", state.feed_id, state.url, resp.permanent_url)
     new_state = next_state_ok(
         state,
         now=now,
-        settings=settings,
+        policy=policy,
         status=resp.status,
         headers=dict(resp.headers),
         parsed=parsed,

@@ -1,4 +1,5 @@
-"""The embedded runner: the same stages as the distributed workers, on one machine.
+"""The embedded runner: the steps of ``pipeline/steps.py``, as the distributed workers
+call them, scheduled on one machine.
 
 Threads do the I/O (polls, page fetches) and extraction; batches of extracted
 articles go to a pool of analysis processes, one per core, each with its own
@@ -35,18 +36,18 @@ from pathlib import Path
 
 from spacy.language import Language
 
-from pipeline.analyze import analyze_batch, load_claims, to_article
-from pipeline.errors import NewswireError, PermanentError, TransientError, retry_delay
-from pipeline.extract import fetch_and_extract
+from pipeline import steps
+from pipeline.analyze import load_claims
+from pipeline.errors import PermanentError, TransientError
 from pipeline.fetch import Fetcher
 from pipeline.index import Index, open_index
-from pipeline.models import Analysis, Article, Extracted, FeedEntry, FeedState
+from pipeline.models import Article, FeedState
 from pipeline.nlp import load_model
-from pipeline.poll import poll
+from pipeline.policies import ExtractPolicy, PollPolicy, RetryPolicy
 from pipeline.settings import Settings
-from pipeline.store import PendingEntry, sync_feeds
+from pipeline.steps import Dead, Failed, Fetched, Outcome, Retry
+from pipeline.store import PendingEntry, Store, sync_feeds
 from pipeline.store.sqlite import SqliteStore
-from pipeline.urls import article_id
 
 log = logging.getLogger(__name__)
 
@@ -74,25 +75,48 @@ class RunReport:
         for name in ("new_entries", "indexed", "failed", "retrying", "dead"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
+    def count(self, outcome: Outcome) -> None:
+        match outcome:
+            case Retry():
+                self.retrying += 1
+            case Dead():
+                self.dead += 1
+            case Failed():
+                self.failed += 1
 
-Batch = list[tuple[FeedEntry, Extracted, str]]  # entry, its extracted page, final URL
 
 # One analysis process's model and claims, set by _start_analysis_process.
 _process_nlp: Language | None = None
 _process_claims: list[str] = []
+_ORPHAN_CHECK_S = 0.5
 
 
 def _start_analysis_process(model: str, claims: list[str]) -> None:
     global _process_nlp, _process_claims
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runner's to handle
+    _exit_with_parent(os.getppid())
     _process_nlp, _process_claims = load_model(model), claims
 
 
+def _exit_with_parent(parent: int) -> None:
+    """End this process as soon as the runner that started it is gone, even when the
+    runner was killed outright (SIGKILL runs no clean-up): an orphan is re-parented, so
+    its parent pid changes. A thread, not PR_SET_PDEATHSIG, because that signal fires
+    when the *thread* that spawned the child ends, which may be any of the runner's."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_ORPHAN_CHECK_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="newswire-orphan-watch", daemon=True).start()
+
+
 def _analyze_in_process(
-    items: list[Extracted], batch_size: int, steps: Sequence[str]
-) -> list[Analysis]:
+    batch: list[Fetched], batch_size: int, analysis_steps: Sequence[str]
+) -> list[Article]:
     assert _process_nlp is not None
-    return analyze_batch(_process_nlp, items, _process_claims, batch_size, steps=steps)
+    return steps.analyze(_process_nlp, _process_claims, batch, batch_size, analysis_steps)
 
 
 class Analyzer:
@@ -105,19 +129,19 @@ class Analyzer:
         self.processes = 1 if nlp is not None else wanted
         self._pool: ProcessPoolExecutor | None = None
 
-    def submit(self, items: list[Extracted]) -> Future[list[Analysis]]:
-        batch_size, steps = self.settings.nlp_batch_size, list(self.settings.analysis_steps)
+    def submit(self, items: list[Fetched]) -> Future[list[Article]]:
+        batch_size, enabled = self.settings.nlp_batch_size, list(self.settings.analysis_steps)
         if self.processes > 1:
             try:
-                return self._ensure_pool().submit(_analyze_in_process, items, batch_size, steps)
+                return self._ensure_pool().submit(_analyze_in_process, items, batch_size, enabled)
             except BrokenProcessPool:  # one of its processes died: start a new pool
                 self.close()
-                return self._ensure_pool().submit(_analyze_in_process, items, batch_size, steps)
-        done: Future[list[Analysis]] = Future()
+                return self._ensure_pool().submit(_analyze_in_process, items, batch_size, enabled)
+        done: Future[list[Article]] = Future()
         try:
             if self.nlp is None:
                 self.nlp = load_model(self.settings.spacy_model)
-            done.set_result(analyze_batch(self.nlp, items, self.claims, batch_size, steps=steps))
+            done.set_result(steps.analyze(self.nlp, self.claims, items, batch_size, enabled))
         except Exception as exc:  # reported where the result is read, as from a pool
             done.set_exception(exc)
         return done
@@ -147,24 +171,27 @@ class Analyzer:
 
 
 class Runner:
-    """Drives poll → fetch → extract → analyze → index over the store's feeds."""
+    """Drives the steps (refresh feeds, fetch, analyse, index) over the store's feeds."""
 
     def __init__(
         self,
         settings: Settings,
         *,
-        store: SqliteStore | None = None,
+        store: Store | None = None,
         index: Index | None = None,
         nlp: Language | None = None,
         progress: Progress = _quiet,
     ) -> None:
         self.settings = settings
-        self.store = store or SqliteStore(settings.db)
+        self.store: Store = store or SqliteStore(settings.db)
         self.index = index or open_index(settings)
         self.fetcher = Fetcher(settings)
         self.progress = progress
         self.claims = load_claims(settings.claims_file)
         self.analyzer = Analyzer(settings, self.claims, nlp)
+        self.poll_policy = PollPolicy.from_settings(settings)
+        self.extract_policy = ExtractPolicy.from_settings(settings)
+        self.retry_policy = RetryPolicy.from_settings(settings)
         self._rng = random.Random()
 
     def close(self) -> None:
@@ -180,18 +207,33 @@ class Runner:
         return sync_feeds(self.store, path, self.settings.poll_default_interval)
 
     def poll_feeds(self, states: Sequence[FeedState]) -> RunReport:
-        """Poll feeds concurrently; queue the entries not seen before."""
+        """Refresh feeds concurrently, each saved with its new entries; one feed's
+        failure, whatever it is, is that feed's and never ends the run."""
         report = RunReport()
         with ThreadPoolExecutor(self.settings.fetch_threads, thread_name_prefix="poll") as pool:
-            futures = [pool.submit(poll, s, self.fetcher, rng=self._rng) for s in states]
+            futures = {
+                pool.submit(
+                    steps.refresh_feed,
+                    self.store,
+                    s,
+                    self.fetcher,
+                    self.poll_policy,
+                    rng=self._rng,
+                ): s
+                for s in states
+            }
             for done, fut in enumerate(as_completed(futures), 1):
-                result = fut.result()
-                self.store.save_feed_state(result.state)
+                fid = futures[fut].feed_id
                 report.feeds_polled += 1
-                if result.error is not None:
-                    report.feed_errors[result.state.feed_id] = result.error.reason
-                new = self.store.add_entries(e for e in result.entries if e.url)
-                report.new_entries += len(new)
+                try:
+                    refreshed = fut.result()
+                except Exception as exc:  # the store failed to save it: the next cycle retries
+                    log.exception("could not save the poll of feed_id=%s", fid)
+                    report.feed_errors[fid] = steps.as_error(exc).reason
+                else:
+                    if refreshed.error is not None:
+                        report.feed_errors[fid] = refreshed.error
+                    report.new_entries += len(refreshed.new)
                 self.progress("poll", done, len(states))
         return report
 
@@ -209,8 +251,8 @@ class Runner:
             return report
         window = max(4 * self.settings.fetch_threads, 2 * self.settings.nlp_batch_size)
         todo = iter(pending)
-        batch: Batch = []
-        analysing: deque[tuple[Batch, Future[list[Analysis]]]] = deque()
+        batch: list[Fetched] = []
+        analysing: deque[tuple[list[Fetched], Future[list[Article]]]] = deque()
         done = 0
 
         def collect(keep: int) -> None:
@@ -219,10 +261,10 @@ class Runner:
                 self._index_analysed(*analysing.popleft(), report)
 
         with ThreadPoolExecutor(self.settings.fetch_threads, thread_name_prefix="fetch") as pool:
-            running: dict[Future[tuple[Extracted, str] | None], PendingEntry] = {}
+            running: dict[Future[Fetched | None], PendingEntry] = {}
             while True:
                 for item in itertools.islice(todo, window - len(running)):
-                    running[pool.submit(self._fetch, item.entry)] = item
+                    running[pool.submit(self._fetch, item)] = item
                 if not running:
                     break
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -230,90 +272,55 @@ class Runner:
                     item = running.pop(fut)
                     done += 1
                     try:
-                        result = fut.result()
-                    except NewswireError as exc:
-                        self._record_failure(item, exc, report)
-                    except Exception as exc:  # a bug or hostile page must not stop the run
-                        log.exception("unexpected error url=%s", item.entry.url)
-                        self._record_failure(item, _unexpected(exc), report)
+                        fetched = fut.result()
+                    except Exception as exc:  # a bug or hostile page fails its article only
+                        self._settle(item, exc, report)
                     else:
-                        if result is not None:
-                            batch.append((item.entry, *result))
+                        if fetched is not None:
+                            batch.append(fetched)
                     self.progress("articles", done, len(pending))
                 if len(batch) >= self.settings.nlp_batch_size:
-                    analysing.append((batch, self.analyzer.submit([x for _, x, _ in batch])))
+                    analysing.append((batch, self.analyzer.submit(batch)))
                     batch = []
                 collect(keep=self.analyzer.processes)  # one batch queued behind each process
         if batch:
-            analysing.append((batch, self.analyzer.submit([x for _, x, _ in batch])))
+            analysing.append((batch, self.analyzer.submit(batch)))
         collect(keep=0)
         if report.indexed:
             self.index.refresh()
         return report
 
-    def _fetch(self, entry: FeedEntry) -> tuple[Extracted, str] | None:
-        # Another feed may list the same story: a cheap lookup in the store, not a
-        # read from the index, on this path that every article takes.
-        known = article_id(entry.url)
-        if self.store.is_done(known):
-            self.store.mark_done(entry, known, note="already indexed")
-            return None
-        return fetch_and_extract(entry, self.fetcher)
+    def _fetch(self, item: PendingEntry) -> Fetched | None:
+        return steps.fetch_entry(self.store, item, self.fetcher, self.extract_policy)
 
-    def _record_failure(self, item: PendingEntry, exc: NewswireError, report: RunReport) -> None:
-        entry = item.entry
-        if isinstance(exc, TransientError):
-            delay = retry_delay(
-                exc,
-                item.attempts,
-                base=self.settings.retry_backoff_base,
-                cap=self.settings.retry_backoff_cap,
-                rng=self._rng,
-            )
-            status = self.store.retry_later(
-                entry, exc.reason, delay=delay, max_attempts=self.settings.max_attempts
-            )
-            if status == "dead":
-                report.dead += 1
-                log.error("gave up url=%s feed_id=%s: %s", entry.url, entry.feed_id, exc.reason)
-            else:
-                report.retrying += 1
-                log.warning("will retry url=%s in %.0fs: %s", entry.url, delay, exc.reason)
-        else:
-            self.store.mark_failed(entry, exc.reason)
-            report.failed += 1
-            log.warning("failed url=%s feed_id=%s: %s", entry.url, entry.feed_id, exc.reason)
+    def _settle(self, item: PendingEntry, exc: BaseException, report: RunReport) -> None:
+        report.count(steps.settle_failure(self.store, item, exc, self.retry_policy, self._rng))
 
     def _index_analysed(
-        self, batch: Batch, analysis: Future[list[Analysis]], report: RunReport
+        self, batch: list[Fetched], analysis: Future[list[Article]], report: RunReport
     ) -> None:
         try:
-            analyses = analysis.result()
+            articles = analysis.result()
         except Exception as exc:  # BrokenProcessPool too: an analysis process died
             if len(batch) == 1:
-                entry = batch[0][0]
-                log.error("analysis failed url=%s", entry.url, exc_info=exc)
-                self.store.mark_failed(entry, f"analysis failed: {type(exc).__name__}")
-                report.failed += 1
+                log.error("analysis failed url=%s", batch[0].item.entry.url, exc_info=exc)
+                failed = PermanentError(f"analysis failed: {type(exc).__name__}")
+                self._settle(batch[0].item, failed, report)
                 return
             for one in batch:  # find the article that breaks the batch; keep the rest
-                self._index_analysed([one], self.analyzer.submit([one[1]]), report)
+                self._index_analysed([one], self.analyzer.submit([one]), report)
             return
-        now = datetime.now(UTC)
-        articles: list[Article] = [
-            to_article(x, a, url=url, feed=entry.feed_id, fetched_at=now)
-            for (entry, x, url), a in zip(batch, analyses, strict=True)
-        ]
+        pairs = [(f.item, article) for f, article in zip(batch, articles, strict=True)]
         try:
-            self.index.upsert_many(articles)
-        except NewswireError as exc:  # engine down or refusing: nothing is marked done
-            log.warning("index write failed for %d articles: %s", len(articles), exc.reason)
-            for entry, _, _ in batch:
-                self._record_failure(PendingEntry(entry, 0), exc, report)
+            indexed = steps.index(self.index, self.store, pairs, self.retry_policy)
+        except TransientError as exc:  # engine down: nothing is marked done, all wait
+            log.warning("index write failed for %d articles: %s", len(pairs), exc.reason)
+            for f in batch:
+                self._settle(f.item, exc, report)
             return
-        for (entry, _, _), article in zip(batch, articles, strict=True):
-            self.store.mark_done(entry, article.id)
-        report.indexed += len(articles)
+        report.indexed += indexed.written
+        for outcome in indexed.refused:
+            report.count(outcome)
 
     # loops --------------------------------------------------------------------
 
@@ -339,7 +346,3 @@ class Runner:
             upcoming = [f.state.next_check_at for f in self.store.feeds() if not f.state.retired]
             wait = (min(upcoming) - datetime.now(UTC)).total_seconds() if upcoming else 60.0
             stop.wait(min(max(wait, 1.0), 60.0))
-
-
-def _unexpected(exc: Exception) -> PermanentError:
-    return PermanentError(f"unexpected {type(exc).__name__}: {exc}")

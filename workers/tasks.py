@@ -1,10 +1,14 @@
-"""Thin tasks over the pipeline stages: load by id, call one stage, save, enqueue the
-next step, retry what is transient. The logic lives in ``pipeline/``.
+"""Thin tasks over the steps of ``pipeline/steps.py``: load by id, call one step, save,
+enqueue the next, and map a failure's outcome (``Retry`` becomes a delayed message).
+The logic, the retry policy included, lives in ``pipeline/``.
 
     tick ──► poll_feed(feed_id) ──► fetch_article(ref) ──► analyze_article(ref) ──► index_batch()
 
 ``ref`` is an entry's short id in the Redis store; pages, texts and articles wait in
-the store between steps, never in a message.
+the store between steps, never in a message. An entry's attempts are counted in the
+store (``PendingEntry.attempts``), as the embedded runner counts them; a task with no
+entry (a poll whose store is away, an index run whose engine is down) counts its
+message's retries instead.
 """
 
 from __future__ import annotations
@@ -23,23 +27,18 @@ from celery import Task, signals
 from kombu.exceptions import OperationalError
 from spacy.language import Language
 
-from pipeline.analyze import analyze_batch, load_claims, to_article
-from pipeline.errors import (
-    NewswireError,
-    PermanentError,
-    StoreUnavailableError,
-    TransientError,
-    retry_delay,
-)
-from pipeline.extract import fetch_and_extract
+from pipeline import steps
+from pipeline.analyze import load_claims
+from pipeline.errors import NewswireError, StoreUnavailableError
 from pipeline.fetch import Fetcher
+from pipeline.hostgate import RedisHostGate
 from pipeline.index import Index, open_index
-from pipeline.models import Article, FeedEntry
 from pipeline.nlp import load_model
-from pipeline.poll import pick_due, poll
-from pipeline.store import sync_feeds
-from pipeline.store.redis import RedisHostGate, RedisStore, entry_ref
-from pipeline.urls import article_id
+from pipeline.policies import ExtractPolicy, PollPolicy, RetryPolicy
+from pipeline.poll import pick_due
+from pipeline.steps import Fetched, Outcome, Retry
+from pipeline.store import DistributedStore, PendingEntry, open_distributed_store, sync_feeds
+from pipeline.store.redis import connect
 from workers.app import QUEUES, app, settings
 
 log = logging.getLogger(__name__)
@@ -51,13 +50,20 @@ _HEARTBEAT_S = 5.0
 # articles analysed meanwhile go to the engine in the same bulk request.
 _INDEX_LINGER_S = 1.0
 _BROKER_ERRORS = (OperationalError, redis.ConnectionError, redis.TimeoutError)
+# New entries wait in the store, in a line per host, and go to the fetch queue a few at
+# a time, in turns across hosts: the queue holds at most this many, so a feed of 100k
+# items cannot fill it ahead of every other site.
+_FETCH_WINDOW = 4 * settings.fetch_threads
+_POLL_POLICY = PollPolicy.from_settings(settings)
+_EXTRACT_POLICY = ExtractPolicy.from_settings(settings)
+_RETRY_POLICY = RetryPolicy.from_settings(settings)
 
 
 class _Process:
     """What one worker process builds once and reuses: connections, the model."""
 
     def __init__(self) -> None:
-        self._store: RedisStore | None = None
+        self._store: DistributedStore | None = None
         self._fetcher: Fetcher | None = None
         self._index: Index | None = None
         self._nlp: Language | None = None
@@ -72,15 +78,15 @@ class _Process:
         return getattr(self, name)
 
     @property
-    def store(self) -> RedisStore:
-        store: RedisStore = self._once("_store", lambda: RedisStore.from_settings(settings))
+    def store(self) -> DistributedStore:
+        store: DistributedStore = self._once("_store", lambda: open_distributed_store(settings))
         return store
 
     @property
     def fetcher(self) -> Fetcher:
         def make() -> Fetcher:
             gate = RedisHostGate(
-                self.store.r,
+                connect(settings.state_redis_url),
                 settings.per_host_concurrency,
                 settings.per_host_delay,
                 lease=3 * settings.http_timeout + 10,
@@ -131,7 +137,7 @@ def _start_heartbeat(sender: Any, **_: Any) -> None:
     info = {"queues": sorted(_consumes), "pid": os.getpid(), "host": socket.gethostname()}
 
     def beat() -> None:
-        store = RedisStore.from_settings(settings)
+        store = open_distributed_store(settings)
         while True:
             try:
                 store.heartbeat(name, {**info, "at": time.time()}, ttl=3 * _HEARTBEAT_S)
@@ -142,38 +148,46 @@ def _start_heartbeat(sender: Any, **_: Any) -> None:
     threading.Thread(target=beat, name="newswire-heartbeat", daemon=True).start()
 
 
-def _handle(task: Task[Any, Any], entry: FeedEntry | None, exc: Exception) -> None:
-    """Retry a transient error with capped, jittered backoff; after the last attempt
-    the entry becomes a dead letter. Permanent errors and bugs are recorded, never
-    retried. Raises ``Retry`` (Celery's signal to reschedule) when retrying."""
-    where = f"url={entry.url} feed_id={entry.feed_id}" if entry else f"task={task.name}"
+def _outcome_of_task(task: Task[Any, Any], exc: Exception) -> Outcome:
+    """A failure of a task that has no entry (or whose store is away): counted by the
+    message's own retries."""
+    return steps.failure_outcome(_broker_is_store(exc), task.request.retries + 1, _RETRY_POLICY)
+
+
+def _settle(task: Task[Any, Any], item: PendingEntry | None, exc: Exception) -> None:
+    """Record the failed attempt's outcome (the same one the runner would record) and,
+    for ``Retry``, reschedule the task: raises Celery's ``Retry`` then."""
+    exc = _broker_is_store(exc)
+    where = f"url={item.entry.url} feed_id={item.entry.feed_id}" if item else f"task={task.name}"
+    outcome: Outcome
+    if item is None:
+        outcome = _outcome_of_task(task, exc)
+        log.warning("task failed %s: %s", where, steps.as_error(exc).reason)
+    else:
+        try:
+            outcome = steps.settle_failure(proc.store, item, exc, _RETRY_POLICY)
+        except NewswireError as store_error:  # the store is away too
+            log.warning("could not record the failure %s: %s", where, store_error.reason)
+            outcome = _outcome_of_task(task, exc)
+    if isinstance(outcome, Retry):
+        raise task.retry(countdown=outcome.delay, exc=exc)
+
+
+def _dispatch_fetches() -> int:
+    """Top the fetch queue up to its window with the next entries, in turns across
+    hosts; returns how many were enqueued."""
+    store = proc.store
+    room = _FETCH_WINDOW - store.queue_depths(["fetch"])["fetch"]
+    refs = store.next_to_fetch(room)
+    for ref in refs:
+        fetch_article.delay(ref)
+    return len(refs)
+
+
+def _broker_is_store(exc: Exception) -> Exception:
     if isinstance(exc, _BROKER_ERRORS):  # enqueueing the next step failed: Redis is away
-        exc = StoreUnavailableError(f"broker unavailable: {exc}")
-    if isinstance(exc, TransientError):
-        attempt = task.request.retries + 1
-        if attempt >= settings.max_attempts:
-            if entry is not None:
-                proc.store.mark_dead(entry, exc.reason, attempt)
-            log.error("gave up after %d attempts %s: %s", attempt, where, exc.reason)
-            return
-        delay = retry_delay(
-            exc,
-            task.request.retries,
-            base=settings.retry_backoff_base,
-            cap=settings.retry_backoff_cap,
-        )
-        if entry is not None:
-            proc.store.touch(entry, attempt, exc.reason)
-        log.warning("will retry in %.0fs %s: %s", delay, where, exc.reason)
-        raise task.retry(countdown=delay, exc=exc, max_retries=settings.max_attempts)
-    if isinstance(exc, PermanentError):
-        reason = exc.reason
-        log.warning("failed %s: %s", where, reason)
-    else:  # a bug or a hostile input must not loop: record it
-        reason = f"unexpected {type(exc).__name__}: {exc}"
-        log.error("unexpected error %s", where, exc_info=exc)
-    if entry is not None:
-        proc.store.mark_failed(entry, reason)
+        return StoreUnavailableError(f"broker unavailable: {exc}")
+    return exc
 
 
 # tasks ---------------------------------------------------------------------------------
@@ -182,8 +196,8 @@ def _handle(task: Task[Any, Any], entry: FeedEntry | None, exc: Exception) -> No
 @app.task(name="newswire.tick", bind=True)
 def tick(self: Task[Any, Any]) -> dict[str, int]:
     """The one periodic task: enqueue polls of the feeds that are due (a few per host),
-    replayed dead letters, entries a dead poller claimed but never enqueued, and an
-    index run when articles wait for one."""
+    replayed dead letters, entries dispatched but lost on the way (stale), fetches up
+    to the window, and an index run when articles wait for one."""
     store = proc.store
     try:
         path = settings.feeds_file
@@ -201,21 +215,24 @@ def tick(self: Task[Any, Any]) -> dict[str, int]:
         again = store.take_replayed()
         stale = store.stale_pending(older_than=2 * settings.broker_visibility_timeout)
         for ref in [*again, *stale]:
-            entry = store.entry(ref)
-            if entry is not None:
-                store.touch(entry, 0, "replayed" if ref in again else "re-enqueued (stale)")
+            found = store.entry(ref)
+            if found is not None:  # due now, its attempts kept; its stale clock restarts
+                note = "replayed" if ref in again else "re-enqueued (stale)"
+                store.retry_later(found.entry, note, attempts=found.attempts, delay=0)
                 fetch_article.delay(ref)
+        fetches = _dispatch_fetches()
         if store.index_backlog() and store.request_index_run():
             index_batch.delay()
-    except NewswireError as exc:
-        log.warning("tick skipped: %s", exc.reason)  # the next tick does the same work
+    except (NewswireError, *_BROKER_ERRORS) as exc:
+        log.warning("tick skipped: %s", exc)  # the next tick does the same work
         return {}
-    return {"polls": polls, "replayed": len(again), "stale": len(stale)}
+    return {"polls": polls, "fetches": fetches, "replayed": len(again), "stale": len(stale)}
 
 
-@app.task(name="newswire.poll_feed", bind=True)
+@app.task(name="newswire.poll_feed", bind=True, max_retries=None)
 def poll_feed(self: Task[Any, Any], feed_id: str) -> int:
-    """Poll one feed; enqueue a fetch for each entry never seen before."""
+    """Refresh one feed; its new entries join their hosts' lines in the store, and the
+    fetch queue is topped up from those lines."""
     try:
         store = proc.store
         with store.lock(f"poll:{feed_id}", _POLL_LEASE) as mine:
@@ -225,68 +242,61 @@ def poll_feed(self: Task[Any, Any], feed_id: str) -> int:
             feed = store.feed(feed_id)
             if feed is None or feed.removed or feed.state.retired:
                 return 0
-            result = poll(feed.state, proc.fetcher)
-            store.save_feed_state(result.state)
-            new = store.add_entries(e for e in result.entries if e.url)
-            for e in new:
-                fetch_article.delay(entry_ref(e.feed_id, e.key))
-            return len(new)
+            refreshed = steps.refresh_feed(store, feed.state, proc.fetcher, _POLL_POLICY)
+        _dispatch_fetches()
+        return len(refreshed.new)
     except Exception as exc:
-        _handle(self, None, exc)
+        _settle(self, None, exc)
         return 0
 
 
-@app.task(name="newswire.fetch_article", bind=True)
+@app.task(name="newswire.fetch_article", bind=True, max_retries=None)
 def fetch_article(self: Task[Any, Any], ref: str) -> None:
     """Fetch and extract one entry's page; hand the text to the nlp queue."""
-    entry = None
+    item = None
     try:
         store = proc.store
-        found = store.entry_status(ref)
-        if found is None:
+        item = store.entry(ref)
+        if item is None:
             log.warning("unknown or expired entry ref=%s", ref)
             return
-        entry, status = found
-        if status in ("done", "failed"):
+        if item.status in ("done", "failed"):
             return  # a redelivered message: the work is already recorded
-        known = article_id(entry.url)
-        if store.is_done(known):
-            store.mark_done(entry, known, note="already indexed")
-            return
-        extracted, url = fetch_and_extract(entry, proc.fetcher)
-        store.put_extracted(ref, extracted, url)
-        store.touch(entry, self.request.retries)
-        analyze_article.delay(ref)
+        fetched = steps.fetch_entry(store, item, proc.fetcher, _EXTRACT_POLICY)
+        if fetched is not None:
+            store.put_extracted(ref, fetched.extracted, fetched.url)
+            analyze_article.delay(ref)
+        _dispatch_fetches()  # one out, the next in
     except Exception as exc:
-        _handle(self, entry, exc)
+        _settle(self, item, exc)
 
 
-@app.task(name="newswire.analyze_article", bind=True)
+@app.task(name="newswire.analyze_article", bind=True, max_retries=None)
 def analyze_article(self: Task[Any, Any], ref: str) -> None:
     """Entities, quotes and stances of one extracted article; hand it to the index queue."""
-    entry = None
+    item = None
     try:
         store = proc.store
-        entry = store.entry(ref)
+        item = store.entry(ref)
         got = store.get_extracted(ref)
-        if entry is None or got is None:
+        if item is None or got is None:
             log.info("nothing to analyse ref=%s (done already, or expired)", ref)
             return
-        extracted, url = got
-        [analysis] = analyze_batch(
-            proc.nlp, [extracted], proc.claims, steps=settings.analysis_steps
+        fetched = Fetched(item, *got)
+        [article] = steps.analyze(
+            proc.nlp, proc.claims, [fetched], settings.nlp_batch_size, settings.analysis_steps
         )
-        article = to_article(extracted, analysis, url=url, feed=entry.feed_id)
         store.put_for_index(ref, article)
         if store.request_index_run():
             index_batch.apply_async(countdown=_INDEX_LINGER_S)
     except Exception as exc:
-        _handle(self, entry, exc)
+        _settle(self, item, exc)
 
 
-@app.task(name="newswire.index_batch", bind=True)
+@app.task(name="newswire.index_batch", bind=True, max_retries=None)
 def index_batch(self: Task[Any, Any]) -> int:
-    """Bulk-write every analysed article waiting in the store, batch by batch. An engine
+    """Bulk-write every analysed article waiting in the store, batch by batch; an article
+    the engine refuses is recorded as failed and the others are written. An engine
     that is down leaves them waiting: this task retries a few times, and the
     scheduler's tick starts another run for as long as any remain, so nothing waiting
     is ever dropped."""
@@ -295,32 +305,18 @@ def index_batch(self: Task[Any, Any]) -> int:
     try:
         store.index_run_started()
         while batch := store.for_index(settings.bulk_batch_size):
-            try:
-                proc.index.upsert_many([a for _, a in batch])
-            except PermanentError:
-                _index_one_by_one(batch)
+            pairs = []
             for ref, article in batch:
-                found = store.entry_status(ref)
-                if found is not None and found[1] == "pending":
-                    store.mark_done(found[0], article.id)
+                item = store.entry(ref)
+                if item is not None and item.status == "pending":  # else written already
+                    pairs.append((item, article))
+            indexed = steps.index(proc.index, store, pairs, _RETRY_POLICY)
             store.indexed(ref for ref, _ in batch)
-            written += len(batch)
-            log.info("indexed %d articles", len(batch))
+            written += indexed.written
+            log.info("indexed %d articles (%d refused)", indexed.written, len(indexed.refused))
     except Exception as exc:
-        _handle(self, None, exc)
+        _settle(self, None, exc)
     return written
-
-
-def _index_one_by_one(batch: list[tuple[str, Article]]) -> None:
-    """The engine refused part of a batch: write the rest, record each refusal."""
-    for ref, article in batch:
-        try:
-            proc.index.upsert_many([article])
-        except PermanentError as exc:
-            entry = proc.store.entry(ref)
-            if entry is not None:
-                proc.store.mark_failed(entry, exc.reason)
-            log.warning("index refused article_id=%s: %s", article.id, exc.reason)
 
 
 __all__ = ["QUEUES", "analyze_article", "fetch_article", "index_batch", "poll_feed", "tick"]

@@ -32,26 +32,12 @@ from pipeline.errors import InputError, NewswireError, TransientError
 from pipeline.index import EntityName, SearchQuery, SearchResult, Sort
 from pipeline.models import Article, EntityType, StanceLabel
 from pipeline.settings import Settings, load_settings, mask_url_credentials
-from pipeline.store import EntryRecord, feed_health
+from pipeline.store import EntryRecord, FeedStatus, feed_health
 
 HERE = Path(__file__).parent
 
 Text = Annotated[str, Query(max_length=500)]
 Name = Annotated[str | None, Query(max_length=200)]
-
-
-class FeedStatus(BaseModel):
-    feed_id: str
-    name: str
-    url: str
-    state: Literal["ok", "failing", "retired"]
-    last_status: int | None
-    error_count: int
-    last_error: str | None
-    last_checked_at: str | None
-    next_check_at: str
-    interval: int
-    entries: dict[str, int]
 
 
 class NewFeed(BaseModel):
@@ -60,15 +46,6 @@ class NewFeed(BaseModel):
     interval: int | None = Field(
         None, ge=1, le=604_800, description="seconds before the first adaptive schedule"
     )
-
-
-class DeadLetter(BaseModel):
-    feed_id: str
-    key: str
-    url: str
-    attempts: int
-    last_error: str | None
-    updated_at: str
 
 
 class Replayed(BaseModel):
@@ -325,7 +302,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Response(status_code=204)
 
     @app.get(
-        "/api/deadletters", response_model=list[DeadLetter], dependencies=reads, tags=["feeds"]
+        "/api/deadletters", response_model=list[EntryRecord], dependencies=reads, tags=["feeds"]
     )
     def api_dead_letters(limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[EntryRecord]:
         """Articles whose transient failures outlasted every retry, newest first."""

@@ -22,7 +22,6 @@ from pipeline.errors import InputError
 from pipeline.settings import Settings
 
 if TYPE_CHECKING:
-    from pipeline.models import Extracted
     from pipeline.runner import Runner, RunReport
 
 # The demo's own database unless one is named: the demo lets fetches reach 127.0.0.1,
@@ -170,30 +169,39 @@ def ingest(
     targets: Annotated[list[str], typer.Argument(help="Article URLs or HTML/text files.")],
 ) -> None:
     """Fetch (or read), analyse and index single articles."""
-    from pipeline.analyze import analyze_batch, to_article
-    from pipeline.extract import fetch_and_extract
+    from pipeline import steps
     from pipeline.models import FeedEntry
     from pipeline.nlp import load_model
+    from pipeline.store import PendingEntry
     from pipeline.urls import entry_key
 
     settings = State.settings()
     with _runner(settings) as runner:
-        items: list[tuple[Extracted, str]] = []
+        # The same steps as every driver: fetch (or read) and extract, analyse, write.
+        items: list[steps.Fetched] = []
         for target in targets:
             if re.match(r"https?://", target):
                 entry = FeedEntry(
                     key=entry_key(None, target, "", None), feed_id="manual", url=target
                 )
-                items.append(fetch_and_extract(entry, runner.fetcher))
+                item = PendingEntry(entry, attempts=0)
+                fetched = steps.fetch_entry(
+                    runner.store, item, runner.fetcher, runner.extract_policy
+                )
+                if fetched is None:
+                    out.print(f"already indexed  {escape(target)}")
+                    continue
+                items.append(fetched)
             else:
-                items.append((read_article(Path(target)), Path(target).resolve().as_uri()))
-        analyses = analyze_batch(
-            load_model(settings.spacy_model),
-            [x for x, _ in items],
-            runner.claims,
-            steps=settings.analysis_steps,
+                url = Path(target).resolve().as_uri()
+                entry = FeedEntry(key=entry_key(None, url, "", None), feed_id="manual", url=url)
+                items.append(steps.Fetched(PendingEntry(entry, 0), read_article(Path(target)), url))
+        if not items:
+            return
+        nlp = load_model(settings.spacy_model)
+        articles = steps.analyze(
+            nlp, runner.claims, items, settings.nlp_batch_size, settings.analysis_steps
         )
-        articles = [to_article(x, a, url=url) for (x, url), a in zip(items, analyses, strict=True)]
         runner.index.upsert_many(articles)
         for a in articles:
             out.print(f"indexed {a.id}  {escape(a.title or a.url)}")

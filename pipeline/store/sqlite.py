@@ -16,9 +16,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from pipeline.errors import InputError
 from pipeline.models import FeedEntry, FeedState
-from pipeline.store import EntryRecord, EntryStatus, Feed, PendingEntry
-from pipeline.urls import feed_id as make_feed_id
+from pipeline.store.base import EntryRecord, EntryStatus, Feed, FeedRegistry, PendingEntry
+from pipeline.urls import host_of
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feeds (
@@ -37,6 +38,7 @@ CREATE TABLE IF NOT EXISTS entries (
     not_before TEXT NOT NULL DEFAULT '',
     last_error TEXT,
     article_id TEXT,
+    host TEXT NOT NULL DEFAULT '',
     entry TEXT NOT NULL,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
@@ -47,16 +49,39 @@ CREATE INDEX IF NOT EXISTS entries_article ON entries (article_id);
 """
 
 
+_HEADER = b"SQLite format 3\x00"
+
+
 def connect(path: Path) -> sqlite3.Connection:
-    """A connection tuned for one writer and many readers (WAL), usable across threads."""
+    """A connection tuned for one writer and many readers (WAL), usable across threads.
+
+    Raises ``InputError`` naming ``path`` when a file is there that is not an SQLite
+    database, empty ones included: SQLite would quietly start a new database in it,
+    and the state or index the user meant would be lost from sight.
+    """
     if str(path) != ":memory:":
         path.parent.mkdir(parents=True, exist_ok=True)
+        _refuse_foreign_file(path)
     conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30, isolation_level=None)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
     return conn
+
+
+def _refuse_foreign_file(path: Path) -> None:
+    try:
+        with path.open("rb") as f:
+            header = f.read(len(_HEADER))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise InputError(f"cannot open database {path}: {exc.strerror}") from exc
+    if not header:
+        raise InputError(f"{path} is an empty file, not a database: remove it or pick another --db")
+    if header != _HEADER:
+        raise InputError(f"{path} is not an SQLite database: remove it or pick another --db")
 
 
 def _now() -> datetime:
@@ -72,6 +97,10 @@ class SqliteDatabase:
         self._lock = threading.RLock()
         with self._lock:
             self._conn.executescript(schema)
+            self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring a database made by an older version up to the schema (no-op here)."""
 
     def close(self) -> None:
         self._conn.close()
@@ -89,55 +118,42 @@ class SqliteDatabase:
             self._conn.execute("COMMIT")
 
 
-class SqliteStore(SqliteDatabase):
+class SqliteStore(FeedRegistry, SqliteDatabase):
     """SQLite-backed state store. Thread-safe; one instance per process."""
 
     def __init__(self, path: Path) -> None:
         super().__init__(path, _SCHEMA)
 
+    def _migrate(self) -> None:
+        columns = {r["name"] for r in self._conn.execute("PRAGMA table_info(entries)")}
+        if "host" not in columns:  # databases from before fair scheduling
+            self._conn.execute("ALTER TABLE entries ADD COLUMN host TEXT NOT NULL DEFAULT ''")
+        self._conn.execute("CREATE INDEX IF NOT EXISTS entries_host ON entries (status, host)")
+
     # feeds --------------------------------------------------------------
 
-    def add_feed(
-        self,
-        url: str,
-        name: str = "",
-        *,
-        interval: int,
-        feed_id: str | None = None,
-        revive: bool = True,
-    ) -> Feed:
-        """Register a feed (id from its URL unless given). An existing feed keeps its
-        state; a removed one comes back only when ``revive`` is set."""
-        fid = feed_id or make_feed_id(url)
-        now = _now()
+    def _insert_feed(self, feed: Feed) -> bool:
         with self._tx() as c:
-            row = c.execute("SELECT removed FROM feeds WHERE feed_id=?", (fid,)).fetchone()
-            if row is None:
-                state = FeedState(feed_id=fid, url=url, interval=interval, next_check_at=now)
-                c.execute(
-                    "INSERT INTO feeds(feed_id, name, removed, next_check_at, state) VALUES (?,?,0,?,?)",
-                    (fid, name or url, now.isoformat(), state.model_dump_json()),
-                )
-            elif row["removed"] and revive:
-                c.execute("UPDATE feeds SET removed=0, name=? WHERE feed_id=?", (name or url, fid))
-        feed = self.feed(fid)
-        assert feed is not None
-        return feed
+            cur = c.execute(
+                "INSERT OR IGNORE INTO feeds(feed_id, name, removed, next_check_at, state)"
+                " VALUES (?,?,?,?,?)",
+                (
+                    feed.state.feed_id,
+                    feed.name,
+                    int(feed.removed),
+                    feed.state.next_check_at.isoformat(),
+                    feed.state.model_dump_json(),
+                ),
+            )
+            return bool(cur.rowcount)
 
-    def remove_feed(self, ref: str) -> bool:
-        """Mark a feed removed (by id, URL or name); its history stays. False if unknown."""
-        feed = self.find_feed(ref)
-        if feed is None:
-            return False
+    def _put_feed(self, feed: Feed) -> None:
         with self._tx() as c:
-            c.execute("UPDATE feeds SET removed=1 WHERE feed_id=?", (feed.state.feed_id,))
-        return True
-
-    def find_feed(self, ref: str) -> Feed | None:
-        for feed in self.feeds(include_removed=True):
-            if ref in (feed.state.feed_id, feed.state.url, feed.name):
-                return feed
-        return self.feed(make_feed_id(ref))
+            c.execute(
+                "UPDATE feeds SET name=?, removed=? WHERE feed_id=?",
+                (feed.name, int(feed.removed), feed.state.feed_id),
+            )
+            self._put_state(c, feed.state)
 
     def feed(self, fid: str) -> Feed | None:
         row = self._conn.execute("SELECT * FROM feeds WHERE feed_id=?", (fid,)).fetchone()
@@ -156,37 +172,51 @@ class SqliteStore(SqliteDatabase):
 
     def save_feed_state(self, state: FeedState) -> None:
         with self._tx() as c:
-            c.execute(
-                "UPDATE feeds SET state=?, next_check_at=? WHERE feed_id=?",
-                (state.model_dump_json(), state.next_check_at.isoformat(), state.feed_id),
-            )
+            self._put_state(c, state)
 
-    def set_feed_url(self, fid: str, url: str) -> None:
-        feed = self.feed(fid)
-        if feed is not None and feed.state.url != url:
-            self.save_feed_state(feed.state.model_copy(update={"url": url}))
+    def save_poll(self, state: FeedState, entries: Iterable[FeedEntry]) -> list[FeedEntry]:
+        """The feed's new state and its new entries in one transaction; returns the new."""
+        with self._tx() as c:
+            self._put_state(c, state)
+            return self._insert_entries(c, entries)
+
+    @staticmethod
+    def _put_state(c: sqlite3.Connection, state: FeedState) -> None:
+        c.execute(
+            "UPDATE feeds SET state=?, next_check_at=? WHERE feed_id=?",
+            (state.model_dump_json(), state.next_check_at.isoformat(), state.feed_id),
+        )
 
     # entries --------------------------------------------------------------
 
     def add_entries(self, entries: Iterable[FeedEntry]) -> list[FeedEntry]:
         """Queue entries not seen before; returns the ones that were new."""
+        with self._tx() as c:
+            return self._insert_entries(c, entries)
+
+    @staticmethod
+    def _insert_entries(c: sqlite3.Connection, entries: Iterable[FeedEntry]) -> list[FeedEntry]:
         new = []
         now = _now().isoformat()
-        with self._tx() as c:
-            for e in entries:
-                cur = c.execute(
-                    "INSERT OR IGNORE INTO entries(feed_id, key, url, entry, created_at, updated_at)"
-                    " VALUES (?,?,?,?,?,?)",
-                    (e.feed_id, e.key, e.url, e.model_dump_json(), now, now),
-                )
-                if cur.rowcount:
-                    new.append(e)
+        for e in entries:
+            cur = c.execute(
+                "INSERT OR IGNORE INTO entries(feed_id, key, url, host, entry, created_at,"
+                " updated_at) VALUES (?,?,?,?,?,?,?)",
+                (e.feed_id, e.key, e.url, host_of(e.url), e.model_dump_json(), now, now),
+            )
+            if cur.rowcount:
+                new.append(e)
         return new
 
     def pending(self, now: datetime | None = None, limit: int = 10_000) -> list[PendingEntry]:
+        """Due entries in turns across hosts: each host's oldest, then each one's second
+        oldest, and so on (a feed of 100k items no longer holds every other site back)."""
         rows = self._conn.execute(
-            "SELECT entry, attempts FROM entries WHERE status='pending' AND not_before<=?"
-            " ORDER BY created_at LIMIT ?",
+            "SELECT entry, attempts FROM ("
+            "  SELECT entry, attempts, created_at, rowid AS rid, ROW_NUMBER() OVER"
+            "    (PARTITION BY host ORDER BY created_at, rowid) AS turn"
+            "  FROM entries WHERE status='pending' AND not_before<=?"
+            ") ORDER BY turn, created_at, rid LIMIT ?",
             ((now or _now()).isoformat(), limit),
         )
         return [
@@ -207,30 +237,14 @@ class SqliteStore(SqliteDatabase):
         """A permanent failure: recorded with its reason, never retried."""
         self._set(entry, "failed", error=reason)
 
-    def retry_later(
-        self, entry: FeedEntry, reason: str, *, delay: float, max_attempts: int
-    ) -> EntryStatus:
-        """Count a transient failure; past ``max_attempts`` the entry becomes a dead letter."""
-        with self._tx() as c:
-            row = c.execute(
-                "SELECT attempts FROM entries WHERE feed_id=? AND key=?", (entry.feed_id, entry.key)
-            ).fetchone()
-            attempts = (row["attempts"] if row else 0) + 1
-            status: EntryStatus = "dead" if attempts >= max_attempts else "pending"
-            c.execute(
-                "UPDATE entries SET status=?, attempts=?, last_error=?, not_before=?, updated_at=?"
-                " WHERE feed_id=? AND key=?",
-                (
-                    status,
-                    attempts,
-                    reason,
-                    (_now() + timedelta(seconds=delay)).isoformat(),
-                    _now().isoformat(),
-                    entry.feed_id,
-                    entry.key,
-                ),
-            )
-        return status
+    def retry_later(self, entry: FeedEntry, reason: str, *, attempts: int, delay: float) -> None:
+        """A transient failure: ``attempts`` failed so far; due again after ``delay`` s."""
+        not_before = (_now() + timedelta(seconds=delay)).isoformat()
+        self._set(entry, "pending", error=reason, attempts=attempts, not_before=not_before)
+
+    def mark_dead(self, entry: FeedEntry, reason: str, attempts: int) -> None:
+        """Transient retries ran out: keep the entry for ``replay_dead``."""
+        self._set(entry, "dead", error=reason, attempts=attempts)
 
     def replay_dead(self) -> int:
         """Put every dead letter back in the queue; returns how many."""
@@ -264,12 +278,24 @@ class SqliteStore(SqliteDatabase):
         *,
         article_id: str | None = None,
         error: str | None = None,
+        attempts: int | None = None,
+        not_before: str | None = None,
     ) -> None:
         with self._tx() as c:
             c.execute(
                 "UPDATE entries SET status=?, article_id=COALESCE(?, article_id), last_error=?,"
+                " attempts=COALESCE(?, attempts), not_before=COALESCE(?, not_before),"
                 " updated_at=? WHERE feed_id=? AND key=?",
-                (status, article_id, error, _now().isoformat(), entry.feed_id, entry.key),
+                (
+                    status,
+                    article_id,
+                    error,
+                    attempts,
+                    not_before,
+                    _now().isoformat(),
+                    entry.feed_id,
+                    entry.key,
+                ),
             )
 
 

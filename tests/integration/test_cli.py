@@ -110,11 +110,7 @@ def _seed_dead_letter(store: Store) -> FeedEntry:
     store.add_feed("https://x.example/rss", "X", interval=600, feed_id="f1")
     dead = FeedEntry(key="guid:1", feed_id="f1", url="https://x.example/1")
     store.add_entries([dead, FeedEntry(key="guid:2", feed_id="f1", url="https://x.example/2")])
-    if isinstance(store, SqliteStore):
-        store.retry_later(dead, "HTTP 503", delay=0, max_attempts=1)
-    else:
-        assert isinstance(store, RedisStore)
-        store.mark_dead(dead, "HTTP 503", attempts=3)
+    store.mark_dead(dead, "HTTP 503", attempts=3)
     return dead
 
 
@@ -183,7 +179,7 @@ def test_untrusted_values_print_literally(tmp_path: Path) -> None:
     )
     dead = FeedEntry(key="guid:1", feed_id="f1", url="https://x.example/[bold]1[/bold]")
     store.add_entries([dead])
-    store.retry_later(dead, MARKUP_ERROR, delay=0, max_attempts=1)
+    store.mark_dead(dead, MARKUP_ERROR, attempts=1)
     store.close()
 
     listed = newswire("feeds", "list", db=db)

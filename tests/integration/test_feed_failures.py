@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
 
+from bench.services import wait_until
 from pipeline.runner import Runner
 from pipeline.settings import Settings
 from tests.conftest import FIXTURES
@@ -130,3 +133,75 @@ def test_dead_letter_after_last_attempt(site: HTTPServer, settings: Settings) ->
     [dead] = runner.store.records("dead")
     assert dead.url.endswith("/flaky") and dead.last_error == "HTTP 503"
     runner.close()
+
+
+def test_a_feed_that_crashes_the_poll_is_recorded_and_the_run_goes_on(
+    site: HTTPServer, settings: Settings
+) -> None:
+    """An item whose link has port 99999 made URL normalisation raise ValueError out of
+    the parser, and the whole run with it. Now any exception of one feed's poll is that
+    feed's outcome: its state is saved, the other feeds are processed."""
+    site.expect_request("/hostile.xml").respond_with_data(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>H</title>'
+        "<item><title>Bad port</title><link>http://h.example:99999/a</link></item>"
+        "</channel></rss>",
+        content_type="application/rss+xml",
+    )
+    runner = Runner(settings.model_copy(update={"max_body_bytes": 100_000}))
+    for name in ("hostile", "good"):
+        runner.store.add_feed(site.url_for(f"/{name}.xml"), name, interval=600)
+    report = runner.run_once()
+    assert report.feeds_polled == 2 and report.indexed == 2
+    states = {f.name: f.state for f in runner.store.feeds()}
+    assert states["hostile"].last_checked_at is not None, "its poll was recorded"
+    assert states["hostile"].next_check_at > states["hostile"].last_checked_at
+    if states["hostile"].error_count:  # (a parser that skips the bad item is fine too)
+        hostile_id = states["hostile"].feed_id
+        assert report.feed_errors[hostile_id].startswith("unexpected ValueError")
+        assert states["hostile"].last_error == report.feed_errors[hostile_id]
+    runner.close()
+
+
+_RUNNER = """
+import sys, time
+from pathlib import Path
+from pipeline.runner import Runner
+from pipeline.settings import Settings
+
+tmp = Path(sys.argv[1])
+runner = Runner(Settings(db=tmp / "r.db", claims_file=tmp / "none.yaml", analysis_processes=2))
+runner.analyzer.warm_up()
+print(" ".join(str(pid) for pid in runner.analyzer._pool._processes), flush=True)
+time.sleep(600)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
+
+
+def test_analysis_processes_exit_when_the_runner_is_killed(tmp_path: Path) -> None:
+    """kill -9 of the runner runs no clean-up; its analysis processes (each holding a
+    model, hundreds of MB) must not live on as orphans."""
+    runner = subprocess.Popen(
+        [sys.executable, "-c", _RUNNER, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NEWSWIRE_CONFIG": str(tmp_path / "none.yaml")},
+    )
+    try:
+        assert runner.stdout is not None
+        children = [int(pid) for pid in runner.stdout.readline().split()]
+        assert len(children) == 2 and all(_alive(pid) for pid in children)
+        runner.send_signal(signal.SIGKILL)
+        runner.wait(timeout=30)
+        wait_until(lambda: not any(_alive(pid) for pid in children), 15, "orphans gone")
+    finally:
+        runner.kill()
+        for pid in children if "children" in locals() else []:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)

@@ -13,7 +13,7 @@ from pipeline.errors import FeedParseError
 from pipeline.fetch import Fetcher
 from pipeline.poll import poll
 from pipeline.settings import Settings
-from tests.unit.test_poll import FEEDS, NOW, state
+from tests.unit.test_poll import FEEDS, NOW, POLICY, state
 
 pytestmark = pytest.mark.integration
 
@@ -32,9 +32,9 @@ def test_conditional_get_then_304(httpserver: HTTPServer, fetcher: Fetcher) -> N
     httpserver.expect_ordered_request("/feed", headers={"If-None-Match": '"v1"'}).respond_with_data(
         "", status=304
     )
-    fresh = poll(state(httpserver.url_for("/feed")), fetcher, now=NOW)
+    fresh = poll(state(httpserver.url_for("/feed")), fetcher, POLICY, now=NOW)
     assert fresh.error is None and len(fresh.entries) == 3 and fresh.state.etag == '"v1"'
-    again = poll(fresh.state, fetcher, now=NOW)
+    again = poll(fresh.state, fetcher, POLICY, now=NOW)
     assert again.error is None and again.entries == []
     assert again.state.last_status == 304 and again.state.not_modified_streak == 1
     httpserver.check_assertions()
@@ -46,7 +46,7 @@ def test_permanent_redirect_moves_the_feed(httpserver: HTTPServer, fetcher: Fetc
         "", status=301, headers={"Location": new}
     )
     httpserver.expect_request("/new-feed").respond_with_data((FEEDS / "atom.xml").read_bytes())
-    result = poll(state(httpserver.url_for("/old-feed")), fetcher, now=NOW)
+    result = poll(state(httpserver.url_for("/old-feed")), fetcher, POLICY, now=NOW)
     assert result.error is None and result.state.url == new and len(result.entries) == 2
 
 
@@ -55,7 +55,7 @@ def test_temporary_redirect_keeps_the_url(httpserver: HTTPServer, fetcher: Fetch
         "", status=302, headers={"Location": httpserver.url_for("/elsewhere")}
     )
     httpserver.expect_request("/elsewhere").respond_with_data((FEEDS / "atom.xml").read_bytes())
-    result = poll(state(httpserver.url_for("/feed")), fetcher, now=NOW)
+    result = poll(state(httpserver.url_for("/feed")), fetcher, POLICY, now=NOW)
     assert result.state.url == httpserver.url_for("/feed") and len(result.entries) == 2
 
 
@@ -79,7 +79,7 @@ def test_error_statuses(
     min_delay: int,
 ) -> None:
     httpserver.expect_request("/feed").respond_with_data("no", status=status, headers=headers)
-    result = poll(state(httpserver.url_for("/feed")), fetcher, now=NOW)
+    result = poll(state(httpserver.url_for("/feed")), fetcher, POLICY, now=NOW)
     assert result.error is not None and result.state.last_error == reason
     assert result.state.retired is retired
     assert result.state.error_count == 1
@@ -88,7 +88,7 @@ def test_error_statuses(
 
 def test_garbage_feed_is_recorded(httpserver: HTTPServer, fetcher: Fetcher) -> None:
     httpserver.expect_request("/feed").respond_with_data((FEEDS / "garbage.bin").read_bytes())
-    result = poll(state(httpserver.url_for("/feed")), fetcher, now=NOW)
+    result = poll(state(httpserver.url_for("/feed")), fetcher, POLICY, now=NOW)
     assert isinstance(result.error, FeedParseError)
     assert result.state.last_error is not None and result.state.last_error.startswith("not a feed")
 
@@ -97,11 +97,11 @@ def test_cache_control_and_ttl_floor_the_interval(httpserver: HTTPServer, fetche
     httpserver.expect_request("/feed").respond_with_data(
         (FEEDS / "atom.xml").read_bytes(), headers={"Cache-Control": "public, max-age=7200"}
     )
-    result = poll(state(httpserver.url_for("/feed")), fetcher, now=NOW)
+    result = poll(state(httpserver.url_for("/feed")), fetcher, POLICY, now=NOW)
     assert result.state.interval >= 7200
     httpserver.clear()
     httpserver.expect_request("/feed").respond_with_data((FEEDS / "rss2.xml").read_bytes())
-    result = poll(state(httpserver.url_for("/feed")), fetcher, now=NOW)
+    result = poll(state(httpserver.url_for("/feed")), fetcher, POLICY, now=NOW)
     assert result.state.interval >= 3600, "<ttl>60</ttl> means an hour"
 
 
@@ -110,13 +110,13 @@ def test_recovery_resets_errors(httpserver: HTTPServer, fetcher: Fetcher) -> Non
     httpserver.expect_ordered_request("/feed").respond_with_response(
         Response((FEEDS / "atom.xml").read_bytes(), status=200)
     )
-    failed = poll(state(httpserver.url_for("/feed")), fetcher, now=NOW)
+    failed = poll(state(httpserver.url_for("/feed")), fetcher, POLICY, now=NOW)
     assert failed.state.error_count == 1
-    ok = poll(failed.state, fetcher, now=NOW)
+    ok = poll(failed.state, fetcher, POLICY, now=NOW)
     assert ok.state.error_count == 0 and ok.state.last_error is None and len(ok.entries) == 2
 
 
 def test_feeds_ignore_robots(httpserver: HTTPServer, fetcher: Fetcher) -> None:
     httpserver.expect_request("/robots.txt").respond_with_data("User-agent: *\nDisallow: /\n")
     httpserver.expect_request("/feed").respond_with_data((FEEDS / "atom.xml").read_bytes())
-    assert poll(state(httpserver.url_for("/feed")), fetcher, now=NOW).error is None
+    assert poll(state(httpserver.url_for("/feed")), fetcher, POLICY, now=NOW).error is None

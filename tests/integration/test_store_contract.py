@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 
 from pipeline.errors import StoreUnavailableError, TransientError
+from pipeline.hostgate import RedisHostGate
 from pipeline.models import Article, Extracted, FeedEntry
 from pipeline.settings import Settings
-from pipeline.store import Store
-from pipeline.store.redis import RedisHostGate, RedisStore, connect, entry_ref
+from pipeline.store import PendingEntry, Store
+from pipeline.store.redis import RedisStore, connect, entry_ref
 from pipeline.store.sqlite import SqliteStore
 
 pytestmark = pytest.mark.integration
@@ -107,18 +108,82 @@ def test_feeds_add_remove_find_due_and_state(store: Store) -> None:
     assert [f.state.etag for f in store.feeds()] == ['"e1"'], "revived with its state"
 
 
+def test_attempts_retries_dead_letters_and_replay(store: Store) -> None:
+    store.add_feed("https://x.example/rss", "X", interval=600, feed_id="f1")
+    store.add_entries([entry(1), entry(2)])
+    store.retry_later(entry(1), "HTTP 503", attempts=1, delay=600)
+    assert [p.entry for p in store.pending()] == [entry(2)], "waits for its delay"
+    later = datetime.now(UTC) + timedelta(seconds=601)
+    assert PendingEntry(entry(1), 1) in store.pending(later), "due again, one attempt counted"
+    store.mark_dead(entry(1), "HTTP 503", attempts=3)
+    [dead] = store.records("dead")
+    assert (dead.url, dead.attempts, dead.last_error, dead.status) == (
+        entry(1).url,
+        3,
+        "HTTP 503",
+        "dead",
+    )
+    assert store.entry_counts() == {"f1": {"dead": 1, "pending": 1}}
+    assert store.replay_dead() == 1 and store.records("dead") == []
+    assert PendingEntry(entry(1), 0) in store.pending(), "a replayed letter starts at 0"
+
+
+def test_a_poll_saves_its_state_and_new_entries_together(store: Store) -> None:
+    feed = store.add_feed("https://x.example/rss", "X", interval=600, feed_id="f1")
+    polled = feed.state.model_copy(update={"etag": '"v2"', "last_status": 200})
+    assert store.save_poll(polled, [entry(1), entry(2)]) == [entry(1), entry(2)]
+    assert store.save_poll(polled, [entry(2), entry(3)]) == [entry(3)]
+    assert store.feed("f1").state.etag == '"v2"'  # type: ignore[union-attr]
+    assert store.entry_counts() == {"f1": {"pending": 3}}
+
+
+def test_a_poll_that_fails_to_save_keeps_neither_state_nor_entries(store: Store) -> None:
+    """A kill between the feed's validators and its entries would lose the entries (the
+    next poll gets a 304): both are written at once or not at all."""
+    feed = store.add_feed("https://x.example/rss", "X", interval=600, feed_id="f1")
+    polled = feed.state.model_copy(update={"etag": '"v2"'})
+
+    def entries() -> Iterator[FeedEntry]:
+        yield entry(1)
+        raise RuntimeError("killed mid-save")
+
+    with pytest.raises(RuntimeError):
+        store.save_poll(polled, entries())
+    assert store.feed("f1").state.etag is None  # type: ignore[union-attr]
+    assert store.entry_counts() == {}
+
+
+def add_big_then_small(store: Store) -> list[FeedEntry]:
+    """A feed of 10k entries on one host, then one of 5 on another; returns the 5."""
+    store.add_entries(
+        FeedEntry(key=f"b{n}", feed_id="big", url=f"https://big.example/{n}") for n in range(10_000)
+    )
+    small = [
+        FeedEntry(key=f"s{n}", feed_id="small", url=f"https://small.example/{n}") for n in range(5)
+    ]
+    store.add_entries(small)
+    return small
+
+
+def test_pending_work_takes_turns_across_hosts(store: Store) -> None:
+    """A 10k-entry feed on one host and a 5-entry feed on another: the small feed's
+    entries all come in the first batch, not after the 10k."""
+    small = add_big_then_small(store)
+    first = store.pending(limit=100)
+    assert len(first) == 100
+    assert {p.entry.key for p in first} >= {e.key for e in small}
+    assert [p.entry.key for p in first][:2] == ["b0", "s0"], "oldest of each host first"
+
+
 # the Redis store only ----------------------------------------------------------------------
 
 
 def test_dead_letters_replay_through_the_scheduler(redis_store: RedisStore) -> None:
     redis_store.add_entries([entry(1), entry(2)])
     redis_store.mark_dead(entry(1), "HTTP 503", attempts=3)
-    assert redis_store.entry_status(entry_ref("f1", "guid:1")) == (entry(1), "dead")
-    assert redis_store.entry_status("no-such-ref") is None
-    [dead] = redis_store.records("dead")
-    assert (dead.attempts, dead.last_error, dead.status) == (3, "HTTP 503", "dead")
+    assert redis_store.entry(entry_ref("f1", "guid:1")) == PendingEntry(entry(1), 3, "dead")
+    assert redis_store.entry("no-such-ref") is None
     assert redis_store.replay_dead() == 1
-    assert redis_store.records("dead") == []
     assert redis_store.take_replayed() == [entry_ref("f1", "guid:1")]
     assert redis_store.take_replayed() == []
 
@@ -206,3 +271,19 @@ def test_unreachable_redis_is_a_transient_error() -> None:
     with pytest.raises(StoreUnavailableError) as caught:
         store.feeds()
     assert isinstance(caught.value, TransientError) and "Redis unavailable" in caught.value.reason
+
+
+def test_new_entries_go_to_fetch_in_turns_across_hosts(redis_store: RedisStore) -> None:
+    """The distributed side of fair scheduling: a 10k-entry feed on one host and a
+    5-entry feed on another, polled in that order; the small feed's entries are all in
+    the first batch handed to the fetch queue, and waiting is never mistaken for
+    stale."""
+    small = add_big_then_small(redis_store)
+    assert redis_store.stale_pending(older_than=-3600) == [], "waiting entries are not stale"
+    first = redis_store.next_to_fetch(20)
+    assert len(first) == 20
+    assert {entry_ref("small", e.key) for e in small} <= set(first)
+    assert entry_ref("big", "b0") in first and entry_ref("big", "b14") in first, "in order"
+    assert set(redis_store.stale_pending(older_than=-3600)) == set(first), "dispatched"
+    rest = redis_store.next_to_fetch(20_000)
+    assert len(rest) == 10_005 - 20 and redis_store.next_to_fetch(10) == []

@@ -11,6 +11,7 @@ import pytest
 
 from pipeline.errors import ClientError, FeedParseError, NetworkError, ServerError
 from pipeline.models import FeedState
+from pipeline.policies import PollPolicy
 from pipeline.poll import (
     DISTRUST_304_AFTER,
     conditional_headers,
@@ -24,6 +25,7 @@ from tests.conftest import FIXTURES
 
 FEEDS = FIXTURES / "feeds"
 NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
+POLICY = PollPolicy.from_settings(Settings())
 
 
 def state(url: str, **kw: object) -> FeedState:
@@ -84,7 +86,9 @@ def test_rate_interval(settings: Settings, gaps_minutes: list[int], expected: in
     dates = [NOW]
     for gap in gaps_minutes:
         dates.append(dates[-1] - timedelta(minutes=gap))
-    assert rate_interval(dates if gaps_minutes else [], settings) == expected
+    assert (
+        rate_interval(dates if gaps_minutes else [], PollPolicy.from_settings(settings)) == expected
+    )
 
 
 def test_backoff_grows_with_jitter_and_caps(settings: Settings) -> None:
@@ -93,7 +97,11 @@ def test_backoff_grows_with_jitter_and_caps(settings: Settings) -> None:
     delays = []
     for _ in range(12):
         s = next_state_error(
-            s, NetworkError("connection refused"), now=NOW, settings=settings, rng=rng
+            s,
+            NetworkError("connection refused"),
+            now=NOW,
+            policy=PollPolicy.from_settings(settings),
+            rng=rng,
         )
         delays.append((s.next_check_at - NOW).total_seconds())
     assert s.error_count == 12 and s.last_error == "connection refused" and not s.retired
@@ -107,7 +115,7 @@ def test_retry_after_is_honoured(settings: Settings) -> None:
         state("https://x.example/feed"),
         ServerError(429, retry_after=5000),
         now=NOW,
-        settings=settings,
+        policy=PollPolicy.from_settings(settings),
         rng=random.Random(1),
     )
     assert (s.next_check_at - NOW).total_seconds() >= 5000
@@ -115,7 +123,11 @@ def test_retry_after_is_honoured(settings: Settings) -> None:
 
 def test_410_retires(settings: Settings) -> None:
     s = next_state_error(
-        state("u"), ClientError(410), now=NOW, settings=settings, rng=random.Random(1)
+        state("u"),
+        ClientError(410),
+        now=NOW,
+        policy=PollPolicy.from_settings(settings),
+        rng=random.Random(1),
     )
     assert s.retired and s.last_status == 410
 

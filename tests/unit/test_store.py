@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,18 +27,21 @@ def test_entries_are_queued_once(tmp_path: Path) -> None:
 def test_transient_failures_become_dead_letters_and_replay(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.db")
     store.add_entries([entry(1)])
-    assert store.retry_later(entry(1), "HTTP 503", delay=0, max_attempts=2) == "pending"
-    assert store.retry_later(entry(1), "HTTP 503", delay=0, max_attempts=2) == "dead"
+    store.retry_later(entry(1), "HTTP 503", attempts=1, delay=0)
+    [waiting] = store.pending()
+    assert waiting.attempts == 1
+    store.mark_dead(entry(1), "HTTP 503", attempts=2)
     assert store.pending() == []
     [dead] = store.records("dead")
     assert dead.attempts == 2 and dead.last_error == "HTTP 503"
-    assert store.replay_dead() == 1 and len(store.pending()) == 1
+    assert store.replay_dead() == 1
+    assert [p.attempts for p in store.pending()] == [0], "a replayed letter starts again"
 
 
 def test_retry_waits_for_its_delay(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.db")
     store.add_entries([entry(1)])
-    store.retry_later(entry(1), "timeout", delay=600, max_attempts=5)
+    store.retry_later(entry(1), "timeout", attempts=1, delay=600)
     assert store.pending() == []
     assert len(store.pending(datetime.now(UTC) + timedelta(seconds=601))) == 1
 
@@ -104,3 +108,33 @@ def test_is_done_spans_feeds(tmp_path: Path) -> None:
     assert not store.is_done("art1")
     store.mark_done(entry(1), "art1")
     assert store.is_done("art1")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"), [(b"", "empty file"), (b"not a database\n" * 4, "not an SQLite")]
+)
+def test_a_file_that_is_not_a_database_is_refused_not_replaced(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    path = tmp_path / "newswire.db"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=message) as caught:
+        Store(path)
+    assert str(path) in caught.value.reason
+    assert path.read_bytes() == content, "left as it was"
+
+
+def test_a_database_from_before_fair_scheduling_is_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as old:  # the entries table as older versions made it
+        old.execute(
+            "CREATE TABLE entries (feed_id TEXT NOT NULL, key TEXT NOT NULL, url TEXT NOT NULL,"
+            " status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,"
+            " not_before TEXT NOT NULL DEFAULT '', last_error TEXT, article_id TEXT,"
+            " entry TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,"
+            " PRIMARY KEY (feed_id, key))"
+        )
+    old.close()
+    store = Store(path)
+    store.add_entries([entry(1), entry(2, feed="f2")])
+    assert {p.entry.key for p in store.pending()} == {"guid:1", "guid:2"}

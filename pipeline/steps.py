@@ -1,0 +1,261 @@
+"""The journey of a feed and its articles, written once: refresh a feed, fetch an
+entry, analyse, index, and decide what a failure means. The embedded runner
+(``pipeline/runner.py``) and the Celery tasks (``workers/tasks.py``) are drivers:
+they call these steps and differ only in how they schedule them.
+
+Guards: a step fails for its own feed or article only. ``refresh_feed`` turns any
+exception of a poll into that feed's recorded error; an article's unexpected
+exception becomes its ``Failed`` outcome (``failure_outcome``); an index write that
+raises for one article is split until that article alone is refused and recorded.
+
+Attempts: ``attempts`` is the number of attempts of an entry that failed so far, kept
+in the store (``PendingEntry.attempts``); ``settle_failure`` counts the one that just
+failed, asks ``failure_outcome`` and stores the answer, for both drivers alike.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from spacy.language import Language
+
+from pipeline.analyze import analyze_batch, to_article
+from pipeline.errors import NewswireError, PermanentError, TransientError, retry_delay
+from pipeline.extract import fetch_and_extract
+from pipeline.fetch import Fetcher
+from pipeline.index import Index
+from pipeline.models import Article, Extracted, FeedEntry, FeedState
+from pipeline.policies import ExtractPolicy, PollPolicy, RetryPolicy
+from pipeline.poll import PollResult, next_state_error, poll
+from pipeline.store import PendingEntry, Store
+from pipeline.urls import article_id
+
+log = logging.getLogger(__name__)
+
+
+# outcomes of a failure -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Try again after ``delay`` seconds; ``attempts`` have failed so far."""
+
+    reason: str
+    attempts: int
+    delay: float
+
+
+@dataclass(frozen=True)
+class Dead:
+    """Transient failures outlasted every attempt: a dead letter, kept for replay."""
+
+    reason: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A permanent failure (or a bug, or hostile input): recorded, never retried."""
+
+    reason: str
+
+
+Outcome = Retry | Dead | Failed
+
+
+def as_error(exc: BaseException) -> NewswireError:
+    """``exc`` itself when the pipeline raised it on purpose; anything else (a bug, a
+    library choking on hostile input) as a permanent error, so it cannot loop."""
+    if isinstance(exc, NewswireError):
+        return exc
+    return PermanentError(f"unexpected {type(exc).__name__}: {exc}")
+
+
+def failure_outcome(
+    error: BaseException, attempts: int, policy: RetryPolicy, rng: random.Random | None = None
+) -> Outcome:
+    """What to do after an attempt failed with ``error``. Pure.
+
+    ``attempts`` counts the attempts made so far, the failed one included (1 after a
+    first failure). Transient errors retry with capped, jittered backoff (never
+    sooner than a server's ``Retry-After``) until ``policy.max_attempts``, then are
+    dead; everything else is failed.
+    """
+    err = as_error(error)
+    if not isinstance(err, TransientError):
+        return Failed(err.reason)
+    if attempts >= policy.max_attempts:
+        return Dead(err.reason, attempts)
+    delay = retry_delay(
+        err, attempts - 1, base=policy.backoff_base, cap=policy.backoff_cap, rng=rng
+    )
+    return Retry(err.reason, attempts, delay)
+
+
+def settle_failure(
+    store: Store,
+    item: PendingEntry,
+    error: BaseException,
+    policy: RetryPolicy,
+    rng: random.Random | None = None,
+) -> Outcome:
+    """Count the attempt of ``item`` that failed with ``error``, decide, and record the
+    decision in the store; returns it (the Celery driver turns ``Retry`` into a
+    delayed message, the runner finds the entry due again in ``pending``)."""
+    entry = item.entry
+    outcome = failure_outcome(error, item.attempts + 1, policy, rng)
+    if not isinstance(error, NewswireError):  # a bug: keep its traceback in the log
+        log.error("unexpected error url=%s feed_id=%s", entry.url, entry.feed_id, exc_info=error)
+    match outcome:
+        case Retry(reason, attempts, delay):
+            store.retry_later(entry, reason, attempts=attempts, delay=delay)
+            log.warning("will retry url=%s in %.0fs: %s", entry.url, delay, reason)
+        case Dead(reason, attempts):
+            store.mark_dead(entry, reason, attempts)
+            log.error(
+                "gave up after %d attempts url=%s feed_id=%s: %s",
+                attempts,
+                entry.url,
+                entry.feed_id,
+                reason,
+            )
+        case Failed(reason):
+            store.mark_failed(entry, reason)
+            log.warning("failed url=%s feed_id=%s: %s", entry.url, entry.feed_id, reason)
+    return outcome
+
+
+# the steps -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    """A feed after one refresh: its saved state, its entries never seen before, and
+    the reason its poll failed (None when it did not)."""
+
+    state: FeedState
+    new: list[FeedEntry]
+    error: str | None
+
+
+def refresh_feed(
+    store: Store,
+    state: FeedState,
+    fetcher: Fetcher,
+    policy: PollPolicy,
+    *,
+    rng: random.Random | None = None,
+) -> Refreshed:
+    """Poll one feed and save its new state with its new entries in one transaction.
+
+    Whatever the poll raises (a bug, a parser choking) is this feed's error: counted,
+    backed off and saved like any failed poll, never the caller's exception. Only the
+    store's own failure (``StoreUnavailableError``) propagates.
+    """
+    rng = rng or random.Random()
+    try:
+        result = poll(state, fetcher, policy, rng=rng)
+    except Exception as exc:
+        log.exception("poll crashed feed_id=%s url=%s", state.feed_id, state.url)
+        err = as_error(exc)
+        now = datetime.now(UTC)
+        result = PollResult(next_state_error(state, err, now=now, policy=policy, rng=rng), [], err)
+    new = store.save_poll(result.state, [e for e in result.entries if e.url])
+    return Refreshed(result.state, new, result.error.reason if result.error else None)
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """An entry's page, extracted, and the URL it was finally fetched from."""
+
+    item: PendingEntry
+    extracted: Extracted
+    url: str
+
+
+def fetch_entry(
+    store: Store, item: PendingEntry, fetcher: Fetcher, policy: ExtractPolicy
+) -> Fetched | None:
+    """Fetch and extract an entry's page. None when another feed's entry already
+    produced this story (then this entry is marked done). Raises what the fetch
+    raises; the driver passes it to ``settle_failure``."""
+    # A cheap lookup in the store, not a read from the index, on this path that every
+    # article takes.
+    known = article_id(item.entry.url)
+    if store.is_done(known):
+        store.mark_done(item.entry, known, note="already indexed")
+        return None
+    extracted, url = fetch_and_extract(item.entry, fetcher, policy)
+    return Fetched(item, extracted, url)
+
+
+def analyze(
+    nlp: Language,
+    claims: Sequence[str],
+    batch: Sequence[Fetched],
+    batch_size: int,
+    analysis_steps: Sequence[str],
+) -> list[Article]:
+    """Entities, quotes and stances (the ``analysis_steps`` switched on) of each fetched
+    article, as index records (order kept). Raises whatever analysis raises, for the
+    whole batch."""
+    analyses = analyze_batch(
+        nlp, [f.extracted for f in batch], claims, batch_size, steps=analysis_steps
+    )
+    return [
+        to_article(f.extracted, a, url=f.url, feed=f.item.entry.feed_id)
+        for f, a in zip(batch, analyses, strict=True)
+    ]
+
+
+@dataclass(frozen=True)
+class Indexed:
+    """An index step's result: how many articles were written, and the outcomes of
+    the ones the engine refused."""
+
+    written: int
+    refused: list[Outcome]
+
+
+def index(
+    engine: Index,
+    store: Store,
+    batch: Sequence[tuple[PendingEntry, Article]],
+    policy: RetryPolicy,
+) -> Indexed:
+    """Write a batch of articles, mark their entries done, and record each article the
+    engine refuses (the batch is split until the refused one stands alone, so one bad
+    article never fails the others forever).
+
+    Raises ``TransientError`` when the engine is unavailable: nothing is marked then,
+    and the driver decides how the batch waits.
+    """
+    refused = _write(engine, [article for _, article in batch])
+    outcomes = []
+    for item, article in batch:
+        error = refused.get(article.id)
+        if error is None:
+            store.mark_done(item.entry, article.id)
+        else:
+            log.warning("index refused article_id=%s url=%s", article.id, item.entry.url)
+            outcomes.append(settle_failure(store, item, error, policy))
+    return Indexed(len(batch) - len(outcomes), outcomes)
+
+
+def _write(engine: Index, articles: list[Article]) -> dict[str, NewswireError]:
+    """Upsert ``articles``; returns the refused ones' errors by article id. Halves a
+    refused batch until each refusal is one article's."""
+    try:
+        engine.upsert_many(articles)
+        return {}
+    except TransientError:
+        raise
+    except Exception as exc:
+        if len(articles) == 1:
+            return {articles[0].id: as_error(exc)}
+    half = len(articles) // 2
+    return _write(engine, articles[:half]) | _write(engine, articles[half:])
