@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,12 +13,27 @@ from spacy.language import Language
 
 from pipeline.entities import extract_entities
 from pipeline.errors import InputError
-from pipeline.models import Analysis, Article, ClaimStance, Extracted
+from pipeline.models import MAX_TOKEN_CHARS, Analysis, Article, ClaimStance, Extracted
 from pipeline.quotes import extract_quotes
 from pipeline.stance import claim_stances, extract_stances
-from pipeline.urls import article_id, host_of, normalize_url
+from pipeline.urls import article_id, host_of, normalize_url, same_site
 
 log = logging.getLogger(__name__)
+
+# Characters of a body that are analysed: 15,000 words, more than the longest news
+# story, and the bound that keeps an article's analysis in seconds and a few hundred
+# MB whatever it holds (README, "Hostile input"). The stored body may be longer.
+ANALYSIS_MAX_CHARS = 100_000
+_LONG_TOKEN = re.compile(rf"\S{{{MAX_TOKEN_CHARS + 1},}}")
+
+
+def analysis_text(body: str) -> str:
+    """What the models read of ``body``: its first ``ANALYSIS_MAX_CHARS`` characters,
+    with every run of more than ``MAX_TOKEN_CHARS`` non-space characters blanked to
+    spaces (spaCy's tokenizer is quadratic in a token's length, and such a run is no
+    word). The length is kept, so offsets into the text are offsets into the body."""
+    text = body[:ANALYSIS_MAX_CHARS]
+    return _LONG_TOKEN.sub(lambda m: " " * len(m.group()), text)
 
 
 def load_claims(path: Path) -> list[str]:
@@ -36,23 +52,20 @@ def load_claims(path: Path) -> list[str]:
 
 def _claims(extracted: Extracted, claims: Sequence[str]) -> list[ClaimStance]:
     out = []
-    if extracted.title and extracted.body:  # does the body bear out its own headline?
-        out += claim_stances([extracted.title], "", extracted.body)
+    body = analysis_text(extracted.body)
+    if extracted.title and body:  # does the body bear out its own headline?
+        out += claim_stances([extracted.title], "", body)
     if claims:
-        out += [
-            v
-            for v in claim_stances(claims, extracted.title, extracted.body)
-            if v.stance != "unrelated"
-        ]
+        out += [v for v in claim_stances(claims, extracted.title, body) if v.stance != "unrelated"]
     return out
 
 
 def analyze_batch(
     nlp: Language, items: Sequence[Extracted], claims: Sequence[str] = (), batch_size: int = 16
 ) -> list[Analysis]:
-    """Analyse many articles in one ``nlp.pipe`` pass (order preserved)."""
-    limit = nlp.max_length - 1
-    texts = (item.body[:limit] for item in items)
+    """Analyse many articles in one ``nlp.pipe`` pass (order preserved); each reads
+    ``analysis_text`` of its body, so its cost is bounded whatever the body holds."""
+    texts = (analysis_text(item.body) for item in items)
     results = []
     for item, doc in zip(items, nlp.pipe(texts, batch_size=batch_size), strict=True):
         entities = extract_entities(doc, item.title)
@@ -76,8 +89,17 @@ def to_article(
     feed: str | None = None,
     fetched_at: datetime | None = None,
 ) -> Article:
-    """The contract record of an analysed article; its id derives from the canonical URL."""
-    canonical = normalize_url(extracted.canonical_url or url)
+    """The contract record of an analysed article; its id derives from the canonical URL.
+
+    The page's canonical URL counts only when it is on the site the page came from
+    (``urls.same_site``: same host or registrable domain); a page claiming another
+    site's story would otherwise take that story's id and overwrite it. Else the id
+    derives from ``url``, the page's final URL."""
+    claimed = extracted.canonical_url
+    if claimed and not same_site(claimed, url):
+        log.warning("ignored canonical url=%s: %s is another site", url, claimed)
+        claimed = None
+    canonical = normalize_url(claimed or url)
     return Article(
         id=article_id(canonical),
         url=normalize_url(url),
