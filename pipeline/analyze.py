@@ -20,20 +20,31 @@ from pipeline.urls import article_id, host_of, normalize_url, same_site
 
 log = logging.getLogger(__name__)
 
-# Characters of a body that are analysed: 15,000 words, more than the longest news
-# story, and the bound that keeps an article's analysis in seconds and a few hundred
-# MB whatever it holds (README, "Hostile input"). The stored body may be longer.
+# What the models read of a body, at most: 100,000 characters, then 10,000 tokens (about
+# 7,500 words, more than all but the longest features). Tokens are what costs: the worst
+# texts we could write (every character a token; a quote, entities and a stance in every
+# sentence) took up to 19 s and 620 MB for a whole `newswire analyze` at this cap, where
+# 100,000 characters of one of them took 56 s and 2.3 GB. The stored body may be longer.
 ANALYSIS_MAX_CHARS = 100_000
+ANALYSIS_MAX_TOKENS = 10_000
 _LONG_TOKEN = re.compile(rf"\S{{{MAX_TOKEN_CHARS + 1},}}")
 
 
 def analysis_text(body: str) -> str:
-    """What the models read of ``body``: its first ``ANALYSIS_MAX_CHARS`` characters,
-    with every run of more than ``MAX_TOKEN_CHARS`` non-space characters blanked to
-    spaces (spaCy's tokenizer is quadratic in a token's length, and such a run is no
-    word). The length is kept, so offsets into the text are offsets into the body."""
+    """``body`` bounded in characters: its first ``ANALYSIS_MAX_CHARS``, with every run
+    of more than ``MAX_TOKEN_CHARS`` non-space characters blanked to spaces (spaCy's
+    tokenizer is quadratic in a token's length, and such a run is no word). The length
+    is kept, so offsets into the text are offsets into the body."""
     text = body[:ANALYSIS_MAX_CHARS]
     return _LONG_TOKEN.sub(lambda m: " " * len(m.group()), text)
+
+
+def analysis_input(nlp: Language, body: str) -> str:
+    """What the models read of ``body``: ``analysis_text``, cut before its token number
+    ``ANALYSIS_MAX_TOKENS`` (the tokenizer alone is cheap once long tokens are gone)."""
+    text = analysis_text(body)
+    tokens = nlp.tokenizer(text)
+    return text if len(tokens) <= ANALYSIS_MAX_TOKENS else text[: tokens[ANALYSIS_MAX_TOKENS].idx]
 
 
 def load_claims(path: Path) -> list[str]:
@@ -50,9 +61,8 @@ def load_claims(path: Path) -> list[str]:
     return [c.strip() for c in claims if c.strip()]
 
 
-def _claims(extracted: Extracted, claims: Sequence[str]) -> list[ClaimStance]:
+def _claims(extracted: Extracted, body: str, claims: Sequence[str]) -> list[ClaimStance]:
     out = []
-    body = analysis_text(extracted.body)
     if extracted.title and body:  # does the body bear out its own headline?
         out += claim_stances([extracted.title], "", body)
     if claims:
@@ -64,10 +74,10 @@ def analyze_batch(
     nlp: Language, items: Sequence[Extracted], claims: Sequence[str] = (), batch_size: int = 16
 ) -> list[Analysis]:
     """Analyse many articles in one ``nlp.pipe`` pass (order preserved); each reads
-    ``analysis_text`` of its body, so its cost is bounded whatever the body holds."""
-    texts = (analysis_text(item.body) for item in items)
+    ``analysis_input`` of its body, so its cost is bounded whatever the body holds."""
+    texts = [analysis_input(nlp, item.body) for item in items]
     results = []
-    for item, doc in zip(items, nlp.pipe(texts, batch_size=batch_size), strict=True):
+    for item, text, doc in zip(items, texts, nlp.pipe(texts, batch_size=batch_size), strict=True):
         entities = extract_entities(doc, item.title)
         quotes = extract_quotes(doc, entities)
         results.append(
@@ -75,7 +85,7 @@ def analyze_batch(
                 entities=entities.entities,
                 quotes=quotes,
                 stances=extract_stances(doc, quotes, entities),
-                claims=_claims(item, claims),
+                claims=_claims(item, text, claims),
             )
         )
     return results

@@ -5,7 +5,13 @@ import time
 
 import pytest
 
-from pipeline.analyze import ANALYSIS_MAX_CHARS, analysis_text, to_article
+from pipeline.analyze import (
+    ANALYSIS_MAX_CHARS,
+    ANALYSIS_MAX_TOKENS,
+    analysis_input,
+    analysis_text,
+    to_article,
+)
 from pipeline.errors import ContentError
 from pipeline.extract import (
     clean_text,
@@ -16,6 +22,7 @@ from pipeline.extract import (
     html_to_text,
 )
 from pipeline.models import MAX_BODY, MAX_TOKEN_CHARS, Analysis, Article, Extracted, FeedEntry
+from pipeline.nlp import load_model
 from pipeline.urls import article_id, host_of
 
 PARAGRAPH = (
@@ -216,3 +223,18 @@ def test_one_line_page_body_is_capped() -> None:
     html = "<html><body><article><p>" + PARAGRAPH * 1500 + "</p></article></body></html>"
     got = extract_html(html, "https://x.example/long")
     assert got is not None and len(got.body) == MAX_BODY
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        " ".join(["(" * 32 + ")" * 32] * 1500),  # every character a token
+        "Hale said no. " * 8000,
+        "short and sweet",
+    ],
+)
+def test_analysis_input_is_bounded_by_tokens(body: str) -> None:
+    nlp = load_model()
+    text = analysis_input(nlp, body)
+    assert len(nlp.tokenizer(text)) <= ANALYSIS_MAX_TOKENS
+    assert analysis_text(body).startswith(text) and text
