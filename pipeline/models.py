@@ -84,6 +84,16 @@ def _sane_date(value: datetime | None) -> datetime | None:
     return value
 
 
+def utc(when: datetime) -> datetime:
+    """``when`` in UTC (naive means UTC), never raising: a date that UTC cannot hold
+    (year 1 east of Greenwich, year 9999 west of it) becomes the earliest or latest
+    datetime, past every stored date. For query bounds; stored dates are ``_sane_date``."""
+    try:
+        return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+    except OverflowError:
+        return (datetime.min if when.year == 1 else datetime.max).replace(tzinfo=UTC)
+
+
 def _lenient_url(value: object) -> object:
     # A page's own claim (its canonical link): a bad one is ignored, not fatal.
     if value is None:

@@ -25,7 +25,7 @@ from pipeline.index import (
     encode_cursor,
     search_texts,
 )
-from pipeline.models import Article
+from pipeline.models import Article, utc
 from pipeline.query import And, Node, Not, Or, Term, parse
 
 # Full-text fields and weights; the SQLite backend weighs its columns the same way.
@@ -54,7 +54,7 @@ def to_document(article: Article, indexed_at: datetime | None = None) -> dict[st
     """The engine document of an article: the contract fields plus search helpers."""
     doc = article.model_dump(mode="json")
     if article.published_at is not None:
-        doc["published_at"] = article.published_at.astimezone(UTC).isoformat()
+        doc["published_at"] = utc(article.published_at).isoformat()
     for entity in doc["entities"]:
         entity["terms"] = [entity["name"], *entity["aliases"]]
     doc["quotes_text"], doc["entities_text"] = search_texts(article)
@@ -120,9 +120,9 @@ def _filters(q: SearchQuery) -> list[dict[str, Any]]:
     if q.since or q.until:
         bounds: dict[str, str] = {}
         if q.since:
-            bounds["gte"] = q.since.astimezone(UTC).isoformat()
+            bounds["gte"] = utc(q.since).isoformat()
         if q.until:
-            bounds["lte"] = q.until.astimezone(UTC).isoformat()
+            bounds["lte"] = utc(q.until).isoformat()
         out.append({"range": {"published_at": bounds}})
     return out
 

@@ -4,6 +4,7 @@ a feed or a page sends."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from pipeline.index.dsl import to_document
+from pipeline.index import SearchQuery
+from pipeline.index.dsl import search_body, to_document
+from pipeline.index.sqlite import SqliteIndex
 from pipeline.models import (
     EARLIEST_DATE,
     MAX_AUTHOR_NAME,
@@ -233,3 +236,28 @@ def test_fuzz_dates(when: datetime) -> None:
         got.tzinfo is not None and EARLIEST_DATE <= got <= datetime.now(UTC) + timedelta(days=1)
     )
     to_document(article(published_at=when))  # never raises
+
+
+@pytest.mark.parametrize(
+    "bound",
+    [
+        datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14))),
+        datetime(9999, 12, 31, 23, 59, tzinfo=timezone(timedelta(hours=-12))),
+        datetime(2026, 11, 2),
+    ],
+)
+def test_out_of_range_query_dates_never_raise(bound: datetime, tmp_path: Path) -> None:
+    index = SqliteIndex(tmp_path / "i.db")
+    index.upsert_many([article(published_at=datetime(2026, 11, 1, tzinfo=UTC))])
+    before = bound.year == 1
+    got = index.search(SearchQuery(since=bound)).total
+    assert got == (1 if before else 0)
+    assert index.search(SearchQuery(until=bound)).total == (0 if before else 1)
+    search_body(SearchQuery(since=bound, until=bound))  # the Elasticsearch/OpenSearch query
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"), [("en", "en"), ("pt-BR", "pt-BR"), ("x" * 1000, None), ("<b>", None)]
+)
+def test_a_page_language_is_a_code_or_unknown(given: str, expected: str | None) -> None:
+    assert Extracted(title="t", body="b", language=given).language == expected
