@@ -23,9 +23,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 from pipeline.urls import http_url
 
@@ -166,6 +173,15 @@ class Quote(_Frozen):
     # not part of the stored contract.
     source_span: tuple[int, int] | None = Field(None, exclude=True)
     cue_span: tuple[int, int] | None = Field(None, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cut_offsets(cls, data: Any) -> Any:
+        # A capped text keeps its offsets true: body[start:end] == text.
+        text = data.get("text") if isinstance(data, dict) else None
+        if isinstance(text, str) and len(text) > MAX_QUOTE and isinstance(data.get("start"), int):
+            data = {**data, "end": data["start"] + MAX_QUOTE}
+        return data
 
 
 class Stance(_Frozen):

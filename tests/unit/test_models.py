@@ -191,10 +191,11 @@ def test_analysis_records_are_capped() -> None:
         cue="said\x00",
         text="q" * 50_000,
         direct=True,
-        start=0,
-        end=5,
+        start=7,
+        end=50_007,
     )
     assert len(q.speaker) == MAX_NAME and q.cue == "said" and len(q.text) < 50_000
+    assert q.end - q.start == len(q.text), "offsets still name the text"
     s = Stance(holder="H" * 999, target="T" * 999, stance="favor", confidence=1, evidence="e")
     assert len(s.holder) == len(s.target) == MAX_NAME
     ent = Entity(name="N" * 999, type="PERSON", mentions=1, salience=1, aliases=["a"] * 500)
