@@ -4,6 +4,7 @@ articles, batched; the steps to run are an ordered list of names (``STEPS``)."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,13 +16,47 @@ from spacy.tokens import Doc
 
 from pipeline.entities import EntityIndex, extract_entities
 from pipeline.errors import InputError
-from pipeline.models import Analysis, Article, ClaimStance, Extracted, Quote, Stance
+from pipeline.models import (
+    MAX_TOKEN_CHARS,
+    Analysis,
+    Article,
+    ClaimStance,
+    Extracted,
+    Quote,
+    Stance,
+)
 from pipeline.quotes import extract_quotes
 from pipeline.settings import ANALYSIS_STEPS, AnalysisStep, check_analysis_steps
 from pipeline.stance import claim_stances, extract_stances
-from pipeline.urls import article_id, host_of, normalize_url
+from pipeline.urls import article_id, host_of, normalize_url, same_site
 
 log = logging.getLogger(__name__)
+
+# What the models read of a body, at most: 100,000 characters, then 10,000 tokens (about
+# 7,500 words, more than all but the longest features). Tokens are what costs: the worst
+# texts we could write (every character a token; a quote, entities and a stance in every
+# sentence) took up to 19 s and 620 MB for a whole `newswire analyze` at this cap, where
+# 100,000 characters of one of them took 56 s and 2.3 GB. The stored body may be longer.
+ANALYSIS_MAX_CHARS = 100_000
+ANALYSIS_MAX_TOKENS = 10_000
+_LONG_TOKEN = re.compile(rf"\S{{{MAX_TOKEN_CHARS + 1},}}")
+
+
+def analysis_text(body: str) -> str:
+    """``body`` bounded in characters: its first ``ANALYSIS_MAX_CHARS``, with every run
+    of more than ``MAX_TOKEN_CHARS`` non-space characters blanked to spaces (spaCy's
+    tokenizer is quadratic in a token's length, and such a run is no word). The length
+    is kept, so offsets into the text are offsets into the body."""
+    text = body[:ANALYSIS_MAX_CHARS]
+    return _LONG_TOKEN.sub(lambda m: " " * len(m.group()), text)
+
+
+def analysis_input(nlp: Language, body: str) -> str:
+    """What the models read of ``body``: ``analysis_text``, cut before its token number
+    ``ANALYSIS_MAX_TOKENS`` (the tokenizer alone is cheap once long tokens are gone)."""
+    text = analysis_text(body)
+    tokens = nlp.tokenizer(text)
+    return text if len(tokens) <= ANALYSIS_MAX_TOKENS else text[: tokens[ANALYSIS_MAX_TOKENS].idx]
 
 
 def load_claims(path: Path) -> list[str]:
@@ -38,16 +73,12 @@ def load_claims(path: Path) -> list[str]:
     return [c.strip() for c in claims if c.strip()]
 
 
-def _claims(extracted: Extracted, claims: Sequence[str]) -> list[ClaimStance]:
+def _claims(extracted: Extracted, body: str, claims: Sequence[str]) -> list[ClaimStance]:
     out = []
-    if extracted.title and extracted.body:  # does the body bear out its own headline?
-        out += claim_stances([extracted.title], "", extracted.body)
+    if extracted.title and body:  # does the body bear out its own headline?
+        out += claim_stances([extracted.title], "", body)
     if claims:
-        out += [
-            v
-            for v in claim_stances(claims, extracted.title, extracted.body)
-            if v.stance != "unrelated"
-        ]
+        out += [v for v in claim_stances(claims, extracted.title, body) if v.stance != "unrelated"]
     return out
 
 
@@ -57,6 +88,7 @@ class _Work:
     it wrote and writes its own part."""
 
     item: Extracted
+    text: str  # what the models read of the body (``analysis_input``)
     doc: Doc
     entities: EntityIndex
     tracked_claims: Sequence[str]
@@ -74,7 +106,7 @@ def _stances(work: _Work) -> None:
 
 
 def _claims_step(work: _Work) -> None:
-    work.claims = _claims(work.item, work.tracked_claims)
+    work.claims = _claims(work.item, work.text, work.tracked_claims)
 
 
 # The steps after entities (which always run first: every other step reads them), by
@@ -96,13 +128,13 @@ def analyze_batch(
 ) -> list[Analysis]:
     """Analyse many articles in one ``nlp.pipe`` pass (order preserved), running the
     named ``steps`` in their order (``Settings.analysis_steps``); the parts of a step
-    that is off stay empty. ``ValueError`` when ``steps`` is not a valid order."""
+    that is off stay empty. Each reads ``analysis_input`` of its body, so its cost is
+    bounded whatever the body holds. ``ValueError`` when ``steps`` is not a valid order."""
     run = [STEPS[name] for name in check_analysis_steps(steps) if name != "entities"]
-    limit = nlp.max_length - 1
-    texts = (item.body[:limit] for item in items)
+    texts = [analysis_input(nlp, item.body) for item in items]
     results = []
-    for item, doc in zip(items, nlp.pipe(texts, batch_size=batch_size), strict=True):
-        work = _Work(item, doc, extract_entities(doc, item.title), claims)
+    for item, text, doc in zip(items, texts, nlp.pipe(texts, batch_size=batch_size), strict=True):
+        work = _Work(item, text, doc, extract_entities(doc, item.title), claims)
         for step in run:
             step(work)
         results.append(
@@ -124,8 +156,17 @@ def to_article(
     feed: str | None = None,
     fetched_at: datetime | None = None,
 ) -> Article:
-    """The contract record of an analysed article; its id derives from the canonical URL."""
-    canonical = normalize_url(extracted.canonical_url or url)
+    """The contract record of an analysed article; its id derives from the canonical URL.
+
+    The page's canonical URL counts only when it is on the site the page came from
+    (``urls.same_site``: same host or registrable domain); a page claiming another
+    site's story would otherwise take that story's id and overwrite it. Else the id
+    derives from ``url``, the page's final URL."""
+    claimed = extracted.canonical_url
+    if claimed and not same_site(claimed, url):
+        log.warning("ignored canonical url=%s: %s is another site", url, claimed)
+        claimed = None
+    canonical = normalize_url(claimed or url)
     return Article(
         id=article_id(canonical),
         url=normalize_url(url),

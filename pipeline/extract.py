@@ -14,7 +14,7 @@ from lxml import html as lxml_html
 
 from pipeline.errors import ContentError, PermanentError
 from pipeline.fetch import Fetcher
-from pipeline.models import Extracted, FeedEntry
+from pipeline.models import MAX_BODY, MAX_TOKEN_CHARS, Extracted, FeedEntry
 from pipeline.policies import ExtractPolicy
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,34 @@ _DROP_LINE = [
 ]
 # Any line that names a wire or photo agency credit inside parentheses
 _LONG_ENOUGH = 25
+# Characters no prose has: C0 controls but tab and line breaks, DEL, and U+FFFD, which
+# decoding binary with errors="replace" leaves behind.
+_NOT_TEXT = re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]")
+_LONG_WORD = re.compile(rf"\S{{{MAX_TOKEN_CHARS + 1},}}")
+_MAX_NOT_TEXT = 0.02  # share of characters; real pages have none or a stray few
+_MAX_LONG_WORDS = 0.5  # share of non-space characters in words over MAX_TOKEN_CHARS
+
+
+def refuse_non_text(text: str, url: str | None = None) -> None:
+    """Raises ``ContentError`` when ``text`` is not prose: it has NUL bytes, more than
+    2% control or replacement characters (binary decoded as text), or most of it in
+    "words" longer than ``MAX_TOKEN_CHARS`` (base64, a one-word page: nothing to
+    analyse, and what makes spaCy's tokenizer quadratic). Reads the first ``MAX_BODY``
+    characters, all that is ever kept."""
+    sample = text[:MAX_BODY]
+    if "\x00" in sample:
+        raise ContentError("binary content (NUL bytes), not text", url=url)
+    odd = len(_NOT_TEXT.findall(sample))
+    if odd > _MAX_NOT_TEXT * len(sample):
+        share = odd / len(sample)
+        raise ContentError(f"binary content ({share:.0%} control characters), not text", url=url)
+    long_words = sum(len(w) for w in _LONG_WORD.findall(sample))
+    if long_words > _MAX_LONG_WORDS * (len(sample) - sample.count(" ")):
+        raise ContentError(
+            f"no sentence structure ({long_words} characters in words over"
+            f" {MAX_TOKEN_CHARS} characters)",
+            url=url,
+        )
 
 
 def clean_text(text: str) -> str:
@@ -106,10 +134,13 @@ def guess_language(text: str) -> str | None:
 
 
 def from_feed(entry: FeedEntry) -> Extracted:
-    """The article as the feed itself carries it (content, else summary)."""
+    """The article as the feed itself carries it (content, else summary).
+
+    Raises ``ContentError`` when it has no text, or text that is not prose."""
     body = clean_text(html_to_text(entry.content or entry.summary))
     if not body and not entry.title:
         raise ContentError("feed entry has no text", url=entry.url)
+    refuse_non_text(body, entry.url)
     return Extracted(
         title=entry.title,
         body=body,
@@ -122,7 +153,11 @@ def from_feed(entry: FeedEntry) -> Extracted:
 
 
 def extract_html(html: str | bytes, url: str | None = None) -> Extracted | None:
-    """Main text and metadata of an article page, or ``None`` if there is none."""
+    """Main text and metadata of an article page, or ``None`` if there is none.
+
+    The page's canonical URL is kept as the page claims it: ``analyze.to_article``
+    decides whether it may name the article. Raises ``ContentError`` when the text is
+    not prose (``refuse_non_text``)."""
     # favor_precision with tables kept: the best pair on the 40 dev pages of the
     # extraction benchmark (F1 0.971, against 0.959 for trafilatura's defaults); either
     # one alone scores lower.
@@ -136,11 +171,11 @@ def extract_html(html: str | bytes, url: str | None = None) -> Extracted | None:
     )
     if doc is None or isinstance(doc, dict) or not doc.text:
         return None
+    refuse_non_text(doc.text, url)
     title = (doc.title or "").strip()
-    body = clean_text(doc.text)
+    body = clean_text(doc.text[:MAX_BODY])
     if title and body.startswith(title):  # the headline repeated as the first line
         body = body[len(title) :].lstrip()
-    canonical = doc.url if doc.url and doc.url.startswith("http") else None
     authors = [a.strip() for a in re.split(r";|\band\b", doc.author or "") if a.strip()]
     return Extracted(
         title=title,
@@ -149,7 +184,7 @@ def extract_html(html: str | bytes, url: str | None = None) -> Extracted | None:
         authors=authors,
         published_at=_parse_date(doc.date),
         language=doc.language or guess_language(body),
-        canonical_url=canonical,
+        canonical_url=doc.url,  # invalid URLs become None in the model
     )
 
 
@@ -157,9 +192,14 @@ def extract(html: str | bytes | None, entry: FeedEntry, *, url: str, min_chars: 
     """The article's text: the page's when it is there and substantial, else the
     feed's content or summary (whichever is longer than the page's text).
 
-    Raises ``ContentError`` when neither has any text.
+    Raises ``ContentError`` when neither has any text (a page whose text is not
+    prose counts as none).
     """
-    page = extract_html(html, url) if html else None
+    try:
+        page = extract_html(html, url) if html else None
+    except ContentError as exc:
+        log.info("page text refused url=%s: %s", url, exc.reason)
+        page = None
     if page is not None and len(page.body) >= min_chars:
         # The feed's timestamp is usually exact; a page's date is often a day only.
         return page.model_copy(
@@ -169,7 +209,11 @@ def extract(html: str | bytes | None, entry: FeedEntry, *, url: str, min_chars: 
                 "authors": page.authors or list(entry.authors),
             }
         )
-    fallback = from_feed(entry) if (entry.content or entry.summary or entry.title) else None
+    try:
+        fallback = from_feed(entry) if (entry.content or entry.summary or entry.title) else None
+    except ContentError as exc:
+        log.info("feed text refused url=%s: %s", url, exc.reason)
+        fallback = None
     if page is not None and (fallback is None or len(page.body) >= len(fallback.body)):
         return page.model_copy(update={"title": page.title or entry.title})
     if fallback is None:
@@ -179,8 +223,11 @@ def extract(html: str | bytes | None, entry: FeedEntry, *, url: str, min_chars: 
 
 
 def from_text_file(text: str) -> Extracted:
-    """A plain-text article: title on the first non-empty line, body after it."""
-    lines = text.strip().splitlines()
+    """A plain-text article: title on the first non-empty line, body after it.
+
+    Raises ``ContentError`` when it is empty or not prose (``refuse_non_text``)."""
+    refuse_non_text(text)
+    lines = text[: MAX_BODY * 2].strip().splitlines()
     if not lines:
         raise ContentError("empty text")
     body = clean_text("\n".join(lines[1:]))

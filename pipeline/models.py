@@ -1,11 +1,142 @@
-"""Typed records that flow between stages. ``Article`` is the data contract."""
+"""Typed records that flow between stages. ``Article`` is the data contract.
+
+Every record is validated at this boundary, whatever a feed or a page sends:
+
+- URLs: a feed entry's link must be an absolute http(s) URL with a valid host and port
+  (``urls.http_url``), else the record is refused (``ValidationError``, a ``ValueError``)
+  and the parser skips the item; an article's URLs may also be ``file:`` (``newswire
+  analyze FILE``); a page's canonical URL that is not valid is dropped, not fatal.
+- Dates: made timezone-aware (naive ones are UTC) and converted to UTC; a date before
+  ``EARLIEST_DATE`` or more than ``FUTURE_SLACK`` ahead of now becomes ``None``. Not
+  clamped: a clamped date would be a made-up fact, while ``None`` is honest, sorts last
+  and cannot overflow an index write.
+- Text: control characters (C0 but newline and tab in multi-line text, DEL, C1, lone
+  surrogates) are stripped; one-line fields (titles, names) have their whitespace
+  collapsed; every field is cut to its cap below; lists of names are capped too.
+
+Validation is idempotent, so records read back from a store or an index validate to
+themselves.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+
+from pipeline.urls import http_url
+
+EARLIEST_DATE = datetime(1990, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)  # time zones and clock skew; further ahead is a lie
+MAX_TITLE = 500  # titles of entries, articles and feeds
+MAX_SUMMARY = 1000  # an article's summary (a feed entry's summary is feed text)
+MAX_FEED_TEXT = 100_000  # a feed entry's summary and content (HTML)
+MAX_BODY = 200_000  # an article's stored body; analysis reads less (analyze.py)
+MAX_NAME = 300  # entity, speaker, holder, target names
+MAX_AUTHOR_NAME = 200
+MAX_AUTHORS = 20  # authors of an article, aliases of an entity
+MAX_QUOTE = 5000  # quote text, stance evidence, a claim
+# Longer runs without a space are not words (base64, minified code, a one-word page), and
+# spaCy's tokenizer takes time quadratic in a token's length on punctuation runs.
+MAX_TOKEN_CHARS = 64
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+_SPACES = re.compile(r"\s+")
+
+
+def _text(limit: int) -> Callable[[str], str]:
+    def clean(value: str) -> str:
+        value = value.replace("\r\n", "\n").replace("\r", "\n")
+        return _CONTROL.sub("", value)[:limit]
+
+    return clean
+
+
+def _line(limit: int) -> Callable[[str], str]:
+    def clean(value: str) -> str:
+        return _SPACES.sub(" ", _CONTROL.sub("", value)).strip()[:limit].rstrip()
+
+    return clean
+
+
+def _names(limit: int) -> Callable[[list[str]], list[str]]:
+    one = _line(limit)
+
+    def clean(values: list[str]) -> list[str]:
+        names = (one(v) for v in values[: MAX_AUTHORS * 4])
+        return [n for n in names if n][:MAX_AUTHORS]
+
+    return clean
+
+
+def _sane_date(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    except OverflowError:  # year 1 east of UTC, year 9999 west of it
+        return None
+    if value < EARLIEST_DATE or value > datetime.now(UTC) + FUTURE_SLACK:
+        return None
+    return value
+
+
+def utc(when: datetime) -> datetime:
+    """``when`` in UTC (naive means UTC), never raising: a date that UTC cannot hold
+    (year 1 east of Greenwich, year 9999 west of it) becomes the earliest or latest
+    datetime, past every stored date. For query bounds; stored dates are ``_sane_date``."""
+    try:
+        return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+    except OverflowError:
+        return (datetime.min if when.year == 1 else datetime.max).replace(tzinfo=UTC)
+
+
+def _lenient_url(value: object) -> object:
+    # A page's own claim (its canonical link): a bad one is ignored, not fatal.
+    if value is None:
+        return None
+    try:
+        return http_url(str(value))
+    except ValueError:
+        return None
+
+
+def _language(value: str | None) -> str | None:
+    # A page's lang attribute: a code like "en" or "pt-BR", else unknown.
+    return (
+        value
+        if value and re.fullmatch(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,3}", value)
+        else None
+    )
+
+
+def _article_url(value: str) -> str:
+    # ``newswire analyze FILE`` names a local article by its file: URI.
+    return value.strip() if value.strip().startswith("file:///") else http_url(value)
+
+
+Title = Annotated[str, AfterValidator(_line(MAX_TITLE))]
+Name = Annotated[str, AfterValidator(_line(MAX_NAME))]
+Names = Annotated[list[str], AfterValidator(_names(MAX_NAME))]
+Authors = Annotated[list[str], AfterValidator(_names(MAX_AUTHOR_NAME))]
+Summary = Annotated[str, AfterValidator(_text(MAX_SUMMARY))]
+FeedText = Annotated[str, AfterValidator(_text(MAX_FEED_TEXT))]
+Body = Annotated[str, AfterValidator(_text(MAX_BODY))]
+QuoteText = Annotated[str, AfterValidator(_text(MAX_QUOTE))]
+Language = Annotated[str | None, AfterValidator(_language)]
+SaneDate = Annotated[datetime | None, AfterValidator(_sane_date)]
+HttpUrl = Annotated[str, AfterValidator(http_url)]
+ArticleUrl = Annotated[str, AfterValidator(_article_url)]
 
 EntityType = Literal["PERSON", "ORG", "LOC", "NORP", "EVENT", "LAW", "WORK", "PRODUCT", "MISC"]
 StanceLabel = Literal["favor", "against", "neutral"]
@@ -18,11 +149,11 @@ class _Frozen(BaseModel):
 
 
 class Entity(_Frozen):
-    name: str
+    name: Name
     type: EntityType
     mentions: int
     salience: float
-    aliases: list[str] = Field(default_factory=list)
+    aliases: Names = Field(default_factory=list)
 
 
 class Quote(_Frozen):
@@ -31,10 +162,10 @@ class Quote(_Frozen):
     ``start``/``end`` are character offsets of ``text`` in the article body.
     """
 
-    speaker: str
+    speaker: Name
     speaker_type: SpeakerType
-    cue: str
-    text: str
+    cue: Name
+    text: QuoteText
     direct: bool
     start: int
     end: int
@@ -43,17 +174,26 @@ class Quote(_Frozen):
     source_span: tuple[int, int] | None = Field(None, exclude=True)
     cue_span: tuple[int, int] | None = Field(None, exclude=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _cut_offsets(cls, data: Any) -> Any:
+        # A capped text keeps its offsets true: body[start:end] == text.
+        text = data.get("text") if isinstance(data, dict) else None
+        if isinstance(text, str) and len(text) > MAX_QUOTE and isinstance(data.get("start"), int):
+            data = {**data, "end": data["start"] + MAX_QUOTE}
+        return data
+
 
 class Stance(_Frozen):
-    holder: str
-    target: str
+    holder: Name
+    target: Name
     stance: StanceLabel
     confidence: float
-    evidence: str
+    evidence: QuoteText
 
 
 class ClaimStance(_Frozen):
-    claim: str
+    claim: QuoteText
     stance: ClaimLabel
     confidence: float
 
@@ -63,24 +203,24 @@ class FeedEntry(_Frozen):
 
     key: str
     feed_id: str
-    url: str
-    title: str = ""
-    summary: str = ""
-    content: str = ""
-    published_at: datetime | None = None
-    authors: list[str] = Field(default_factory=list)
+    url: HttpUrl
+    title: Title = ""
+    summary: FeedText = ""
+    content: FeedText = ""
+    published_at: SaneDate = None
+    authors: Authors = Field(default_factory=list)
 
 
 class Extracted(_Frozen):
     """What ``extract`` makes of a page (or of the feed's own text)."""
 
-    title: str
-    body: str
-    summary: str = ""
-    authors: list[str] = Field(default_factory=list)
-    published_at: datetime | None = None
-    language: str | None = None
-    canonical_url: str | None = None
+    title: Title
+    body: Body
+    summary: Summary = ""
+    authors: Authors = Field(default_factory=list)
+    published_at: SaneDate = None
+    language: Language = None
+    canonical_url: Annotated[str | None, BeforeValidator(_lenient_url)] = None
     from_feed: bool = False
 
 
@@ -95,17 +235,17 @@ class Article(BaseModel):
     """An analysed article, as ``newswire analyze --json`` prints it and every backend stores it."""
 
     id: str
-    url: str
-    canonical_url: str
+    url: ArticleUrl
+    canonical_url: ArticleUrl
     source: str
     feed: str | None = None
-    title: str = ""
-    summary: str = ""
-    body: str = ""
-    language: str | None = None
-    authors: list[str] = Field(default_factory=list)
-    published_at: datetime | None = None
-    fetched_at: datetime | None = None
+    title: Title = ""
+    summary: Summary = ""
+    body: Body = ""
+    language: Language = None
+    authors: Authors = Field(default_factory=list)
+    published_at: SaneDate = None
+    fetched_at: SaneDate = None
     entities: list[Entity] = Field(default_factory=list)
     quotes: list[Quote] = Field(default_factory=list)
     stances: list[Stance] = Field(default_factory=list)
@@ -117,7 +257,7 @@ class FeedState(BaseModel):
 
     feed_id: str
     url: str
-    title: str = ""
+    title: Title = ""
     etag: str | None = None
     last_modified: str | None = None
     interval: int  # seconds between checks, adapted to the feed's item rate

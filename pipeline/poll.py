@@ -9,22 +9,24 @@ has seen).
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import logging
 import random
 import re
 from calendar import timegm
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
+from pydantic import ValidationError
 
 from pipeline.errors import ClientError, FeedParseError, NewswireError, TransientError
 from pipeline.fetch import Fetcher
-from pipeline.models import FeedEntry, FeedState
+from pipeline.models import MAX_AUTHORS, MAX_FEED_TEXT, MAX_TITLE, FeedEntry, FeedState
 from pipeline.policies import PollPolicy
 from pipeline.urls import entry_key, host_of
 
@@ -33,7 +35,9 @@ log = logging.getLogger(__name__)
 # After this many 304s in a row, ask once without validators: some servers
 # answer 304 while the feed has changed.
 DISTRUST_304_AFTER = 8
-_MAX_ENTRY_TEXT = 100_000
+MAX_ITEMS = 1000  # per feed and poll; real feeds list tens, a hostile one millions
+_LOGGED_SKIPS = 10  # skipped items logged one by one per feed, then counted
+_TTL = re.compile(r"[0-9]{1,7}")  # minutes; ASCII digits only ("²".isdigit() is True)
 _MAX_AGE = re.compile(r"(?:s-)?max-age\s*=\s*(\d+)", re.I)
 
 
@@ -60,35 +64,76 @@ def _when(struct: Any) -> datetime | None:
         return None
 
 
+def _text(value: Any) -> str:
+    """A feed's text field: strings (and numbers) as they are; objects, lists and
+    nulls, which no feed format allows there, as absent."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return ""
+
+
 def _entry(
     feed_id: str,
     guid: Any,
-    link: Any,
+    link: str,
     title: Any,
     published: datetime | None,
     summary: Any,
     content: Any,
-    authors: list[Any],
+    authors: Any,
 ) -> FeedEntry:
-    """One entry from a parser's raw fields: keyed, trimmed, text capped."""
-    link_s, title_s = str(link or "").strip(), str(title or "").strip()
+    """One entry from a parser's raw fields, keyed; the model validates and caps the
+    rest. Raises ``ValueError`` (pydantic's ``ValidationError``) for an item that is
+    not usable: no link, or a link that is not a valid http(s) URL."""
+    link_s, title_s = link.strip(), _text(title).strip()
     key = entry_key(
-        str(guid or "") or None,
+        _text(guid) or None,
         link_s or None,
         title_s,
         published.isoformat() if published else None,
     )
-    names = [str(a.get("name")) for a in authors if isinstance(a, dict) and a.get("name")]
+    names = [
+        _text(a.get("name"))
+        for a in (authors if isinstance(authors, list) else [])[:MAX_AUTHORS]
+        if isinstance(a, dict)
+    ]
     return FeedEntry(
         key=key,
         feed_id=feed_id,
         url=link_s,
         title=title_s,
-        summary=str(summary or "")[:_MAX_ENTRY_TEXT],
-        content=str(content or "")[:_MAX_ENTRY_TEXT],
+        summary=_text(summary)[:MAX_FEED_TEXT],
+        content=_text(content)[:MAX_FEED_TEXT],
         published_at=published,
         authors=names,
     )
+
+
+def _why(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        return f"{'.'.join(map(str, first['loc']))}: {first['msg']}"[:300]
+    return f"{type(exc).__name__}: {exc}"[:300]
+
+
+def _entries(
+    feed_id: str, items: Iterable[Any], build: Callable[[Any], FeedEntry]
+) -> list[FeedEntry]:
+    """Entries of the first ``MAX_ITEMS`` items, first of each key; an item that cannot
+    be built is skipped and logged, and never costs the feed its other items."""
+    entries, skipped = [], 0
+    for n, item in enumerate(itertools.islice(items, MAX_ITEMS)):
+        try:
+            entries.append(build(item))
+        except Exception as exc:  # hostile items find every way to fail; one must not stop the feed
+            skipped += 1
+            if skipped <= _LOGGED_SKIPS:
+                log.warning("skipped feed item feed_id=%s item=%d: %s", feed_id, n, _why(exc))
+    if skipped > _LOGGED_SKIPS:
+        log.warning("skipped %d feed items in all feed_id=%s", skipped, feed_id)
+    return _unique(entries)
 
 
 def _unique(entries: list[FeedEntry]) -> list[FeedEntry]:
@@ -116,44 +161,55 @@ def parse_feed(
     """Parse RSS, Atom, RDF or JSON Feed bytes into entries with dedup keys.
 
     Relative links resolve against ``url``. Raises ``FeedParseError`` with the
-    parser's reason when the body holds no feed at all; a feed with minor
-    faults (feedparser's *bozo* flag) still yields its entries.
+    parser's reason when the body holds no feed at all, and nothing else whatever the
+    body holds; a feed with minor faults (feedparser's *bozo* flag) still yields its
+    entries, and an item that is not usable (see ``_entry``) is skipped and logged.
     """
-    if body.lstrip()[:1] == b"{":  # feedparser 6 reads XML feeds only
-        return _parse_json_feed(body, url, feed_id)
-    response_headers = {"content-location": url, **(headers or {})}
     try:
-        parsed = feedparser.parse(io.BytesIO(body), response_headers=response_headers)
-    except Exception as exc:  # feedparser should not raise, but hostile input finds ways
-        raise FeedParseError(f"feed parser failed: {type(exc).__name__}: {exc}", url=url) from exc
+        if body.lstrip()[:1] == b"{":  # feedparser 6 reads XML feeds only
+            return _parse_json_feed(body, url, feed_id)
+        return _parse_xml_feed(body, url, feed_id, headers)
+    except FeedParseError:
+        raise
+    except Exception as exc:  # a parser bug that hostile input found: still one feed's problem
+        log.warning("feed parse failed feed_id=%s url=%s", feed_id, url, exc_info=True)
+        raise FeedParseError(f"feed parser failed: {_why(exc)}", url=url) from exc
+
+
+def _parse_xml_feed(
+    body: bytes, url: str, feed_id: str, headers: dict[str, str] | None
+) -> ParsedFeed:
+    response_headers = {"content-location": url, **(headers or {})}
+    parsed = feedparser.parse(io.BytesIO(body), response_headers=response_headers)
     feed = parsed.get("feed") or {}
     if not parsed.get("entries") and not parsed.get("version") and not feed.get("title"):
         reason = parsed.get("bozo_exception") or "no RSS, Atom or JSON feed found"
         raise FeedParseError(f"not a feed: {reason}", url=url)
-    entries = [
-        _entry(
+    entries = _entries(
+        feed_id,
+        parsed.get("entries") or [],
+        lambda item: _entry(
             feed_id,
             item.get("id"),
-            item.get("link"),
+            item.get("link") if isinstance(item.get("link"), str) else "",
             item.get("title"),
             # dict.get skips feedparser's deprecated updated->published key mapping
             _when(dict.get(item, "published_parsed")) or _when(dict.get(item, "updated_parsed")),
             item.get("summary"),
             _entry_text(item),
-            item.get("authors") or [],
-        )
-        for item in parsed.get("entries") or []
-    ]
-    ttl = str(feed.get("ttl") or "").strip()
+            item.get("authors"),
+        ),
+    )
+    ttl = _TTL.fullmatch(_text(feed.get("ttl")).strip())
     return ParsedFeed(
-        title=str(feed.get("title") or "").strip(),
-        entries=_unique(entries),
-        ttl_seconds=int(ttl) * 60 if ttl.isdigit() else None,
+        title=_text(feed.get("title")).strip()[:MAX_TITLE],
+        entries=entries,
+        ttl_seconds=int(ttl.group()) * 60 if ttl else None,
     )
 
 
 def _json_date(value: Any) -> datetime | None:
-    if not isinstance(value, str):
+    if not isinstance(value, str) or len(value) > 64:
         return None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -162,31 +218,38 @@ def _json_date(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _json_item(feed_id: str, url: str, item: Any) -> FeedEntry:
+    if not isinstance(item, dict):
+        raise ValueError(f"item is a JSON {type(item).__name__}, not an object")
+    link = next((v for k in ("url", "external_url") if isinstance(v := item.get(k), str) and v), "")
+    author = item.get("author")
+    return _entry(
+        feed_id,
+        item.get("id"),
+        urljoin(url, link) if link else "",
+        item.get("title"),
+        _json_date(item.get("date_published")) or _json_date(item.get("date_modified")),
+        item.get("summary"),
+        _text(item.get("content_html")) or _text(item.get("content_text")),
+        item.get("authors") or ([author] if isinstance(author, dict) else []),
+    )
+
+
 def _parse_json_feed(body: bytes, url: str, feed_id: str) -> ParsedFeed:
     """JSON Feed 1.0/1.1 (https://jsonfeed.org/version/1.1)."""
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise FeedParseError(f"not a feed: invalid JSON: {exc}", url=url) from exc
-    if not isinstance(data, dict) or "jsonfeed.org" not in str(data.get("version", "")):
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise FeedParseError(f"not a feed: invalid JSON: {_why(exc)}", url=url) from exc
+    if not isinstance(data, dict) or "jsonfeed.org" not in _text(data.get("version")):
         raise FeedParseError("not a feed: JSON without a JSON Feed version", url=url)
-    entries = [
-        _entry(
-            feed_id,
-            item.get("id"),
-            urljoin(url, str(link))
-            if (link := item.get("url") or item.get("external_url"))
-            else "",
-            item.get("title"),
-            _json_date(item.get("date_published")) or _json_date(item.get("date_modified")),
-            item.get("summary"),
-            item.get("content_html") or item.get("content_text"),
-            item.get("authors") or ([item["author"]] if item.get("author") else []),
-        )
-        for item in data.get("items") or []
-        if isinstance(item, dict)
-    ]
-    return ParsedFeed(title=str(data.get("title") or "").strip(), entries=_unique(entries))
+    items = data.get("items")
+    entries = _entries(
+        feed_id,
+        items if isinstance(items, list) else [],
+        lambda item: _json_item(feed_id, url, item),
+    )
+    return ParsedFeed(title=_text(data.get("title")).strip()[:MAX_TITLE], entries=entries)
 
 
 # Schedule rules (pure) ---------------------------------------------------------

@@ -203,12 +203,34 @@ def analyze(
     """Entities, quotes and stances (the ``analysis_steps`` switched on) of each fetched
     article, as index records (order kept). Raises whatever analysis raises, for the
     whole batch."""
+    pages = [Page(f.extracted, f.url, f.item.entry.feed_id) for f in batch]
+    return analyze_pages(nlp, claims, pages, batch_size, analysis_steps)
+
+
+@dataclass(frozen=True)
+class Page:
+    """Extracted text to analyse, the URL it came from and its feed (if any): a fetched
+    entry's page, or a file given to ``newswire ingest``."""
+
+    extracted: Extracted
+    url: str
+    feed: str | None = None
+
+
+def analyze_pages(
+    nlp: Language,
+    claims: Sequence[str],
+    pages: Sequence[Page],
+    batch_size: int,
+    analysis_steps: Sequence[str],
+) -> list[Article]:
+    """``analyze`` for pages that are not (or not yet) entries of a feed."""
     analyses = analyze_batch(
-        nlp, [f.extracted for f in batch], claims, batch_size, steps=analysis_steps
+        nlp, [p.extracted for p in pages], claims, batch_size, steps=analysis_steps
     )
     return [
-        to_article(f.extracted, a, url=f.url, feed=f.item.entry.feed_id)
-        for f, a in zip(batch, analyses, strict=True)
+        to_article(p.extracted, a, url=p.url, feed=p.feed)
+        for p, a in zip(pages, analyses, strict=True)
     ]
 
 

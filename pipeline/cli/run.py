@@ -178,7 +178,7 @@ def ingest(
     settings = State.settings()
     with _runner(settings) as runner:
         # The same steps as every driver: fetch (or read) and extract, analyse, write.
-        items: list[steps.Fetched] = []
+        pages: list[steps.Page] = []
         for target in targets:
             if re.match(r"https?://", target):
                 entry = FeedEntry(
@@ -191,16 +191,15 @@ def ingest(
                 if fetched is None:
                     out.print(f"already indexed  {escape(target)}")
                     continue
-                items.append(fetched)
+                pages.append(steps.Page(fetched.extracted, fetched.url))
             else:
-                url = Path(target).resolve().as_uri()
-                entry = FeedEntry(key=entry_key(None, url, "", None), feed_id="manual", url=url)
-                items.append(steps.Fetched(PendingEntry(entry, 0), read_article(Path(target)), url))
-        if not items:
+                path = Path(target)
+                pages.append(steps.Page(read_article(path), path.resolve().as_uri()))
+        if not pages:
             return
         nlp = load_model(settings.spacy_model)
-        articles = steps.analyze(
-            nlp, runner.claims, items, settings.nlp_batch_size, settings.analysis_steps
+        articles = steps.analyze_pages(
+            nlp, runner.claims, pages, settings.nlp_batch_size, settings.analysis_steps
         )
         runner.index.upsert_many(articles)
         for a in articles:

@@ -26,7 +26,7 @@ from pipeline.index.base import (
     search_texts,
 )
 from pipeline.index.cursor import decode_cursor, encode_cursor
-from pipeline.models import Article
+from pipeline.models import Article, utc
 from pipeline.query import And, Node, Not, Or, Term, parse
 
 # Full-text fields with their boosts, e.g. "title^6" (the weights are ``TEXT_WEIGHTS``).
@@ -63,7 +63,7 @@ def to_document(article: Article, indexed_at: datetime | None = None) -> dict[st
     """The engine document of an article: the contract fields plus search helpers."""
     doc = article.model_dump(mode="json")
     if article.published_at is not None:
-        doc["published_at"] = article.published_at.astimezone(UTC).isoformat()
+        doc["published_at"] = utc(article.published_at).isoformat()
     for entity in doc["entities"]:
         entity["terms"] = [entity["name"], *entity["aliases"]]
     doc["quotes_text"], doc["entities_text"] = search_texts(article)
@@ -130,9 +130,9 @@ def _filters(q: SearchQuery) -> list[dict[str, Any]]:
     if q.since or q.until:
         bounds: dict[str, str] = {}
         if q.since:
-            bounds["gte"] = q.since.astimezone(UTC).isoformat()
+            bounds["gte"] = utc(q.since).isoformat()
         if q.until:
-            bounds["lte"] = q.until.astimezone(UTC).isoformat()
+            bounds["lte"] = utc(q.until).isoformat()
         out.append({"range": {"published_at": bounds}})
     return out
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from pipeline.index.base import (
     search_texts,
 )
 from pipeline.index.cursor import decode_cursor, encode_cursor
-from pipeline.models import Article
+from pipeline.models import Article, utc
 from pipeline.query import exclusions, parse, positive, to_fts5
 from pipeline.store.sqlite import SqliteDatabase
 
@@ -358,7 +358,7 @@ def _like_literal(text: str) -> str:
 
 def _utc(when: datetime) -> str:
     """ISO time in UTC, so that string order is time order and days group by prefix."""
-    return when.astimezone(UTC).isoformat()
+    return utc(when).isoformat()
 
 
 def _hit(doc_json: str, rank: float, snippet: str | None) -> Hit:

@@ -156,14 +156,15 @@ def test_load_claims(tmp_path: Path, text: str | None, claims: list[str] | None)
 
 
 def test_to_article_keys_on_the_canonical_url() -> None:
-    canonical = ARTICLE.model_copy(update={"canonical_url": "https://news.example/tram"})
+    canonical = ARTICLE.model_copy(update={"canonical_url": "https://news.example.com/tram"})
     when = datetime(2026, 11, 2, tzinfo=UTC)
     a = to_article(
-        canonical, Analysis(), url="https://news.example/tram?utm_source=x", fetched_at=when
+        canonical, Analysis(), url="https://news.example.com/tram?utm_source=x", fetched_at=when
     )
-    b = to_article(canonical, Analysis(), url="https://m.news.example/tram", fetched_at=when)
-    assert a.id == b.id and a.canonical_url == "https://news.example/tram"
-    assert a.source == "news.example" and a.fetched_at == when
+    # the mobile site is the same site (registrable domain example.com): its canonical counts
+    b = to_article(canonical, Analysis(), url="https://m.example.com/tram", fetched_at=when)
+    assert a.id == b.id and a.canonical_url == "https://news.example.com/tram"
+    assert a.source == "news.example.com" and a.fetched_at == when
     assert a.summary == ARTICLE.body.split("\n", 1)[0], "no summary: the lead"
     long = Extracted(title="t", body="word " * 200)
     lead = to_article(long, Analysis(), url="file:///tmp/x.txt").summary

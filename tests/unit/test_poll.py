@@ -40,14 +40,13 @@ def test_rss_entries_keys_links_and_dedup() -> None:
     assert parsed.title == "Fixture Gazette"
     assert parsed.ttl_seconds == 3600
     keys = [e.key for e in parsed.entries]
-    assert len(keys) == 3, "the repeated GUID is dropped"
+    assert len(keys) == 2, "the repeated GUID is dropped, and the item without a link"
     first = parsed.entries[0]
     assert first.key == "guid:gazette-001"
     assert first.url.startswith("https://gazette.example/news/library"), "relative link resolved"
     assert "central library" in first.content
     assert first.published_at == datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
     assert parsed.entries[1].key == "link:https://gazette.example/news/budget"
-    assert parsed.entries[2].key.startswith("hash:")
 
 
 @pytest.mark.parametrize(

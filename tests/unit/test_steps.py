@@ -5,7 +5,8 @@ and index."""
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta, timezone
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -131,17 +132,25 @@ def article(n: int, published_at: datetime | None = None) -> Article:
 def test_index_refuses_only_the_article_that_breaks_the_write(
     store: SqliteStore, tmp_path: Path
 ) -> None:
-    """An index write that raises for one article (a date the index cannot convert)
-    no longer fails its whole batch forever: the batch is split, the others written
-    and marked done, the bad one recorded as failed."""
-    engine = SqliteIndex(tmp_path / "index.db")
-    far = datetime(9999, 12, 31, 23, 0, tzinfo=timezone(timedelta(hours=-5)))
+    """An index write that raises for one article (an engine refusing a document, as a
+    mapping conflict does) no longer fails its whole batch forever: the batch is split,
+    the others written and marked done, the bad one recorded as failed."""
+
+    class RefusingIndex(SqliteIndex):
+        """The real SQLite index, refusing any batch that holds article a4."""
+
+        def upsert_many(self, articles: Sequence[Article]) -> int:
+            if any(a.id == "a4" for a in articles):
+                raise ValueError("document a4 cannot be converted")
+            return super().upsert_many(articles)
+
+    engine = RefusingIndex(tmp_path / "index.db")
     store.add_entries([entry(n) for n in range(6)])
-    batch = [(PendingEntry(entry(n), 0), article(n, far if n == 4 else None)) for n in range(6)]
+    batch = [(PendingEntry(entry(n), 0), article(n)) for n in range(6)]
     indexed = steps.index(engine, store, batch, POLICY)
     assert indexed.written == 5 and engine.count() == 5
     [refused] = indexed.refused
-    assert isinstance(refused, Failed) and "OverflowError" in refused.reason
+    assert isinstance(refused, Failed) and "ValueError" in refused.reason
     assert store.entry_counts() == {"f1": {"done": 5, "failed": 1}}
     assert store.records("failed")[0].url == entry(4).url
     engine.close()

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from pipeline.urls import article_id, entry_key, host_of, normalize_url
+from pipeline.urls import article_id, entry_key, host_of, normalize_url, same_site
 
 
 @pytest.mark.parametrize(
@@ -62,3 +64,66 @@ def test_entry_key_hash_depends_on_title_and_date() -> None:
 )
 def test_host_of(url: str, host: str) -> None:
     assert host_of(url) == host
+
+
+# hostile strings -------------------------------------------------------------------------
+
+HOSTILE_URLS = [
+    "http://exa mple.com/",
+    "http://h:99999/",
+    "http://h:-1/x",
+    "http://[::1/",
+    "http://[::zz]/",
+    "https://x.example/\ud800",
+    "http://user@:80/",
+    "javascript:alert(1)",
+    "\x00",
+    "",
+]
+
+
+@pytest.mark.parametrize("url", HOSTILE_URLS)
+def test_hostile_urls_never_raise(url: str) -> None:
+    assert isinstance(normalize_url(url), str)
+    assert len(article_id(url)) == 20
+    assert entry_key(None, url, url, url).startswith("link:") or not url.strip()
+    assert isinstance(host_of(url), str)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(alphabet=st.characters(exclude_categories=()))
+    | st.from_regex(r"[hH][tT][tT][pP][sS]?://[^/?#]{0,30}(:\d{0,7})?[/?#]?.{0,40}")
+)
+def test_fuzz_url_functions_never_raise(url: str) -> None:
+    normalized = normalize_url(url)
+    assert normalize_url(normalized) == normalized, "normalization is idempotent"
+    article_id(url)
+    entry_key(url, url, url, url)
+    host_of(url)
+    same_site(url, url)
+
+
+@pytest.mark.parametrize(
+    ("claimed", "fetched", "same"),
+    [
+        ("https://example.com/a", "https://example.com/b", True),
+        ("https://www.example.com/a", "https://example.com/b", True),
+        ("https://example.com/a", "https://www.example.com/b", True),
+        ("https://m.example.co.uk/a", "https://example.co.uk/b", True),
+        ("https://news.example.co.uk/a", "https://www.example.co.uk/b", True),
+        ("http://127.0.0.1:8000/a", "http://127.0.0.1:9000/b", True),
+        ("https://www.harbortimes.example/a", "https://harbortimes.example/b", True),
+        ("https://other.com/a", "https://example.com/b", False),
+        ("https://example.co.uk/a", "https://other.co.uk/b", False),
+        ("https://foo.blogspot.com/a", "https://bar.blogspot.com/b", False),
+        ("https://example.com.evil.net/a", "https://example.com/b", False),
+        ("https://www.harbortimes.example/a", "http://127.0.0.1:8000/b", False),
+        ("http://127.0.0.2/a", "http://127.0.0.1/b", False),
+        ("javascript:alert(1)", "https://example.com/b", False),
+        ("http://[::1/", "https://example.com/b", False),
+        ("https://example.com/a", "file:///tmp/a.html", False),
+    ],
+)
+def test_same_site(claimed: str, fetched: str, same: bool) -> None:
+    assert same_site(claimed, fetched) is same
