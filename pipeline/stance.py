@@ -236,30 +236,29 @@ class _Reader:
         self.add(Actor(quote.speaker, quote.speaker_type), subj, prior, "copula", tok)
 
     def quoted_entities(self, quote: Quote, span: Span) -> None:
-        """Entities a holder's quote is about (their polarity comes from the
-        target-sentiment model later), once per mention."""
+        """Entities (and people a pronoun refers to) a holder's quote is about, once
+        per mention; their polarity comes from the target-sentiment model later."""
         holder = Actor(quote.speaker, quote.speaker_type)
         seen: set[int] = set()
         for tok in span:
             mention = self.refs.mention(tok)
-            if mention is None or mention.type not in _SENTIMENT_TYPES or mention.start in seen:
+            if mention is not None and mention.type in _SENTIMENT_TYPES:
+                if mention.start in seen or tok.dep_ == "compound":
+                    continue  # "the Trump campaign" is about the campaign
+                seen.add(mention.start)
+                target = Actor(mention.name, mention.type)
+                start, end = mention.start, mention.end
+            elif tok.lower_ in ("he", "him", "she", "her") and quote.direct:
+                found = self.refs.previous_person(quote.start, exclude=holder.name)
+                if found is None:
+                    continue
+                target, start, end = found, tok.idx, tok.idx + len(tok.text)
+            else:
                 continue
-            seen.add(mention.start)
-            if mention.name == holder.name or tok.dep_ in ("poss", "compound"):
-                continue  # "Trump's plan" is about the plan
+            if target.name == holder.name:
+                continue
             self.found.append(
-                Candidate(
-                    holder,
-                    Actor(mention.name, mention.type),
-                    0,
-                    "quote",
-                    "",
-                    False,
-                    quote.direct,
-                    tok.sent,
-                    mention.start,
-                    mention.end,
-                )
+                Candidate(holder, target, 0, "quote", "", False, quote.direct, tok.sent, start, end)
             )
 
 
@@ -280,7 +279,7 @@ def candidates(doc: Doc, quotes: list[Quote], entities: EntityIndex) -> list[Can
         reader.nouns(tok)
         reader.evaluations(tok)
     for quote in quotes:
-        if quote.direct and quote.speaker_type != "UNKNOWN":
+        if quote.speaker_type != "UNKNOWN":
             span = doc.char_span(quote.start, quote.end, alignment_mode="expand")
             if span is not None:
                 reader.quoted_entities(quote, span)

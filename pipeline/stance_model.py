@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -63,8 +64,28 @@ def features(cand: Candidate, sentiment: NDArray[np.float32] | None) -> list[flo
         float(sign > 0),
         float(sentiment is not None) * max(float(sent[0]), float(sent[2])),
         float(sentiment is not None) * float(sent[1]),
-        float(sentiment is not None and cand.prior != 0) * lean * cand.prior,
     ]
+
+
+def feature_rows(
+    cands: Sequence[Candidate], sentiments: Sequence[NDArray[np.float32] | None]
+) -> NDArray[np.float64]:
+    """``features`` of every candidate of one article, plus what the article says
+    elsewhere about the same pair: how often the holder leans that way on that
+    target, and whether a stance word says so somewhere."""
+    labels = [polarity(c, s) for c, s in zip(cands, sentiments, strict=True)]
+    count: Counter[tuple[str, str, str]] = Counter()
+    worded: set[tuple[str, str, str]] = set()
+    for c, label in zip(cands, labels, strict=True):
+        key = (c.holder.name, c.target.name, label)
+        count[key] += 1
+        if c.prior:
+            worded.add(key)
+    rows = []
+    for c, s, label in zip(cands, sentiments, labels, strict=True):
+        key = (c.holder.name, c.target.name, label)
+        rows.append([*features(c, s), float(np.log1p(count[key] - 1)), float(key in worded)])
+    return np.array(rows, np.float64).reshape(len(cands), FEATURES)
 
 
 def polarity(cand: Candidate, sentiment: NDArray[np.float32] | None) -> str:
@@ -75,7 +96,7 @@ def polarity(cand: Candidate, sentiment: NDArray[np.float32] | None) -> str:
     return "favor" if sign > 0 else "against"
 
 
-FEATURES = 1 + len(KINDS) + 2 * len(TYPES) + 6
+FEATURES = 1 + len(KINDS) + 2 * len(TYPES) + 7
 
 
 class StanceModel:
@@ -90,22 +111,30 @@ class StanceModel:
     @staticmethod
     def sentiments(cands: Sequence[Candidate]) -> list[NDArray[np.float32] | None]:
         """The sentiment model's probabilities for the candidates that need them:
-        those whose cue carries no polarity (12 ms a target)."""
-        asks = [i for i, c in enumerate(cands) if c.prior == 0]
+        those whose cue carries no polarity (12 ms a target), once per target and
+        sentence (its first mention there stands for the others)."""
+        asks: dict[tuple[str, int], int] = {}
+        for i, c in enumerate(cands):
+            if c.prior == 0:
+                asks.setdefault((c.target.name, c.sent.start_char), i)
         out: list[NDArray[np.float32] | None] = [None] * len(cands)
-        if asks:
-            probas = sentiment_model.model().proba_many(
-                [
-                    (
-                        cands[i].sent.text,
-                        cands[i].target_start - cands[i].sent.start_char,
-                        cands[i].target_end - cands[i].sent.start_char,
-                    )
-                    for i in asks
-                ]
-            )
-            for i, p in zip(asks, probas, strict=True):
-                out[i] = p
+        if not asks:
+            return out
+        firsts = list(asks.values())
+        probas = sentiment_model.model().proba_many(
+            [
+                (
+                    cands[i].sent.text,
+                    cands[i].target_start - cands[i].sent.start_char,
+                    cands[i].target_end - cands[i].sent.start_char,
+                )
+                for i in firsts
+            ]
+        )
+        by_key = {k: p for k, p in zip(asks, probas, strict=True)}
+        for i, c in enumerate(cands):
+            if c.prior == 0:
+                out[i] = by_key[(c.target.name, c.sent.start_char)]
         return out
 
     def probability(self, rows: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -118,7 +147,7 @@ class StanceModel:
         if not cands:
             return []
         sentiments = self.sentiments(cands)
-        rows = np.array([features(c, s) for c, s in zip(cands, sentiments, strict=True)])
+        rows = feature_rows(cands, sentiments)
         return [
             (polarity(c, s) if p >= self.threshold else "neutral", float(p))
             for c, s, p in zip(cands, sentiments, self.probability(rows), strict=True)

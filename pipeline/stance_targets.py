@@ -100,6 +100,10 @@ class Referents:
                 return Actor(m.name, m.type) if before - m.start <= window else None
         return None
 
+    def previous_person(self, before: int, exclude: str = "") -> Actor | None:
+        """The last person named before character ``before`` (other than ``exclude``)."""
+        return self._previous(before, frozenset({"PERSON"}), exclude=exclude)
+
     def holder(self, head: Token, exclude: str = "") -> Actor | None:
         """The holder named by a subject (or agent) word, or None when it names no one
         a reader could list (an unresolved "it", "this", a generic noun); a pronoun

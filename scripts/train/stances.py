@@ -42,7 +42,7 @@ from pipeline.extract import from_text_file  # noqa: E402
 from pipeline.models import Entity, Stance  # noqa: E402
 from pipeline.nlp import load_model  # noqa: E402
 from pipeline.quotes import extract_quotes  # noqa: E402
-from pipeline.stance_model import Candidate, StanceModel, features, polarity  # noqa: E402
+from pipeline.stance_model import Candidate, StanceModel, feature_rows, polarity  # noqa: E402
 
 TRAIN = ROOT / "scripts" / "train" / "data" / "stances" / "train.json"
 TEXTS = ROOT.parent / "shared" / "data" / "polnear" / "train" / "text"
@@ -99,7 +99,7 @@ def analyse(gold: dict[str, list[GoldStance]], texts: Path) -> list[Article]:
         cands = stance.candidates(doc, extract_quotes(doc, index), index)
         sentiments = StanceModel.sentiments(cands)
         labels = [polarity(c, s) for c, s in zip(cands, sentiments, strict=True)]
-        rows = np.array([features(c, s) for c, s in zip(cands, sentiments, strict=True)])
+        rows = feature_rows(cands, sentiments)
         positive = np.array(
             [
                 float(any(matches(_as_stance(c, lab), g, index.entities) for g in gold[name]))
@@ -192,7 +192,9 @@ def main() -> None:
             f"CV threshold {t:.2f}: P {s['precision']:.3f} R {s['recall']:.3f} F1 {s['f1']:.3f} "
             f"({s['predicted']} predicted)"
         )
-    best = max(cv, key=lambda t: (cv[t]["f1"], t))
+    # precision first (issue 12): the best F1 among thresholds whose CV precision is 0.5
+    precise = [t for t in cv if cv[t]["precision"] >= 0.5] or list(cv)
+    best = max(precise, key=lambda t: (cv[t]["f1"], t))
     print(f"chosen threshold {best} (CV F1 {cv[best]['f1']})")
     if args.write:
         w = fit(
