@@ -151,6 +151,16 @@ class _Reader:
             holder = tok.head  # "a super PAC supporting John Faso"
         if holder is None:
             return
+        if holder.dep_ == "nsubj":  # "Reyes and Pike rejected …" parsed as two subjects
+            for other in holder.head.children:
+                if other.dep_ == "nsubj" and other is not holder and other.i < tok.i:
+                    self.held(tok, other, prior)
+        self.held(tok, holder, prior)
+
+    def held(self, tok: Token, holder: Token, prior: int) -> None:
+        """The stances verb ``tok`` gives ``holder``: toward its objects, or toward
+        what its prepositions introduce."""
+        lemma = tok.lemma_.lower()
         objects = _objects(tok, ("dobj",))
         if tok.dep_ == "relcl" and any(o.lower_ in RELATIVE for o in objects):
             objects = [tok.head]  # "the war, which most Whigs opposed"

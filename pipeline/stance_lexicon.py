@@ -91,3 +91,9 @@ RELATIVE = frozenset({"who", "whom", "which", "that"})
 # Candidate kinds whose polarity the target-sentiment model reads (no stance word says it).
 MODEL_POLARITY = frozenset({"call", "quote"})
 REFUSING = frozenset({"refuse", "decline", "fail", "reluctant", "unwilling"})
+
+# The cues the annotation guide itself names ("criticised, attacked, rejected, …").
+GUIDE_CUES = frozenset(
+    """criticize criticise attack reject oppose condemn denounce sue vote deny mock warn
+    praise endorse support back defend welcome agree campaign call""".split()
+)

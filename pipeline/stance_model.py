@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 from spacy.tokens import Span
 
 from pipeline import sentiment_model
+from pipeline.stance_lexicon import GUIDE_CUES
 from pipeline.stance_targets import Actor
 
 MODEL_PATH = Path(__file__).parent / "data" / "stance_model.json"
@@ -64,6 +65,8 @@ def features(cand: Candidate, sentiment: NDArray[np.float32] | None) -> list[flo
         float(sign > 0),
         float(sentiment is not None) * max(float(sent[0]), float(sent[2])),
         float(sentiment is not None) * float(sent[1]),
+        float(cand.cue in GUIDE_CUES),
+        min(len(cand.target.name.split()), 8) / 8,
     ]
 
 
@@ -96,7 +99,7 @@ def polarity(cand: Candidate, sentiment: NDArray[np.float32] | None) -> str:
     return "favor" if sign > 0 else "against"
 
 
-FEATURES = 1 + len(KINDS) + 2 * len(TYPES) + 7
+FEATURES = 1 + len(KINDS) + 2 * len(TYPES) + 9
 
 
 class StanceModel:

@@ -36,7 +36,7 @@ _KNOWING = frozenset(
     " show shows showed".split()
 )
 _FIRST_PERSON = frozenset({"i", "we", "me", "us"})
-_HE_SHE = frozenset({"he", "she", "him", "her"})
+_HE_SHE = frozenset({"he", "she", "him", "her", "his"})
 # Heads that name no issue a reader would list.
 _GENERIC = frozenset(
     """thing things way ways time times lot lots part parts one ones kind sort bit fact
@@ -117,7 +117,7 @@ class Referents:
                 return None
             if low in _HE_SHE:
                 return self._previous(head.idx, frozenset({"PERSON"}), exclude=exclude)
-            if low in ("it", "they"):
+            if low in ("it", "they", "its", "their"):
                 return self._previous(head.idx, frozenset({"ORG", "NORP"}), 400, exclude)
             return None
         mention = self.mention(head)
