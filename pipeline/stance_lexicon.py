@@ -22,7 +22,7 @@ VERB_POLARITY = {
         scold lambaste chastise berate castigate assail disparage insult disavow repudiate
         resist undermine fault bash deplore lambast excoriate smear vilify demonize demonise
         impeach investigate defeat beat oust overthrow kill punish hammer censure
-        censor""".split(),
+        censor deny question challenge hit knock""".split(),
         -1,
     ),
 }
@@ -45,6 +45,8 @@ PREP_POLARITY = {
     ("rally", "behind"): 1,
     ("object", "to"): -1,
     ("lash", "at"): -1,
+    ("warn", "about"): -1,
+    ("pledge", "to"): 1,
     ("come", "on"): -1,  # "come down (hard) on"
     ("crack", "on"): -1,
 }

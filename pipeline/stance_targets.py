@@ -50,6 +50,7 @@ _DROP_FIRST = frozenset(
 )
 _MODIFIER_DEPS = frozenset({"compound", "amod", "nmod", "poss", "case", "nummod", "npadvmod"})
 _MAX_TARGET_WORDS = 8
+_COMPLEMENTS = frozenset("of on for to against".split())
 
 
 @dataclass(frozen=True)
@@ -184,10 +185,17 @@ class Referents:
         (compounds, adjectives, possessor) and an "of" complement, without leading
         determiners or quote marks; at most a few words."""
         keep = self._modifiers(head)
-        of = next((c for c in head.children if c.dep_ == "prep" and c.lower_ == "of"), None)
-        pobj = next((c for c in of.children if c.dep_ == "pobj"), None) if of else None
-        if of is not None and pobj is not None and pobj.pos_ in ("NOUN", "PROPN"):
-            keep |= {of.i} | self._modifiers(pobj)
+        for prep in head.rights:  # "ban on Muslims", "plan to admit Syrian refugees"
+            if prep.dep_ == "prep" and prep.lower_ in _COMPLEMENTS:
+                pobj = next((c for c in prep.children if c.dep_ == "pobj"), None)
+                if pobj is not None and pobj.pos_ in ("NOUN", "PROPN"):
+                    keep |= {prep.i} | self._modifiers(pobj)
+            elif prep.dep_ == "acl" and any(
+                c.dep_ == "aux" and c.lower_ == "to" for c in prep.children
+            ):
+                obj = next((c for c in prep.children if c.dep_ == "dobj"), None)
+                keep |= {prep.i - 1, prep.i} | (self._modifiers(obj) if obj is not None else set())
+            break
         left, right = min(keep), max(keep)
         if right - left + 1 > _MAX_TARGET_WORDS:
             keep = self._modifiers(head)
