@@ -46,7 +46,7 @@ from pipeline.stance_model import Candidate, StanceModel, feature_rows, polarity
 
 TRAIN = ROOT / "scripts" / "train" / "data" / "stances" / "train.json"
 TEXTS = ROOT.parent / "shared" / "data" / "polnear" / "train" / "text"
-THRESHOLDS = [round(0.2 + 0.05 * i, 2) for i in range(14)]
+THRESHOLDS = [round(0.2 + 0.025 * i, 3) for i in range(27)]
 
 
 @dataclass
