@@ -50,6 +50,8 @@ _DROP_FIRST = frozenset(
 )
 _MODIFIER_DEPS = frozenset({"compound", "amod", "nmod", "poss", "case", "nummod", "npadvmod"})
 _MAX_TARGET_WORDS = 8
+_ANAPHORIC = frozenset({"the", "this", "that", "such"})
+_LOOKBACK = 400  # tokens: a few paragraphs
 _COMPLEMENTS = frozenset("of on for to against".split())
 
 
@@ -178,7 +180,22 @@ class Referents:
             found = self.holder(head)  # "praised the senator": the senator the article named
             return found if found is not None and found.type != "DESCRIBED" else None
         name = self.phrase(head)
+        if name and len(name.split()) == 1:  # "the proposal": the one named before
+            name = self._named_before(head) or name
         return Actor(name, "ISSUE") if name else None
+
+    def _named_before(self, head: Token) -> str:
+        """The fuller name an earlier mention gave a bare definite noun ("the
+        proposal" after "a US-backed proposal to stop the war"), or ""."""
+        if not any(c.dep_ == "det" and c.lower_ in _ANAPHORIC for c in head.children):
+            return ""
+        lemma = head.lemma_
+        for tok in reversed(self.doc[max(0, head.i - _LOOKBACK) : head.i]):
+            if tok.lemma_ == lemma and tok.pos_ == "NOUN":
+                earlier = self.phrase(tok)
+                if len(earlier.split()) > 1:
+                    return earlier
+        return ""
 
     def phrase(self, head: Token, keep_det: bool = False) -> str:
         """The canonical form of the noun phrase headed by ``head``: its modifiers
