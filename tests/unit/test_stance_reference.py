@@ -12,17 +12,21 @@ from pipeline.analyze import analyze_batch
 from pipeline.extract import from_text_file
 from pipeline.models import Stance
 
+# Found as candidates, but the model fitted on our train annotations scores them under
+# its cross-validated threshold (0.15 and 0.28 < 0.30): not yet produced.
+BELOW = "candidate found, model probability below the threshold"
+
 READER = [
     # (holder, words of the target, label)
-    pytest.param(  # Beirut responded "positively", per Makati: found, below the threshold
-        "Makati", "proposal", "favor", marks=pytest.mark.xfail(strict=True, reason="0.24 < 0.30")
+    pytest.param(  # Beirut responded "positively", per Makati
+        "Makati", "proposal", "favor", marks=pytest.mark.xfail(strict=True, reason=BELOW)
     ),
     ("Bezalel Smotrich", "arrangement", "against"),  # "We will not agree to any arrangement"
     pytest.param(  # "a non-negotiable condition": found, below the model's threshold
         "Bezalel Smotrich",
         "operational freedom",
         "favor",
-        marks=pytest.mark.xfail(strict=True, reason="0.29 < 0.30"),
+        marks=pytest.mark.xfail(strict=True, reason=BELOW),
     ),
     ("Nabih Berri", "demand", "against"),  # such a demand would be "unacceptable"
     ("Makati", "reports", "against"),  # dismissed reports of demands … as "speculation"
