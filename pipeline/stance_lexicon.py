@@ -21,7 +21,7 @@ VERB_POLARITY = {
         dismiss accuse sue blame mock ridicule deride dispute protest boycott block veto
         scold lambaste chastise berate castigate assail disparage insult disavow repudiate
         resist undermine fault bash deplore lambast excoriate smear vilify demonize demonise
-        impeach investigate defeat beat oust overthrow kill punish hammer censure
+        impeach investigate defeat oust overthrow kill punish hammer censure
         censor deny question challenge hit knock""".split(),
         -1,
     ),
