@@ -80,6 +80,12 @@ WORDED = [
         "toll increase",
         "against",
     ),
+    (  # a bare definite issue takes the name an earlier mention gave it
+        "The authority proposed a steep fare increase on Monday. Laura Pike rejected the increase.",
+        "Laura Pike",
+        "steep fare increase",
+        "against",
+    ),
     (  # a received endorsement: the giver backs the receiver
         "Hal Monroe secured the endorsement of Mayor Ines Baro.",
         "Ines Baro",
