@@ -141,6 +141,9 @@ ArticleUrl = Annotated[str, AfterValidator(_article_url)]
 EntityType = Literal["PERSON", "ORG", "LOC", "NORP", "EVENT", "LAW", "WORK", "PRODUCT", "MISC"]
 StanceLabel = Literal["favor", "against", "neutral"]
 ClaimLabel = Literal["agree", "disagree", "discuss", "unrelated"]
+StanceTargetType = Literal[
+    "PERSON", "ORG", "LOC", "NORP", "EVENT", "LAW", "WORK", "PRODUCT", "MISC", "ISSUE"
+]
 SpeakerType = Literal["PERSON", "ORG", "LOC", "NORP", "DESCRIBED", "UNKNOWN"]
 
 
@@ -185,11 +188,20 @@ class Quote(_Frozen):
 
 
 class Stance(_Frozen):
+    """A holder for or against a target, as the article states or reports it.
+
+    ``target_type`` is the target entity's type, or ``ISSUE`` for a policy, bill,
+    proposal, claim…; ``start``/``end`` are character offsets of ``evidence`` in the body.
+    """
+
     holder: Name
     target: Name
+    target_type: StanceTargetType = "ISSUE"
     stance: StanceLabel
     confidence: float
     evidence: QuoteText
+    start: int = 0
+    end: int = 0
 
 
 class ClaimStance(_Frozen):

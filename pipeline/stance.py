@@ -1,127 +1,366 @@
 """Stances: who is for or against whom or what, with the evidence; and how an
 article stands toward tracked claims and its own headline.
 
-Holder → target polarity comes from the target-sentiment model trained on NewsMTSC
-(``pipeline.sentiment_model``), scored on the sentence around each target a quote
-names; claim stance from the FNC-1 model (``pipeline.claim_model``).
+Holder → target stances are read from what the text says a holder does or says:
+- a stance verb and its object ("Trump endorsed Hochstein's track", "voted against
+  the bill", "would not agree to any arrangement", "was criticised by X");
+- a stance noun ("support for X", "X's opposition to Y", "gave Clinton an endorsement");
+- an evaluation in a holder's quote ("such a demand would be unacceptable", "full
+  operational freedom is a non-negotiable condition");
+- an entity a holder's direct quote is about, where the target-sentiment model
+  (NewsMTSC) reads a clear lean toward it.
+Each candidate is scored by ``pipeline.stance_model`` (learned on our annotated
+PolNeAR train articles); those it does not support are not emitted, neutral pairs
+never are. Claim stance comes from the FNC-1 model (``pipeline.claim_model``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import cast, get_args
 
-import numpy as np
-from numpy.typing import NDArray
 from spacy.tokens import Doc, Span, Token
 
-from pipeline import claim_model, sentiment_model
+from pipeline import claim_model, sentiment_model, stance_model
 from pipeline.entities import EntityIndex
-from pipeline.models import ClaimStance, Quote, Stance, StanceLabel
-from pipeline.nlp import doc_text
+from pipeline.models import ClaimStance, Quote, Stance, StanceLabel, StanceTargetType
+from pipeline.stance_lexicon import (
+    EVALUATIVE,
+    MODEL_POLARITY,
+    NOUN_POLARITY,
+    NOUN_PREPS,
+    PEOPLE_NOUNS,
+    PREP_POLARITY,
+    RECEIVING,
+    REFUSING,
+    RELATIVE,
+    RESPONSE_ADVERBS,
+    UNDOING,
+    VERB_POLARITY,
+)
+from pipeline.stance_model import Candidate
+from pipeline.stance_targets import Actor, Referents
 
-_STANCE_TYPES = ("PERSON", "ORG", "LOC", "NORP", "EVENT", "LAW", "PRODUCT", "WORK")
-
-
-@dataclass(frozen=True)
-class _Target:
-    name: str
-    type: str
-    root: Token
-    start: int  # where this mention is written in the document
-    end: int
-
-
-_ROLES = frozenset({"nsubj", "nsubjpass", "dobj", "attr", "appos", "conj"})
-
-
-def _targets(span: Span, quote: Quote, entities: EntityIndex) -> list[_Target]:
-    found: dict[str, _Target] = {}
-    for m in entities.mentions:
-        if m.start >= span.end_char or m.end <= span.start_char:
-            continue
-        if m.name == quote.speaker or m.type not in _STANCE_TYPES or m.name in found:
-            continue
-        ent = span.doc.char_span(m.start, m.end, alignment_mode="expand")
-        if ent is None:
-            continue
-        # A place is a target only as an actor ("Israel will delay"), not a setting ("in Gaza").
-        if m.type == "LOC" and ent.root.dep_ not in _ROLES:
-            continue
-        found[m.name] = _Target(m.name, m.type, ent.root, m.start, m.end)
-    if not found:  # no named target: the main noun phrase the quote is about
-        for chunk in span.noun_chunks:
-            if chunk.root.pos_ == "PRON" or chunk.root.dep_ not in ("nsubj", "nsubjpass", "dobj"):
-                continue
-            words = [t for t in chunk if t.dep_ not in ("det", "poss", "predet") and not t.is_punct]
-            if words:
-                start, end = words[0].idx, words[-1].idx + len(words[-1].text)
-                name = doc_text(span.doc)[start:end]
-                found[name] = _Target(name, "TOPIC", chunk.root, start, end)
-                break
-    return list(found.values())
+_SENTIMENT_TYPES = frozenset({"PERSON", "ORG", "NORP"})
 
 
-def extract_stances(doc: Doc, quotes: list[Quote], entities: EntityIndex) -> list[Stance]:
-    """Holder → target stances from the article's attributed quotes.
+def _negated(verb: Token) -> bool:
+    """ "did not back", "refused to accept", "would never support"."""
+    if any(c.dep_ == "neg" or c.lower_ in ("never", "no") for c in verb.children):
+        return True
+    head = verb.head
+    return verb.dep_ == "xcomp" and head.lemma_.lower() in REFUSING and head is not verb
 
-    A target is an entity a quote names (other than its speaker; places only as
-    actors), else the noun phrase the quote is about. The target-sentiment model
-    scores the sentence toward each mention (all of an article's mentions in one
-    call); one holder's scores toward one target add up across quotes, and the
-    evidence is the sentence that leaned most. Neutral stances are kept for people
-    and organisations only.
-    """
-    pairs: list[tuple[Quote, Span, _Target]] = []
-    for quote in quotes:
-        span = doc.char_span(quote.start, quote.end, alignment_mode="expand")
-        if span is not None:
-            pairs += [(quote, span, target) for target in _targets(span, quote, entities)]
-    probas = sentiment_model.model().proba_many(
-        [
-            (sent.text, t.start - sent.start_char, t.end - sent.start_char)
-            for _, _, t in pairs
-            for sent in (t.root.sent,)
-        ]
-    )
-    totals: dict[tuple[str, str], tuple[NDArray[np.float32], int, float, str, str]] = {}
-    for (quote, span, target), proba in zip(pairs, probas, strict=True):
-        lean = float(max(proba[0], proba[2]))
-        key = (quote.speaker, target.name)
-        summed, n, strongest, evidence, ttype = totals.get(
-            key, (np.zeros(3, np.float32), 0, -1.0, "", target.type)
+
+def _subject(verb: Token) -> Token | None:
+    """The verb's subject, or that of the clause it continues ("came out to endorse",
+    "met him and praised him")."""
+    tok = verb
+    for _ in range(3):
+        for child in tok.children:
+            if child.dep_ in ("nsubj",):
+                return child
+        if tok.dep_ not in ("xcomp", "conj") or tok.head is tok:
+            return None
+        tok = tok.head
+    return None
+
+
+def _objects(tok: Token, deps: tuple[str, ...]) -> list[Token]:
+    found = [c for c in tok.children if c.dep_ in deps]
+    for f in list(found):  # "criticised Trump and Pence"
+        found += [c for c in f.children if c.dep_ == "conj" and c.pos_ in ("NOUN", "PROPN")]
+    return found
+
+
+def _pobjs(tok: Token, preps: frozenset[str] | set[str]) -> list[tuple[str, Token]]:
+    out = []
+    for prep in tok.children:
+        if prep.dep_ in ("prep", "dative") and prep.lower_ in preps:
+            out += [(prep.lower_, o) for o in _objects(prep, ("pobj",))]
+    return out
+
+
+class _Reader:
+    """Stance candidates of one document."""
+
+    def __init__(self, doc: Doc, refs: Referents) -> None:
+        self.doc = doc
+        self.refs = refs
+        self.found: list[Candidate] = []
+
+    def add(
+        self, holder: Actor | Token | None, target_tok: Token, prior: int, kind: str, cue: Token
+    ) -> None:
+        """A candidate, when both ends resolve; a pronoun holder never resolves to its
+        own target ("she criticized Singer": someone before Singer)."""
+        if holder is None or (prior == 0 and kind not in MODEL_POLARITY):
+            return
+        if isinstance(holder, Token) and holder.dep_ == "nsubj":
+            for extra in holder.children:  # "Bush and Clinton reject …"
+                if extra.dep_ == "conj" and extra.pos_ in ("PROPN", "NOUN"):
+                    self.add(extra, target_tok, prior, kind, cue)
+        if target_tok.lemma_.lower() in UNDOING:
+            of = [o for _, o in _pobjs(target_tok, {"of"})]
+            if of:
+                target_tok, prior = of[0], -prior
+        target = self.refs.target(target_tok)
+        if target is None:
+            return
+        if isinstance(holder, Token):
+            resolved = self.refs.holder(holder, exclude=target.name)
+            if resolved is None:
+                return
+            holder = resolved
+        if target.name.lower() == holder.name.lower():
+            return
+        negated = _negated(cue) if cue.pos_ in ("VERB", "AUX") else False
+        quote = self.refs.quote_at(cue)
+        self.found.append(
+            Candidate(
+                holder=holder,
+                target=target,
+                prior=-prior if negated else prior,
+                kind=kind,
+                cue=cue.lemma_.lower(),
+                negated=negated,
+                in_quote=quote is not None and quote.direct,
+                sent=cue.sent,
+                target_start=target_tok.idx,
+                target_end=target_tok.idx + len(target_tok.text),
+            )
         )
-        if lean > strongest:
-            strongest, evidence = lean, _evidence(span)
-        totals[key] = (summed + proba, n + 1, strongest, evidence, ttype)
-    stances = []
-    for (holder, target_name), (summed, n, _, evidence, ttype) in totals.items():
-        label = sentiment_model.LABELS[int(summed.argmax())]
-        if label == "neutral" and ttype not in ("PERSON", "ORG"):
+
+    def verbs(self, tok: Token) -> None:
+        lemma = tok.lemma_.lower()
+        if tok.pos_ not in ("VERB", "AUX"):
+            return
+        prior = VERB_POLARITY.get(lemma, 0)
+        passive = next((c for c in tok.children if c.dep_ == "nsubjpass"), None)
+        if prior and passive is not None:  # "X was criticised by Y"
+            for _, agent in _pobjs_agent(tok):
+                self.add(agent, passive, prior, "passive", tok)
+            return
+        holder: Token | None = _subject(tok)
+        if holder is not None and holder.pos_ in ("NUM", "PRON", "ADJ", "DET"):
+            of = [o for _, o in _pobjs(holder, {"of"})]  # "571 of the superdelegates"
+            holder = of[0] if of else holder
+        if holder is not None and holder.lower_ in RELATIVE and tok.dep_ == "relcl":
+            holder = tok.head  # "a candidate who backs the plan"
+        if holder is None and tok.dep_ == "acl" and tok.head.pos_ in ("NOUN", "PROPN"):
+            holder = tok.head  # "a super PAC supporting John Faso"
+        if holder is None:
+            return
+        if holder.dep_ == "nsubj":  # "Reyes and Pike rejected …" parsed as two subjects
+            for other in holder.head.children:
+                if other.dep_ == "nsubj" and other is not holder and other.i < tok.i:
+                    self.held(tok, other, prior)
+        self.held(tok, holder, prior)
+
+    def held(self, tok: Token, holder: Token, prior: int) -> None:
+        """The stances verb ``tok`` gives ``holder``: toward its objects, or toward
+        what its prepositions introduce."""
+        lemma = tok.lemma_.lower()
+        objects = _objects(tok, ("dobj",))
+        if tok.dep_ == "relcl" and any(o.lower_ in RELATIVE for o in objects):
+            objects = [tok.head]  # "the war, which most Whigs opposed"
+        if prior:
+            for obj in objects:
+                self.add(holder, obj, prior, "verb", tok)
+        if lemma == "call" and any(c.dep_ == "oprd" for c in tok.children):
+            for obj in objects:  # "called Trump 'unhinged'": the words say which way
+                self.add(holder, obj, 0, "call", tok)
+        preps = _pobjs(tok, {"for", "against", "to", "with", "behind", "at", "on"})
+        if any(c.dep_ == "prt" and c.lower_ == "down" for c in tok.children):
+            # "come down like a ton of bricks on Hamas": the "on" hangs off the simile
+            preps += [
+                ("on", o)
+                for t in tok.subtree
+                if t.dep_ == "prep" and t.lower_ == "on"
+                for o in _objects(t, ("pobj",))
+            ]
+        taking = lemma == "take" and any(o.lower_ in ("issue", "aim") for o in objects)
+        for prep, obj in preps:
+            p = -1 if taking and prep in ("with", "at") else PREP_POLARITY.get((lemma, prep), 0)
+            if lemma in ("respond", "react") and prep == "to":
+                p = next((RESPONSE_ADVERBS.get(c.lower_, 0) for c in tok.children
+                          if c.dep_ == "advmod" and c.lower_ in RESPONSE_ADVERBS), 0)  # fmt: skip
+            self.add(holder, obj, p, "prep", tok)
+
+    def nouns(self, tok: Token) -> None:
+        prior = NOUN_POLARITY.get(tok.lemma_.lower(), 0)
+        if tok.pos_ != "NOUN":
+            return
+        if not prior:  # "Grimm, a Donald Trump supporter"; "critics of the plan"
+            self.people_nouns(tok)
+            return
+        holder: Token | None = next((c for c in tok.children if c.dep_ == "poss"), None)
+        verb = tok.head if tok.dep_ in ("dobj", "pobj") else None
+        if verb is not None and verb.dep_ == "prep":
+            verb = verb.head
+        targets = [o for p, o in _pobjs(tok, NOUN_PREPS)]
+        if verb is not None and verb.lemma_.lower() in RECEIVING and prior > 0:
+            # "Trump secured the endorsement of Sheriff Arpaio": Arpaio backs Trump
+            subj = _subject(verb)
+            for _, giver in _pobjs(tok, {"of", "from"}):
+                if subj is not None:
+                    self.add(giver, subj, prior, "noun", tok)
+            return
+        if holder is None and verb is not None and verb.pos_ == "VERB":
+            holder = _subject(verb)
+        if tok.lemma_.lower() == "refusal":  # "Hezbollah's refusal to accept Israel's demand"
+            act = next((c for c in tok.children if c.dep_ == "acl"), None)
+            targets = _objects(act, ("dobj",)) if act is not None else []
+        if not targets and verb is not None:  # "gave Clinton a glowing endorsement"
+            targets = _objects(verb, ("dative",))
+        for obj in targets:
+            self.add(holder, obj, prior, "noun", tok)
+
+    def people_nouns(self, tok: Token) -> None:
+        """ "a Trump supporter", "critics of the plan": who they are is the holder."""
+        prior = PEOPLE_NOUNS.get(tok.lemma_.lower(), 0)
+        if not prior:
+            return
+        targets = [c for c in tok.children if c.dep_ == "compound" and self.refs.mention(c)]
+        targets += [o for _, o in _pobjs(tok, {"of"})]
+        holder: Token | None = None
+        if tok.dep_ == "appos":  # "Grimm, a Donald Trump supporter"
+            holder = tok.head
+        elif tok.dep_ == "attr":  # "Smith is a longtime critic of the plan"
+            holder = next((c for c in tok.head.children if c.dep_ == "nsubj"), None)
+        for obj in targets:
+            self.add(holder, obj, prior, "noun", tok)
+
+    def evaluations(self, tok: Token) -> None:
+        """ "X is unacceptable" inside a holder's quote: the quote's speaker on X."""
+        if tok.dep_ not in ("acomp", "attr") or tok.head.lemma_ != "be":
+            return
+        word = tok.lower_
+        prior = EVALUATIVE.get(word, 0) or next(
+            (EVALUATIVE[c.lower_] for c in tok.children if c.lower_ in EVALUATIVE), 0
+        )
+        subj = next((c for c in tok.head.children if c.dep_ == "nsubj"), None)
+        quote = self.refs.quote_at(tok)
+        if subj is None or quote is None or quote.speaker_type == "UNKNOWN":
+            return
+        self.add(Actor(quote.speaker, quote.speaker_type), subj, prior, "copula", tok)
+
+    def quoted_entities(self, quote: Quote, span: Span) -> None:
+        """Entities (and people a pronoun refers to) a holder's quote is about, once
+        per mention; their polarity comes from the target-sentiment model later."""
+        holder = Actor(quote.speaker, quote.speaker_type)
+        seen: set[int] = set()
+        for tok in span:
+            mention = self.refs.mention(tok)
+            if mention is not None and mention.type in _SENTIMENT_TYPES:
+                if mention.start in seen or tok.dep_ == "compound":
+                    continue  # "the Trump campaign" is about the campaign
+                seen.add(mention.start)
+                target = Actor(mention.name, mention.type)
+                start, end = mention.start, mention.end
+            elif tok.lower_ in ("he", "him", "she", "her") and quote.direct:
+                found = self.refs.previous_person(quote.start, exclude=holder.name)
+                if found is None:
+                    continue
+                target, start, end = found, tok.idx, tok.idx + len(tok.text)
+            else:
+                continue
+            if target.name == holder.name:
+                continue
+            self.found.append(
+                Candidate(holder, target, 0, "quote", "", False, quote.direct, tok.sent, start, end)
+            )
+
+
+def _pobjs_agent(tok: Token) -> list[tuple[str, Token]]:
+    out = []
+    for agent in tok.children:
+        if agent.dep_ == "agent":
+            out += [("by", o) for o in agent.children if o.dep_ == "pobj"]
+    return out
+
+
+def candidates(doc: Doc, quotes: list[Quote], entities: EntityIndex) -> list[Candidate]:
+    """Every holder → target pair the text may support (``stance_model`` decides)."""
+    refs = Referents(doc, entities, quotes)
+    reader = _Reader(doc, refs)
+    for tok in doc:
+        reader.verbs(tok)
+        reader.nouns(tok)
+        reader.evaluations(tok)
+    for quote in quotes:
+        if quote.speaker_type != "UNKNOWN":
+            span = doc.char_span(quote.start, quote.end, alignment_mode="expand")
+            if span is not None:
+                reader.quoted_entities(quote, span)
+    seen: set[tuple[str, str, int, str]] = set()
+    out = []
+    for c in reader.found:  # a mention inside two quotes, a target reached twice
+        key = (c.holder.name, c.target.name, c.target_start, c.kind)
+        if key not in seen:
+            seen.add(key)
+            out.append(c)
+    return out
+
+
+def extract_stances(
+    doc: Doc,
+    quotes: list[Quote],
+    entities: EntityIndex,
+    model: stance_model.StanceModel | None = None,
+) -> list[Stance]:
+    """Holder → target stances a reader would list, from ``doc`` and its quotes.
+
+    One stance per (holder, target, label), the most confident, with its evidence
+    sentence and that sentence's character offsets in the document. ``model``
+    defaults to the shipped one.
+    """
+    found = candidates(doc, quotes, entities)
+    decisions = (model or stance_model.model()).decide(found)
+    return select(found, decisions)
+
+
+def select(found: Sequence[Candidate], decisions: Sequence[tuple[str, float]]) -> list[Stance]:
+    """The stances of the supported candidates, one per (holder, target, label)."""
+    best: dict[tuple[str, str, str], tuple[float, Candidate]] = {}
+    for cand, (label, confidence) in zip(found, decisions, strict=True):
+        if label == "neutral":
             continue
+        key = (cand.holder.name, cand.target.name, label)
+        if key not in best or confidence > best[key][0]:
+            best[key] = (confidence, cand)
+    stances = []
+    for (holder, target, label), (confidence, cand) in best.items():
+        text = cand.sent.text
+        start = cand.sent.start_char + len(text) - len(text.lstrip())
+        evidence = text.strip()
         stances.append(
             Stance(
                 holder=holder,
-                target=target_name,
-                stance=label,
-                confidence=round(float(summed.max()) / n, 2),
+                target=target,
+                target_type=_target_type(cand.target),
+                stance="favor" if label == "favor" else "against",
+                confidence=round(confidence, 2),
                 evidence=evidence,
+                start=start,
+                end=start + len(evidence),
             )
         )
+    stances.sort(key=lambda s: (s.start, s.holder, s.target))
     return stances
+
+
+def _target_type(target: Actor) -> StanceTargetType:
+    for t in get_args(StanceTargetType):
+        if target.type == t:
+            return cast(StanceTargetType, t)
+    return "ISSUE"
 
 
 def target_polarities(targets: Sequence[tuple[str, int, int]]) -> list[StanceLabel]:
     """The polarity of each (sentence, start, end) toward the target written at [start, end)."""
     probas = sentiment_model.model().proba_many(targets)
     return [sentiment_model.LABELS[int(i)] for i in probas.argmax(axis=1)]
-
-
-def _evidence(quote: Span) -> str:
-    """The sentence(s) holding the quote, trimmed to a readable length (only those:
-    walking every sentence of the article, once per quote, is a hot path)."""
-    text = " ".join(s.text.strip() for s in quote.sents)  # type: ignore[attr-defined]  # stubs lack it
-    return text if len(text) <= 600 else text[:597] + "…"
 
 
 # Claims ------------------------------------------------------------------------

@@ -99,3 +99,16 @@ def eval_extract(
     from pipeline import evaluation
 
     _scores(evaluation.eval_extract(html_dir, ground_truth, predictions), as_json)
+
+
+@eval_app.command("stances")
+def eval_stances(
+    gold: Annotated[Path, typer.Option(help="Stance annotations, e.g. stances/dev.json.")],
+    texts: Annotated[Path, typer.Option(help="Folder of the annotated articles' text.")],
+    predictions: Predictions = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Holder → target stance P/R/F1 against reader annotations (their README's rule)."""
+    from pipeline import evaluation_stances
+
+    _scores(evaluation_stances.eval_stances(_model(), gold, texts, predictions), as_json)

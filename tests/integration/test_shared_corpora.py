@@ -108,5 +108,5 @@ def test_analyze_reference_article(shared_data: Path, tmp_path: Path) -> None:
     for q in doc["quotes"]:
         assert doc["body"][q["start"] : q["end"]] == q["text"]
     holders = {s["holder"] for s in doc["stances"]}
-    assert {"Matthew Miller", "Bezalel Smotrich", "a senior US official"} <= holders
+    assert {"Nabih Berri", "Bezalel Smotrich", "a senior US official"} <= holders
     assert all(s["evidence"] and 0 <= s["confidence"] <= 1 for s in doc["stances"])

@@ -1,0 +1,101 @@
+"""The words that carry a stance in news text, with their polarity (+1 for, -1 against).
+
+Starting points for ``pipeline.stance``'s candidates, not its decisions: which of the
+pairs they find a reader would list is learned (``pipeline.stance_model``). Taken from
+the annotation guide's own examples ("criticised, rejected, opposed, … praised,
+endorsed, backed …") and their common synonyms.
+"""
+
+from __future__ import annotations
+
+# Verbs whose object the subject is for (+1) or against (-1).
+VERB_POLARITY = {
+    **dict.fromkeys(
+        """support endorse back praise defend welcome applaud hail laud commend champion
+        embrace approve accept favor favour prefer recommend thank congratulate credit tout
+        celebrate admire salute cheer nominate elect aid fund protect""".split(),
+        1,
+    ),
+    **dict.fromkeys(
+        """oppose criticize criticise reject condemn denounce attack slam blast rip decry
+        dismiss accuse sue blame mock ridicule deride dispute protest boycott block veto
+        scold lambaste chastise berate castigate assail disparage insult disavow repudiate
+        resist undermine fault bash deplore lambast excoriate smear vilify demonize demonise
+        impeach investigate defeat oust overthrow kill punish hammer censure
+        censor deny question challenge hit knock""".split(),
+        -1,
+    ),
+}
+# Verbs whose stance is carried by a preposition: "voted against X", "called for X".
+PREP_POLARITY = {
+    **{
+        (v, "for"): 1
+        for v in "vote campaign call push argue fight lobby advocate stump rally".split()
+    },
+    **{
+        (v, "against"): -1
+        for v in """vote campaign argue fight speak rail warn testify rule side rally lobby
+        turn lash push""".split()
+    },
+    ("agree", "to"): 1,
+    ("agree", "with"): 1,
+    ("side", "with"): 1,
+    ("stand", "with"): 1,
+    ("stand", "behind"): 1,
+    ("rally", "behind"): 1,
+    ("object", "to"): -1,
+    ("lash", "at"): -1,
+    ("warn", "about"): -1,
+    ("pledge", "to"): 1,
+    ("come", "on"): -1,  # "come down (hard) on"
+    ("crack", "on"): -1,
+}
+RESPONSE_ADVERBS = {
+    **dict.fromkeys("positively favorably favourably warmly well".split(), 1),
+    **dict.fromkeys("negatively angrily coolly badly".split(), -1),
+}
+# Nouns of stance: "support for X", "opposition to X", "X's endorsement of Y".
+NOUN_POLARITY = {
+    **dict.fromkeys("support backing endorsement praise approval defense defence".split(), 1),
+    **dict.fromkeys(
+        """opposition criticism objection objections condemnation rejection refusal
+        hostility""".split(),
+        -1,
+    ),
+}
+PEOPLE_NOUNS = {
+    **dict.fromkeys("supporter backer fan ally champion admirer defender".split(), 1),
+    **dict.fromkeys("critic opponent foe detractor enemy".split(), -1),
+}
+RECEIVING = frozenset("win secure receive get earn gain land have pick snag".split())
+NOUN_PREPS = frozenset({"for", "of", "to", "on"})
+# Predicates that evaluate their subject: "X is unacceptable", "X is key".
+EVALUATIVE = {
+    **dict.fromkeys(
+        """key essential necessary crucial vital important good great right fair success
+        non-negotiable condition priority must""".split(),
+        1,
+    ),
+    **dict.fromkeys(
+        """unacceptable wrong dangerous disaster disgrace mistake failure bad terrible illegal
+        unconstitutional ridiculous absurd outrageous shameful false misleading speculation
+        nonsense lie lies joke scam fraud hoax disgraceful irresponsible reckless
+        unfair""".split(),
+        -1,
+    ),
+}
+# "called for the repeal of Obamacare": for the repeal is against Obamacare.
+UNDOING = frozenset(
+    """resignation overthrow removal ouster impeachment defeat end repeal ban abolition
+    withdrawal prosecution arrest""".split()
+)
+RELATIVE = frozenset({"who", "whom", "which", "that"})
+# Candidate kinds whose polarity the target-sentiment model reads (no stance word says it).
+MODEL_POLARITY = frozenset({"call", "quote"})
+REFUSING = frozenset({"refuse", "decline", "fail", "reluctant", "unwilling"})
+
+# The cues the annotation guide itself names ("criticised, attacked, rejected, …").
+GUIDE_CUES = frozenset(
+    """criticize criticise attack reject oppose condemn denounce sue vote deny mock warn
+    praise endorse support back defend welcome agree campaign call""".split()
+)

@@ -1,0 +1,223 @@
+"""Fit the stance model (pipeline/stance_model.py) on our PolNeAR train annotations.
+
+    python scripts/train/stances.py [--train scripts/train/data/stances/train.json]
+        [--texts ../shared/data/polnear/train/text] [--folds 5] [--write]
+    python scripts/train/stances.py --import-annotations BATCH.json… # refresh train.json
+
+Every annotated article is analysed by the production code (parse, entities, quotes,
+``pipeline.stance.candidates``, the target-sentiment model on quote candidates); a
+candidate is a positive example when, with the polarity it would be emitted with, it
+matches one of the article's annotated stances under the annotation README's rule
+(``pipeline.evaluation_stances.matches``). A logistic regression (L2) is fitted on
+them. Its threshold, and whether the model beats emitting every lexicon candidate,
+are decided by cross-validation by article (``--folds``, stance-level precision,
+recall and F1 scored exactly as ``newswire eval stances`` does). ``--write`` saves the
+weights and the chosen threshold to pipeline/data/stance_model.json.
+
+``--import-annotations`` converts the annotators' files into train.json WITHOUT the
+evidence strings (the PolNeAR text belongs to its publishers): document, holder
+aliases, target keywords, label and evidence offsets.
+
+dev.json is never read here: it is for measuring only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from pipeline import stance, stance_model  # noqa: E402
+from pipeline.entities import extract_entities  # noqa: E402
+from pipeline.evaluation_stances import GoldStance, Predicted, load_gold, matches, score  # noqa: E402
+from pipeline.extract import from_text_file  # noqa: E402
+from pipeline.models import Entity, Stance  # noqa: E402
+from pipeline.nlp import load_model  # noqa: E402
+from pipeline.quotes import extract_quotes  # noqa: E402
+from pipeline.stance_model import Candidate, StanceModel, feature_rows, polarity  # noqa: E402
+
+TRAIN = ROOT / "scripts" / "train" / "data" / "stances" / "train.json"
+TEXTS = ROOT.parent / "shared" / "data" / "polnear" / "train" / "text"
+THRESHOLDS = [round(0.2 + 0.025 * i, 3) for i in range(27)]
+
+
+@dataclass
+class Article:
+    name: str
+    cands: list[Candidate]
+    labels: list[str]
+    rows: NDArray[np.float64]
+    positive: NDArray[np.float64]
+    entities: list[Entity]
+
+
+def import_annotations(batches: list[Path], out: Path) -> None:
+    """Annotators' files → train.json without the evidence text."""
+    docs: dict[str, list[dict[str, object]]] = {}
+    for path in batches:
+        for d in json.loads(path.read_text(encoding="utf-8")):
+            docs.setdefault(d["doc"], []).extend(
+                {
+                    "holder": s["holder"],
+                    "target_keywords": s["target_keywords"],
+                    "label": s["label"],
+                    "evidence_start": s.get("evidence_start"),
+                    "evidence_end": s.get("evidence_end"),
+                }
+                for s in d["stances"]
+            )
+    rows = [{"doc": doc, "stances": st} for doc, st in sorted(docs.items())]
+    out.write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"{out}: {len(rows)} articles, {sum(len(r['stances']) for r in rows)} stances")
+
+
+def _as_stance(cand: Candidate, label: str) -> Stance:
+    return Stance(
+        holder=cand.holder.name,
+        target=cand.target.name,
+        stance=label,  # type: ignore[arg-type]
+        confidence=1.0,
+        evidence="",
+    )
+
+
+def analyse(gold: dict[str, list[GoldStance]], texts: Path) -> list[Article]:
+    nlp = load_model()
+    names = sorted(gold)
+    items = [from_text_file((texts / n).read_text(encoding="utf-8")) for n in names]
+    out = []
+    for name, item, doc in zip(names, items, nlp.pipe(i.body for i in items), strict=True):
+        index = extract_entities(doc, item.title)
+        cands = stance.candidates(doc, extract_quotes(doc, index), index)
+        sentiments = StanceModel.sentiments(cands)
+        labels = [polarity(c, s) for c, s in zip(cands, sentiments, strict=True)]
+        rows = feature_rows(cands, sentiments)
+        positive = np.array(
+            [
+                float(any(matches(_as_stance(c, lab), g, index.entities) for g in gold[name]))
+                for c, lab in zip(cands, labels, strict=True)
+            ]
+        )
+        out.append(
+            Article(
+                name,
+                cands,
+                labels,
+                rows.reshape(len(cands), stance_model.FEATURES),
+                positive,
+                index.entities,
+            )
+        )
+    return out
+
+
+def fit(rows: NDArray[np.float64], y: NDArray[np.float64], l2: float = 1.0) -> NDArray[np.float64]:
+    """Logistic regression by gradient descent; the bias is not penalised."""
+    w = np.zeros(rows.shape[1])
+    penalty = np.full(rows.shape[1], l2)
+    penalty[0] = 0.0
+    for _ in range(3000):
+        p = 1.0 / (1.0 + np.exp(-(rows @ w)))
+        grad = rows.T @ (p - y) / len(y) + penalty * w / len(y)
+        w -= 0.5 * grad
+    return w
+
+
+def predicted(
+    arts: list[Article], keep: list[NDArray[np.bool_]], probs: list[NDArray[np.float64]]
+) -> dict[str, Predicted]:
+    out = {}
+    for art, k, p in zip(arts, keep, probs, strict=True):
+        decisions = [
+            (lab if kk else "neutral", float(pp))
+            for lab, kk, pp in zip(art.labels, k, p, strict=True)
+        ]
+        out[art.name] = Predicted(stance.select(art.cands, decisions), art.entities)
+    return out
+
+
+def cross_validate(
+    arts: list[Article], gold: dict[str, list[GoldStance]], folds: int, l2: float
+) -> dict[float, dict[str, float]]:
+    """Stance-level scores of each threshold, summed over held-out folds by article."""
+    by_threshold: dict[float, dict[str, float]] = {}
+    probs: list[NDArray[np.float64]] = [np.zeros(0)] * len(arts)
+    for f in range(folds):
+        train = [a for i, a in enumerate(arts) if i % folds != f and len(a.cands)]
+        w = fit(np.vstack([a.rows for a in train]), np.concatenate([a.positive for a in train]), l2)
+        for i, a in enumerate(arts):
+            if i % folds == f:
+                probs[i] = 1.0 / (1.0 + np.exp(-(a.rows @ w))) if len(a.cands) else np.zeros(0)
+    for t in THRESHOLDS:
+        by_threshold[t] = score(gold, predicted(arts, [p >= t for p in probs], probs))
+    return by_threshold
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--train", type=Path, default=TRAIN)
+    parser.add_argument("--texts", type=Path, default=TEXTS)
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--l2", type=float, default=1.0)
+    parser.add_argument("--write", action="store_true", help="save the fitted model")
+    parser.add_argument("--import-annotations", type=Path, nargs="+", default=None)
+    args = parser.parse_args()
+    if args.import_annotations:
+        import_annotations(args.import_annotations, args.train)
+        return
+    gold = load_gold(args.train)
+    arts = analyse(gold, args.texts)
+    n = sum(len(a.cands) for a in arts)
+    print(
+        f"{len(arts)} articles, {sum(len(g) for g in gold.values())} gold stances, "
+        f"{n} candidates, {int(sum(a.positive.sum() for a in arts))} supported"
+    )
+    for kind in stance_model.KINDS:
+        got = [(a.positive[i], 1) for a in arts for i, c in enumerate(a.cands) if c.kind == kind]
+        print(f"  {kind:8} {len(got):4} candidates, {int(sum(p for p, _ in got)):4} supported")
+    every = [np.array([c.kind != "quote" for c in a.cands], bool) for a in arts]
+    lexicon = score(gold, predicted(arts, every, [np.ones(len(a.cands)) for a in arts]))
+    print("every lexicon candidate:", json.dumps(lexicon))
+    cv = cross_validate(arts, gold, args.folds, args.l2)
+    for t, s in cv.items():
+        print(
+            f"CV threshold {t:.2f}: P {s['precision']:.3f} R {s['recall']:.3f} F1 {s['f1']:.3f} "
+            f"({s['predicted']} predicted)"
+        )
+    # precision first (issue 12): the best F1 among thresholds whose CV precision is 0.5
+    precise = [t for t in cv if cv[t]["precision"] >= 0.5] or list(cv)
+    best = max(precise, key=lambda t: (cv[t]["f1"], t))
+    print(f"chosen threshold {best} (CV F1 {cv[best]['f1']})")
+    if args.write:
+        w = fit(
+            np.vstack([a.rows for a in arts if len(a.cands)]),
+            np.concatenate([a.positive for a in arts]),
+            args.l2,
+        )
+        stance_model.MODEL_PATH.write_text(
+            json.dumps(
+                {
+                    "about": "scripts/train/stances.py on scripts/train/data/stances/train.json",
+                    "articles": len(arts),
+                    "cv": {"folds": args.folds, "threshold": best, **cv[best]},
+                    "threshold": best,
+                    "weights": [round(float(x), 5) for x in w],
+                },
+                indent=1,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
+        print(f"wrote {stance_model.MODEL_PATH}")
+
+
+if __name__ == "__main__":
+    main()

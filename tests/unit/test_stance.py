@@ -1,0 +1,167 @@
+"""Stance candidates and decisions on sentences written for these tests."""
+
+from __future__ import annotations
+
+import pytest
+from spacy.language import Language
+
+from pipeline.entities import extract_entities
+from pipeline.models import Stance
+from pipeline.quotes import extract_quotes
+from pipeline.stance import candidates, extract_stances
+from pipeline.stance_model import FEATURES, Candidate, StanceModel, polarity
+
+
+def cands(nlp: Language, text: str) -> list[Candidate]:
+    doc = nlp(text)
+    index = extract_entities(doc)
+    return candidates(doc, extract_quotes(doc, index), index)
+
+
+def stances(nlp: Language, text: str) -> list[Stance]:
+    doc = nlp(text)
+    index = extract_entities(doc)
+    return extract_stances(doc, extract_quotes(doc, index), index)
+
+
+WORDED = [
+    # (text, holder, words of the target, label): a stance word says which way
+    (
+        "Senator Laura Pike criticised the harbor tunnel plan on Tuesday.",
+        "Laura Pike",
+        "harbor tunnel plan",
+        "against",
+    ),
+    (  # conjoined holders each hold it
+        "Governor Tom Reyes and Senator Laura Pike rejected the water tax.",
+        "Laura Pike",
+        "water tax",
+        "against",
+    ),
+    (  # negation flips an agreeing verb
+        "Councillor Ines Baro said she would not agree to any deal with the port authority.",
+        "Ines Baro",
+        "deal",
+        "against",
+    ),
+    (  # a pronoun holder is the person the article named
+        "Maria Lopez spoke after the vote. She endorsed Hal Monroe for the council seat.",
+        "Maria Lopez",
+        "Hal Monroe",
+        "favor",
+    ),
+    (  # passive: the agent holds it
+        "The ferry subsidy was condemned by the Harbor Workers Union on Friday.",
+        "Harbor Workers Union",
+        "ferry subsidy",
+        "against",
+    ),
+    (  # a stance noun with its holder as possessor
+        "Tom Reyes repeated his support for the transit levy.",
+        "Tom Reyes",
+        "transit levy",
+        "favor",
+    ),
+    (  # a preposition carries it
+        "Laura Pike voted against the stadium bond.",
+        "Laura Pike",
+        "stadium bond",
+        "against",
+    ),
+    (  # "called for the repeal of X" is against X
+        "Hal Monroe called for the repeal of the parking ordinance.",
+        "Hal Monroe",
+        "parking ordinance",
+        "against",
+    ),
+    (  # an evaluation inside the holder's quote
+        '"The toll increase is unacceptable," Laura Pike said on Monday.',
+        "Laura Pike",
+        "toll increase",
+        "against",
+    ),
+    (  # a bare definite issue takes the name an earlier mention gave it
+        "The authority proposed a steep fare increase on Monday. Laura Pike rejected the increase.",
+        "Laura Pike",
+        "steep fare increase",
+        "against",
+    ),
+    (  # a received endorsement: the giver backs the receiver
+        "Hal Monroe secured the endorsement of Mayor Ines Baro.",
+        "Ines Baro",
+        "Hal Monroe",
+        "favor",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "holder", "target", "label"), WORDED)
+def test_stance_words_give_holder_target_and_polarity(
+    nlp: Language, text: str, holder: str, target: str, label: str
+) -> None:
+    found = cands(nlp, text)
+    assert any(
+        c.holder.name == holder and target in c.target.name and polarity(c, None) == label
+        for c in found
+        if c.prior
+    ), [(c.holder.name, c.target.name, c.prior) for c in found]
+
+
+NOT_STANCES = [
+    # (text, holder, target): pairs the text does not support (issue 12's examples)
+    (
+        "According to officials, Hezbollah had initially agreed to delink the two conflicts "
+        "the night before its leader Hassan Nasrallah was killed in an airstrike.",
+        "Hezbollah",
+        "Hassan Nasrallah",
+    ),
+    (
+        'Marcus Hale seized on the number. "The mayor promised us a bridge for a billion. Now '
+        'it is 1.4 billion and nobody can tell me where the money comes from," he said.',
+        "Marcus Hale",
+        "mayor",
+    ),
+    (
+        'Mayor Elena Vasquez urged councillors to approve the project. "Every month we wait, '
+        'the old bridge gets more dangerous," Vasquez said.',
+        "Elena Vasquez",
+        "old bridge",
+    ),
+    ("Tom Reyes met Laura Pike in the capital on Monday.", "Tom Reyes", "Laura Pike"),
+]
+
+
+@pytest.mark.parametrize(("text", "holder", "target"), NOT_STANCES)
+def test_pairs_the_text_does_not_support_are_not_emitted(
+    nlp: Language, text: str, holder: str, target: str
+) -> None:
+    got = stances(nlp, text)
+    assert not any(s.holder == holder and target in s.target for s in got), got
+
+
+def test_stances_keep_evidence_offsets_and_confidence(nlp: Language) -> None:
+    text = (
+        "The council met on Monday.\n\nSenator Laura Pike criticised the harbor tunnel plan, "
+        "calling it a waste of money."
+    )
+    got = stances(nlp, text)
+    assert got, "a criticised plan is a stance"
+    for s in got:
+        assert text[s.start : s.end] == s.evidence
+        assert 0.0 <= s.confidence <= 1.0
+        assert s.stance in ("favor", "against")
+    pike = [s for s in got if s.holder == "Laura Pike"]
+    assert pike and pike[0].target_type == "ISSUE" and "tunnel plan" in pike[0].target
+
+
+def test_model_threshold_decides_and_neutral_is_never_emitted(nlp: Language) -> None:
+    text = "Senator Laura Pike criticised the harbor tunnel plan on Tuesday."
+    doc = nlp(text)
+    index = extract_entities(doc)
+    quotes = extract_quotes(doc, index)
+    everything = StanceModel([10.0] + [0.0] * (FEATURES - 1), threshold=0.5)
+    nothing = StanceModel([-10.0] + [0.0] * (FEATURES - 1), threshold=0.5)
+    assert extract_stances(doc, quotes, index, everything)
+    assert extract_stances(doc, quotes, index, nothing) == []
+    with pytest.raises(ValueError, match="weights"):
+        StanceModel([1.0], threshold=0.5)

@@ -1,0 +1,76 @@
+"""The stance scorer implements the annotation README's matching rule, on records
+written for these tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline.errors import InputError
+from pipeline.evaluation_stances import GoldStance, Predicted, load_gold, matches, score
+from pipeline.models import Entity, Stance
+
+PIKE = Entity(name="Laura Pike", type="PERSON", mentions=3, salience=1.0, aliases=["Pike"])
+TUNNEL = Entity(name="Harbor Tunnel", type="LOC", mentions=1, salience=0.2, aliases=["tunnel"])
+
+
+def stance(holder: str, target: str, label: str = "against") -> Stance:
+    return Stance(holder=holder, target=target, stance=label, confidence=0.9, evidence="…")  # type: ignore[arg-type]
+
+
+GOLD = GoldStance(("Laura Pike", "Pike", "the senator"), ("tunnel plan", "Tunnel"), "against")
+
+
+@pytest.mark.parametrize(
+    ("pred", "entities", "expected"),
+    [
+        (stance("Laura Pike", "the harbor tunnel plan"), [], True),
+        (stance("laura pike", "TUNNEL PLAN"), [], True),  # case-insensitive
+        (stance("Pike", "tunnel plan"), [], True),  # contained in a gold alias
+        (stance("Senator Laura Pike", "tunnel plan"), [], True),  # contains a gold alias
+        (stance("the senator's office", "tunnel plan"), [], True),  # contains "the senator"
+        (stance("Lara Pine", "tunnel plan"), [], False),
+        (stance("Laura Pike", "tunnel plan", "favor"), [], False),  # labels differ
+        (stance("Laura Pike", "plan"), [], False),  # the target must contain a keyword
+        (stance("Laura Pike", "Harbor Tunnel"), [TUNNEL], True),  # "tunnel" ⊂ the name
+        (stance("Senator P.", "tunnel plan"), [], False),
+        # an alias from the prediction's own entity list
+        (stance("L.P.", "tunnel plan"), [PIKE.model_copy(update={"name": "L.P."})], True),
+    ],
+)
+def test_matching_rule(pred: Stance, entities: list[Entity], expected: bool) -> None:
+    assert matches(pred, GOLD, entities) is expected
+
+
+def test_precision_counts_predictions_and_recall_counts_gold() -> None:
+    other = GoldStance(("Tom Reyes", "Reyes"), ("water tax",), "favor")
+    gold = {"a.txt": [GOLD, other], "b.txt": [GoldStance(("Ines Baro",), ("port",), "favor")]}
+    predicted = {
+        "a.txt": Predicted(
+            [
+                stance("Laura Pike", "tunnel plan"),  # matches GOLD
+                stance("Pike", "the tunnel plan"),  # matches GOLD again: recall counts it once
+                stance("Tom Reyes", "water tax", "against"),  # wrong label
+                stance("Tom Reyes", "Ines Baro", "neutral"),  # neutral: not scored
+            ],
+            [PIKE],
+        ),
+        # b.txt predicts nothing
+    }
+    s = score(gold, predicted)
+    assert (s["predicted"], s["matched_predicted"], s["matched_gold"], s["gold"]) == (3, 2, 1, 3)
+    assert s["precision"] == round(2 / 3, 4)
+    assert s["recall"] == round(1 / 3, 4)
+    assert s["f1"] == round(2 * (2 / 3) * (1 / 3) / (2 / 3 + 1 / 3), 4)
+
+
+def test_load_gold_reads_the_annotation_format(tmp_path: Path) -> None:
+    path = tmp_path / "gold.json"
+    record = {"holder": ["Laura Pike", "Pike"], "target_keywords": ["tunnel"], "label": "favor"}
+    path.write_text(json.dumps([{"doc": "a.txt", "stances": [record]}]), encoding="utf-8")
+    assert load_gold(path) == {"a.txt": [GoldStance(("Laura Pike", "Pike"), ("tunnel",), "favor")]}
+    path.write_text('{"doc": 1}', encoding="utf-8")
+    with pytest.raises(InputError):
+        load_gold(path)
