@@ -160,9 +160,8 @@ def demo(
             out.print(f"  {escape(prefix)} {escape(example)}")
         if serve:
             err.print(
-                f"serving the demo sites at {server.base_url}/<outlet>/; the stories link to "
-                f"www.<outlet>.example:{server.httpd.port}, names only the demo resolves: "
-                f"the same paths answer at {server.base_url}. Ctrl-C to stop"
+                f"serving the demo sites at {server.base_url}/<outlet>/ (the stories link to "
+                "www.<outlet>.example, names only the demo resolves); Ctrl-C to stop"
             )
             with suppress(KeyboardInterrupt):
                 threading.Event().wait()
