@@ -180,12 +180,15 @@ class Runner:
         store: Store | None = None,
         index: Index | None = None,
         nlp: Language | None = None,
+        fetcher: Fetcher | None = None,
         progress: Progress = _quiet,
     ) -> None:
+        """Defaults come from ``settings``; a given ``fetcher`` (the demo's, with its own
+        name lookup) is the runner's to close, like the rest."""
         self.settings = settings
         self.store: Store = store or SqliteStore(settings.db)
         self.index = index or open_index(settings)
-        self.fetcher = Fetcher(settings)
+        self.fetcher = fetcher or Fetcher(settings)
         self.progress = progress
         self.claims = load_claims(settings.claims_file)
         self.analyzer = Analyzer(settings, self.claims, nlp)

@@ -22,12 +22,12 @@ from pipeline.errors import InputError
 from pipeline.settings import Settings
 
 if TYPE_CHECKING:
+    from pipeline.fetch import Fetcher
     from pipeline.runner import Runner, RunReport
 
 # The demo's own database unless one is named: the demo lets fetches reach 127.0.0.1,
 # which must never apply to feeds or entries the user put in their own database.
 DEMO_DB = Path("newswire-demo.db")
-DEMO_FEED_PREFIX = "demo-"
 
 
 def _progress() -> Progress:
@@ -43,7 +43,7 @@ def _progress() -> Progress:
 
 
 @contextmanager
-def _runner(settings: Settings) -> Iterator[Runner]:
+def _runner(settings: Settings, fetcher: Fetcher | None = None) -> Iterator[Runner]:
     from pipeline.runner import Runner
 
     with _progress() as bar:
@@ -54,7 +54,7 @@ def _runner(settings: Settings) -> Iterator[Runner]:
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
-        runner = Runner(settings, progress=progress)
+        runner = Runner(settings, fetcher=fetcher, progress=progress)
         try:
             yield runner
         finally:
@@ -106,17 +106,20 @@ def run(
 
 def demo_settings() -> Settings:
     """The demo's settings: its own database unless ``--db``, ``NEWSWIRE_DB`` or the
-    config file names one, loopback allowed, no politeness delay."""
+    config file names one, no politeness delay. (Its fetcher, ``DemoServer.fetcher``,
+    reaches 127.0.0.1 whatever ``allow_private_hosts`` says.)"""
     settings = State.settings()
     db = settings.db if "db" in settings.model_fields_set else DEMO_DB
-    return State.settings(db=db, allow_private_hosts=True, per_host_delay=0.0)
+    return State.settings(db=db, per_host_delay=0.0)
 
 
 def _check_demo_only(runner: Runner) -> None:
+    from pipeline.demo.server import FEED_PREFIX
+
     others = [
         f.state.feed_id
         for f in runner.store.feeds(include_removed=True)
-        if not f.state.feed_id.startswith(DEMO_FEED_PREFIX)
+        if not f.state.feed_id.startswith(FEED_PREFIX)
     ]
     if others:
         raise InputError(
@@ -138,12 +141,9 @@ def demo(
     from pipeline.demo.server import DemoServer
 
     settings = demo_settings()
-    with DemoServer(port) as server, _runner(settings) as runner:
+    with DemoServer(port) as server, _runner(settings, server.fetcher(settings)) as runner:
         _check_demo_only(runner)
-        for slug, (title, url) in server.feed_urls().items():
-            fid = f"{DEMO_FEED_PREFIX}{slug}"
-            runner.store.add_feed(url, title, interval=300, feed_id=fid)
-            runner.store.set_feed_url(fid, url)  # the port may have changed since last time
+        server.add_feeds(runner.store)
         _print_report(runner.run_once(), False)
         total = runner.index.count()
         out.print(f"\n[bold]{total}[/bold] stories in {escape(str(settings.db))}. Try:")
@@ -159,7 +159,10 @@ def demo(
         ):
             out.print(f"  {escape(prefix)} {escape(example)}")
         if serve:
-            err.print(f"serving demo sites at {server.base_url}; Ctrl-C to stop")
+            err.print(
+                f"serving the demo sites at {server.base_url}/<outlet>/ (the stories link to "
+                "www.<outlet>.example, names only the demo resolves); Ctrl-C to stop"
+            )
             with suppress(KeyboardInterrupt):
                 threading.Event().wait()
 

@@ -23,16 +23,11 @@ def ingest_demo(tmp: Path) -> Path:
     """The demo corpus in a fresh SQLite file (state and index), via the embedded runner."""
     db = tmp / "demo.db"
     settings = Settings(
-        db=db,
-        allow_private_hosts=True,
-        per_host_delay=0.0,
-        claims_file=tmp / "none.yaml",
-        feeds_file=tmp / "none.yaml",
+        db=db, per_host_delay=0.0, claims_file=tmp / "none.yaml", feeds_file=tmp / "none.yaml"
     )
     with DemoServer() as server:
-        runner = Runner(settings)
-        for slug, (title, url) in server.feed_urls().items():
-            runner.store.add_feed(url, title, interval=300, feed_id=f"demo-{slug}")
+        runner = Runner(settings, fetcher=server.fetcher(settings))
+        server.add_feeds(runner.store)
         runner.run_once()
         runner.close()
     return db

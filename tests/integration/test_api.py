@@ -58,7 +58,7 @@ def test_search_follows_the_contract(api: ApiServer) -> None:
                 s["holder"] == "Marcus Hale" and s["stance"] == "against" for s in h["stances"]
             ),
         ),
-        ({"source": "127.0.0.1"}, lambda h: h["source"] == "127.0.0.1"),  # the demo sites' host
+        ({"source": "northernledger.example"}, lambda h: h["source"] == "northernledger.example"),
         (
             {"since": "2026-10-20", "until": "2026-10-25"},
             lambda h: "2026-10-20" <= h["published_at"][:10] <= "2026-10-25",

@@ -6,13 +6,17 @@ import json
 import os
 import signal
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
 from pipeline.demo.server import DemoServer, corpus
+from pipeline.errors import BlockedHostError, ClientError, NetworkError
+from pipeline.fetch import Fetcher
 from pipeline.index import SearchQuery
 from pipeline.runner import Runner, RunReport
 from pipeline.settings import Settings
@@ -22,15 +26,22 @@ pytestmark = pytest.mark.integration
 
 
 def demo_settings(tmp: Path, **overrides: Any) -> Settings:
-    """Settings for a runner over the demo sites: loopback allowed, no delays, no files."""
+    """Settings for a runner over the demo sites: no delays, no files, no private
+    networks (the demo's fetcher reaches 127.0.0.1 by itself)."""
     return Settings(
         db=tmp / "demo.db",
-        allow_private_hosts=True,
         per_host_delay=0.0,
         claims_file=tmp / "none.yaml",
         feeds_file=tmp / "none.yaml",
         **overrides,
     )
+
+
+def demo_runner(server: DemoServer, settings: Settings) -> Runner:
+    """A runner over the demo sites, as `newswire demo` makes it."""
+    runner = Runner(settings, fetcher=server.fetcher(settings))
+    server.add_feeds(runner.store)
+    return runner
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +50,7 @@ def demo_run(
 ) -> Iterator[tuple[Runner, RunReport, RunReport]]:
     settings = demo_settings(tmp_path_factory.mktemp("demo"))
     with DemoServer() as server:
-        runner = Runner(settings)
-        for slug, (title, url) in server.feed_urls().items():
-            runner.store.add_feed(url, title, interval=300, feed_id=f"demo-{slug}")
+        runner = demo_runner(server, settings)
         first = runner.run_once()
         second = runner.run_once()
         yield runner, first, second
@@ -55,6 +64,11 @@ def test_every_demo_article_is_indexed(demo_run: tuple[Runner, RunReport, RunRep
     assert first.new_entries == len(articles) == 30
     assert first.indexed == 30 and first.failed == first.dead == first.retrying == 0
     assert runner.index.count() == 30
+    # Each story is its outlet's: the source facet names the outlets, not 127.0.0.1.
+    feeds, _ = corpus()
+    domain = {f.slug: f.domain for f in feeds}
+    sources = runner.index.search(SearchQuery(limit=1)).facets.sources
+    assert {v.value: v.count for v in sources} == Counter(domain[a.feed] for a in articles)
 
 
 def test_second_run_adds_nothing(demo_run: tuple[Runner, RunReport, RunReport]) -> None:
@@ -78,11 +92,10 @@ def test_pages_are_cleaned_and_canonical(demo_run: tuple[Runner, RunReport, RunR
     [hit] = runner.index.search(SearchQuery(text='"Harbor Bridge replacement approved"')).hits
     article = runner.index.get(hit.id)
     assert article is not None
-    # The page's rel=canonical names the outlet's public domain, another site than the
-    # 127.0.0.1 it is served from: it does not count (analyze.to_article), the final URL does.
-    assert article.canonical_url == article.url
-    assert article.url.endswith("/harbor-times/bridge-approved.html")
-    assert article.source == "127.0.0.1"
+    # Fetched from the outlet's own host name, so its rel=canonical (same site) names it.
+    assert article.canonical_url == "https://www.harbortimes.example/2026/10/bridge-approved"
+    assert article.source == "harbortimes.example"
+    assert urlsplit(article.url).hostname == "www.harbortimes.example"
     assert "Lena Park" not in article.body and "All rights reserved" not in article.body
     assert "utm_" not in article.url
     names = {e.name for e in article.entities}
@@ -102,7 +115,7 @@ def test_pages_are_cleaned_and_canonical(demo_run: tuple[Runner, RunReport, RunR
             "Storm knocks out power to 200,000 homes",
         ),
         (
-            SearchQuery(text="strike", source="127.0.0.1"),
+            SearchQuery(text="strike", source="harbortimes.example"),
             "Port strike averted after late-night deal",
         ),
     ],
@@ -141,6 +154,8 @@ def test_cli_demo_then_search(tmp_path: Path) -> None:
     assert "<mark>" in hit["snippet"]
     assert set(data["facets"]) == {"entities", "sources", "stances", "dates"}
     assert all({"value", "count"} == set(v) for v in data["facets"]["sources"])
+    assert {v["value"] for v in data["facets"]["sources"]} == {"harbortimes.example"}
+    assert urlsplit(hit["url"]).hostname == "www.harbortimes.example"
 
     human = newswire("search", "--speaker", "Lars Eriksen", db=db)
     assert human.returncode == 0 and "stories" in human.stdout and "Eriksen" in human.stdout
@@ -163,9 +178,7 @@ def test_run_forever_polls_due_feeds_and_stops(tmp_path: Path) -> None:
         stop.set()  # one cycle is enough to show the loop works and ends
 
     with DemoServer() as server:
-        runner = Runner(settings)
-        for slug, (title, url) in server.feed_urls().items():
-            runner.store.add_feed(url, title, interval=300, feed_id=f"demo-{slug}")
+        runner = demo_runner(server, settings)
         loop = threading.Thread(target=runner.run_forever, args=(stop, on_cycle))
         loop.start()
         loop.join(timeout=300)
@@ -182,13 +195,11 @@ def test_a_killed_analysis_process_loses_nothing(tmp_path: Path) -> None:
     # article is indexed once
     settings = demo_settings(tmp_path, analysis_processes=2, nlp_batch_size=4)
     with DemoServer() as server:
-        runner = Runner(settings)
+        runner = demo_runner(server, settings)
         runner.analyzer.warm_up()
         first_pool = runner.analyzer._pool
         assert first_pool is not None
         victim = next(iter(first_pool._processes.values()))
-        for slug, (title, url) in server.feed_urls().items():
-            runner.store.add_feed(url, title, interval=300, feed_id=f"demo-{slug}")
         killer = threading.Timer(0.5, os.kill, (victim.pid, signal.SIGKILL))
         killer.start()
         try:
@@ -202,3 +213,52 @@ def test_a_killed_analysis_process_loses_nothing(tmp_path: Path) -> None:
             runner.close()
     assert victim.exitcode == -signal.SIGKILL and replaced
     assert report.indexed == 30 and report.failed == report.dead == 0
+
+
+# The demo's names and its fetcher -----------------------------------------------------
+
+
+def test_each_outlet_answers_under_its_own_host_name(tmp_path: Path) -> None:
+    feeds, articles = corpus()
+    with DemoServer() as server, server.fetcher(demo_settings(tmp_path)) as fetcher:
+        for feed in feeds:
+            url = server.site_feed_urls()[feed.slug][1]
+            assert urlsplit(url).hostname == f"www.{feed.domain}"
+            text = fetcher.get(url).text
+            mine = [a for a in articles if a.feed == feed.slug]
+            assert text.count(f"<link>http://www.{feed.domain}:") == len(mine)
+            full = next(a for a in mine if a.page == "full")
+            page = fetcher.get(url.replace("feed.xml", f"{full.slug}.html")).text
+            assert f'rel="canonical" href="https://www.{feed.domain}/' in page
+        other = feeds[1].slug  # an outlet's host serves that outlet only
+        with pytest.raises(ClientError):
+            fetcher.get(server.site_feed_urls()[feeds[0].slug][1].replace(feeds[0].slug, other))
+        # 127.0.0.1 serves every outlet under its slug, for clients without the demo's names
+        with Fetcher(demo_settings(tmp_path, allow_private_hosts="127.0.0.1/32")) as plain:
+            for _, url in server.feed_urls().values():
+                assert f"<link>{server.base_url}/" in plain.get(url).text
+
+
+@pytest.mark.parametrize(
+    ("url", "error", "reason"),
+    [
+        ("http://www.elsewhere.example:{port}/", NetworkError, "not a demo site"),
+        ("http://localhost:{port}/robots.txt", NetworkError, "not a demo site"),
+        ("http://www.harbortimes.example:{other}/", NetworkError, "not a demo site"),
+        ("http://127.0.0.2:{port}/robots.txt", BlockedHostError, "non-public address"),
+        ("http://10.1.2.3/", BlockedHostError, "non-public address"),
+        ("http://[::1]:{port}/robots.txt", BlockedHostError, "non-public address"),
+    ],
+)
+def test_the_demo_fetcher_reaches_the_demo_sites_and_nothing_else(
+    tmp_path: Path, url: str, error: type[Exception], reason: str
+) -> None:
+    # Told to allow the whole private space, it still allows 127.0.0.1/32 only; a name
+    # that is not a demo site's is refused without a DNS query, so nothing leaves here.
+    settings = demo_settings(tmp_path, allow_private_hosts=True, http_timeout=3.0)
+    with DemoServer() as server, server.fetcher(settings) as fetcher:
+        port = server.httpd.port
+        target = url.format(port=port, other=port + 1 if port < 65535 else port - 1)
+        with pytest.raises(error, match=reason):
+            fetcher.get(target, check_robots=False)
+        assert fetcher.get(f"{server.base_url}/robots.txt").status == 200
