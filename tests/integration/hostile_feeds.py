@@ -339,8 +339,10 @@ class HostileCorpus:
         feeds = {**self.good_feeds(), **{n: u for n, (u, _) in self.hostile_feeds.items()}}
         return {name: (name, url) for name, url in feeds.items()}
 
-    def write_feeds_file(self, path: Path) -> None:
-        feeds = [{"url": url, "name": name} for name, url in self.feed_urls().values()]
+    def write_feeds_file(self, path: Path, extra: dict[str, str] | None = None) -> None:
+        """Every feed, and ``extra`` ones (name -> URL), as a feeds file at ``path``."""
+        named = {**{n: u for n, u in self.feed_urls().values()}, **(extra or {})}
+        feeds = [{"url": url, "name": name} for name, url in named.items()]
         path.write_text(yaml.safe_dump({"feeds": feeds}))
 
     def __enter__(self) -> HostileCorpus:

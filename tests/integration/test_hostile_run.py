@@ -64,7 +64,8 @@ def run_once(
         [
             sys.executable,
             "-m",
-            "pipeline",
+            "tests.integration.fake_resolver",  # the newswire command, resolver faked
+            str(tmp / "connects-refused.log"),
             "run",
             "--once",
             "--json",
@@ -124,7 +125,12 @@ def feed_rows(env: dict[str, str]) -> dict[str, dict[str, Any]]:
 def test_run_beside_hostile_feeds_indexes_every_good_story_in_bounds(
     corpus: HostileCorpus, tmp_path: Path
 ) -> None:
-    corpus.write_feeds_file(tmp_path / "feeds.yaml")
+    port = corpus.hostile.port
+    rebinding = {  # names only fake_resolver answers: see its docstring
+        "rebind": f"http://rebind.test:{port}/feeds/dates.atom",
+        "split": f"http://split.test:{port}/feeds/dates.atom",
+    }
+    corpus.write_feeds_file(tmp_path / "feeds.yaml", rebinding)
     env = cli_env(tmp_path)
     db = tmp_path / "newswire.db"
 
@@ -164,6 +170,10 @@ def test_run_beside_hostile_feeds_indexes_every_good_story_in_bounds(
     )
 
     assert stored_script_urls(db) == []
+    # Nothing tried to connect beyond loopback: not the metadata and private links, not
+    # the rebinding name once it answered 169.254.169.254, not the split name's 10.1.2.3.
+    refused = tmp_path / "connects-refused.log"
+    assert not refused.exists(), refused.read_text()
 
     # Each hostile feed left its mark: an error recorded, or its bad items skipped.
     rows = feed_rows(env)
@@ -176,6 +186,12 @@ def test_run_beside_hostile_feeds_indexes_every_good_story_in_bounds(
             assert skipped, (name, row)
     for name in corpus.good_feeds():
         assert rows[name]["error_count"] == 0, rows[name]
+    # The split name is refused whole; the rebinding one at its first lookup after the
+    # first (the feed itself, or its items): nothing of it was read from 169.254.169.254.
+    assert "10.1.2.3" in (rows["split"]["last_error"] or ""), rows["split"]
+    rebind = rows["rebind"]
+    assert rebind["error_count"] or rebind["entries"].get("failed"), rebind
+    assert not rebind["entries"].get("done"), rebind
     dated = [h for h in everything if "name=date" in h.url]
     assert len(dated) == 3 and all(h.published_at is None for h in dated), dated
 
