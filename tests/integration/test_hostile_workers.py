@@ -23,6 +23,7 @@ pytestmark = pytest.mark.integration
 
 GOOD_SECONDS = 150  # every good story indexed, from the moment the workers start
 PROCESS_MB = 1024  # any one process: a worker, a pool process, beat
+ARTICLE_SECONDS = 30  # any one task: a poll, a fetch, an analysis, an index write
 TREE_MB = 3072  # the three services together (the NLP worker forks two analysis processes)
 _STORED_SCRIPT = re.compile(rf"(?:^|\")\s*(?:{'|'.join(s[:-1] for s in SCRIPT_SCHEMES)}):", re.I)
 
@@ -121,6 +122,12 @@ def test_workers_beside_hostile_feeds_index_every_good_story_once(
     assert all(s.alive() for s in services), logs
     assert "WorkerLostError" not in logs and "exited with" not in logs, logs
     assert max(max(p) for p in peaks) < PROCESS_MB, peaks
+    full = "".join(s.log.read_text(errors="replace") for s in services)
+    took = [
+        float(t) for t in re.findall(r"Task newswire\.\w+\[[^\]]+\] succeeded in ([\d.]+)s", full)
+    ]
+    print(f"{len(took)} tasks, the longest {max(took, default=0):.1f}s")
+    assert took and max(took) < ARTICLE_SECONDS
     assert memory.peak_process() < PROCESS_MB, memory.peak_each
     assert memory.peak_total < TREE_MB, memory.peak_each
 
