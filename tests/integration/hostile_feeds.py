@@ -26,7 +26,6 @@ import functools
 import json
 import os
 import threading
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -416,12 +415,3 @@ class TreeMemory:
 
     def peak_process(self) -> float:
         return max(self.peak_each.values(), default=0.0)
-
-
-def wait_for(check: Any, timeout: float, every: float = 0.5) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(every)
-    return False
