@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from pipeline.index import SearchQuery, open_index
+from pipeline.models import MAX_FEED_TEXT, MAX_TITLE
 from pipeline.settings import Settings
 from pipeline.urls import feed_id
 from tests.conftest import ROOT
@@ -170,6 +171,13 @@ def test_run_beside_hostile_feeds_indexes_every_good_story_in_bounds(
     )
 
     assert stored_script_urls(db) == []
+    # The 1 MB title and summary were cut to their caps at the model boundary.
+    huge_title_feed = feed_id(corpus.hostile.url("/feeds/huge-title.xml"))
+    with sqlite3.connect(db) as conn:
+        stored = conn.execute("SELECT entry FROM entries WHERE feed_id = ?", (huge_title_feed,))
+        [entry] = [json.loads(raw) for (raw,) in stored]
+    assert 0 < len(entry["title"]) <= MAX_TITLE, len(entry["title"])
+    assert 0 < len(entry["summary"]) <= MAX_FEED_TEXT, len(entry["summary"])
     # Nothing tried to connect beyond loopback: not the metadata and private links, not
     # the rebinding name once it answered 169.254.169.254, not the split name's 10.1.2.3.
     refused = tmp_path / "connects-refused.log"
