@@ -26,6 +26,9 @@ when the client hangs up or the server stops. Unknown paths answer 404.
 A fixed answer needs no function: add its bytes to ``RAW_ANSWERS``. ``RawServer``
 hands over the socket before any HTTP (attacks on TLS). The bombs are built in
 milliseconds whatever their size (``deflate_zeros``).
+
+Feed-level routes (wrong types, script links, 100k items, a canonical claim) and a good
+outlet beside them live in ``hostile_feeds.py``; importing it registers its routes.
 """
 
 from __future__ import annotations
