@@ -185,11 +185,21 @@ class Quote(_Frozen):
 
 
 class Stance(_Frozen):
+    """A holder for or against a target, as the article states or reports it.
+
+    ``target_type`` is the target entity's type, or ``ISSUE`` for a policy, bill,
+    proposal, claim…; ``start``/``end`` are character offsets of ``evidence`` in the body
+    (0, 0 when unknown: documents stored before they were recorded).
+    """
+
     holder: Name
     target: Name
+    target_type: str = "ISSUE"
     stance: StanceLabel
     confidence: float
     evidence: QuoteText
+    start: int = 0
+    end: int = 0
 
 
 class ClaimStance(_Frozen):
