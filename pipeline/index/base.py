@@ -57,7 +57,8 @@ class Hit(BaseModel):
     score: float
     entities: list[Entity] = Field(default_factory=list)
     stances: list[Stance] = Field(default_factory=list)
-    quotes: list[Quote] = Field(default_factory=list)
+    # for the page's quote cards; not part of the search JSON (the contract's hit fields)
+    quotes: list[Quote] = Field(default_factory=list, exclude=True)
 
 
 class FacetValue(BaseModel):

@@ -532,6 +532,8 @@ def test_targets_facet_in_the_api(stances_api: ApiServer) -> None:
         ("new ceasefire proposal", "favor", 1),
         ("rent cap", "against", 1),
     }
+    hits = get(stances_api, "/api/search").json()["hits"]
+    assert hits and all("quotes" not in h for h in hits), "quotes are the page's, not the JSON's"
     too_long = get(stances_api, "/api/search", target="x" * 201)
     assert too_long.status_code == 422 and "target" in too_long.text
 

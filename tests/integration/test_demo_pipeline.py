@@ -139,7 +139,7 @@ def test_cli_demo_then_search(tmp_path: Path) -> None:
         "stances",
     }
     assert "<mark>" in hit["snippet"]
-    assert set(data["facets"]) == {"entities", "sources", "stances", "dates"}
+    assert set(data["facets"]) == {"entities", "sources", "stances", "targets", "dates"}
     assert all({"value", "count"} == set(v) for v in data["facets"]["sources"])
 
     human = newswire("search", "--speaker", "Lars Eriksen", db=db)
