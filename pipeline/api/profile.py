@@ -53,7 +53,10 @@ class EntityProfile(BaseModel):
     stances_held: list[StanceSummary]
     stances_received: list[StanceSummary]
     quotes: list[ProfileQuote]
-    stories_read: int = Field(description="How many of the latest stories stances come from.")
+    stories_read: int = Field(
+        description="How many of the latest stories naming it or with a stance on it"
+        " stances come from."
+    )
 
 
 def _same(a: str, b: str) -> bool:
@@ -76,10 +79,11 @@ def entity_profile(index: Index, name: str) -> EntityProfile | None:
     target_types: Counter[str] = Counter()
     targeted_ids: set[str] = set()
     for hit in hits.values():
-        for s in hit.stances:
+        # favor and against: a neutral stance is no position (as in the target filter)
+        for s in (s for s in hit.stances if s.stance in TARGET_LABELS):
             if _same(s.holder, name):
                 held[(s.target, s.target_type, s.stance)].append((s.evidence, hit.id))
-            if _same(s.target, name) and s.stance in TARGET_LABELS:
+            if _same(s.target, name):
                 received[(s.holder, "", s.stance)].append((s.evidence, hit.id))
                 target_types[s.target_type] += 1
                 targeted_ids.add(hit.id)

@@ -483,7 +483,11 @@ def stance_corpus() -> list[Article]:
             3,
             three,
             [said("Elena Vasquez", VASQUEZ, three)],
-            [held("Elena Vasquez", "favor", "new ceasefire proposal", three, None)],
+            [
+                held("Elena Vasquez", "favor", "new ceasefire proposal", three, None),
+                # a neutral stance: no position, so neither filtered on nor profiled
+                held("Elena Vasquez", "neutral", "rent cap", "at the council.", None),
+            ],
         ),
     ]  # fmt: skip
 
@@ -511,6 +515,8 @@ def stances_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]
         ({"target": "vasquez", "stance": "favor", "speaker": "marcus hale"}, {"stance-2"}),
         ({"target": "cap", "q": "shelves"}, {"stance-2"}),
         ({"target": "fire"}, set()),
+        ({"target": "rent cap"}, {"stance-2"}),  # story 3's stance on it is neutral
+        ({"target": "rent cap", "stance": "neutral"}, {"stance-3"}),
     ],
 )
 def test_target_parameter(stances_api: ApiServer, params: dict[str, str], ids: set[str]) -> None:
