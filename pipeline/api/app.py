@@ -72,7 +72,8 @@ def search_query(
     ] = None,
     speaker: Name = None,
     stance: Annotated[
-        StanceLabel | None, Query(description="With speaker: stances held by them.")
+        StanceLabel | None,
+        Query(description="With speaker and/or target: one stance (speaker its holder)."),
     ] = None,
     target: Annotated[
         str | None,
