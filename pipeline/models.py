@@ -191,7 +191,8 @@ class Stance(_Frozen):
     """A holder for or against a target, as the article states or reports it.
 
     ``target_type`` is the target entity's type, or ``ISSUE`` for a policy, bill,
-    proposal, claim…; ``start``/``end`` are character offsets of ``evidence`` in the body.
+    proposal, claim…; ``start``/``end`` are character offsets of ``evidence`` in the body
+    (0, 0 when unknown: documents stored before they were recorded).
     """
 
     holder: Name

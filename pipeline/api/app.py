@@ -72,7 +72,17 @@ def search_query(
     ] = None,
     speaker: Name = None,
     stance: Annotated[
-        StanceLabel | None, Query(description="With speaker: stances held by them.")
+        StanceLabel | None,
+        Query(description="With speaker and/or target: one stance (speaker its holder)."),
+    ] = None,
+    target: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="Only stories with a favor/against stance on this target (a name or"
+            " an issue; its words inside the target, any case). With stance and speaker:"
+            " one stance.",
+        ),
     ] = None,
     source: Name = None,
     language: Annotated[str | None, Query(max_length=10, pattern=r"^[A-Za-z-]+$")] = None,
@@ -93,6 +103,7 @@ def search_query(
         type=type,
         speaker=speaker or None,
         stance=stance,
+        target=target or None,
         source=source or None,
         language=language,
         since=_day(since),
@@ -363,6 +374,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 query.type,
                 query.speaker,
                 query.stance,
+                query.target,
                 query.source,
                 query.since,
                 query.until,

@@ -4,6 +4,7 @@ its filters (highlights, safe links, capped titles) and the timeline's layout.""
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,9 @@ from urllib.parse import urlencode, urlsplit
 
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
+
+from pipeline.index import TARGET_LABELS, Hit, SearchQuery, fold, target_matches
+from pipeline.models import Quote, Stance
 
 TEMPLATES = Path(__file__).parent / "templates"
 TITLE_CHARS = 300  # a title longer than this is an attack or an extraction slip
@@ -25,6 +29,7 @@ def templates() -> Jinja2Templates:
     env.env.filters["capped"] = capped
     env.env.tests["web_url"] = is_web_url
     env.env.globals["urlencode"] = urlencode
+    env.env.globals["quote_cards"] = quote_cards
     return env
 
 
@@ -83,3 +88,58 @@ def timeline(days: list[tuple[str, int]]) -> dict[str, Any]:
         "first": first.isoformat(),
         "last": last.isoformat(),
     }
+
+
+@dataclass(frozen=True)
+class QuoteCard:
+    """A quote (or a stance's evidence, when no quote carries it) with the stances whose
+    evidence overlaps it: its badges."""
+
+    speaker: str
+    text: str
+    direct: bool
+    stances: list[Stance]
+
+
+def overlaps(quote: Quote, stance: Stance) -> bool:
+    """Whether ``stance``'s evidence overlaps ``quote``: by body offsets when both have
+    them, else by text (one contains the other, folded)."""
+    if quote.end > quote.start and stance.end > stance.start:
+        return stance.start < quote.end and quote.start < stance.end
+    a, b = fold(quote.text), fold(stance.evidence)
+    return bool(a and b) and (a in b or b in a)
+
+
+def wanted(stance: Stance, query: SearchQuery | None) -> bool:
+    """Whether ``stance`` is one the query's stance filters ask for (so its card shows
+    first: the reason the story matched)."""
+    if query is None or not (query.stance or fold(query.target or "")):
+        return False
+    if query.stance and stance.stance != query.stance:
+        return False
+    if not query.stance and stance.stance not in TARGET_LABELS:
+        return False
+    if query.speaker and fold(stance.holder) != fold(query.speaker):
+        return False
+    return not query.target or target_matches(stance.target, query.target)
+
+
+def quote_cards(hit: Hit, query: SearchQuery | None = None, limit: int = 3) -> list[QuoteCard]:
+    """A hit's cards: each quote badged with the stances its text carries, then each
+    stance no quote carries as a card of its evidence (one card per evidence). Cards
+    with a stance the query asks for come first, then cards with stances; at most
+    ``limit``."""
+    cards: list[QuoteCard] = []
+    carried: set[int] = set()
+    for q in hit.quotes:
+        mine = [i for i, s in enumerate(hit.stances) if overlaps(q, s)]
+        carried.update(mine)
+        cards.append(QuoteCard(q.speaker, q.text, q.direct, [hit.stances[i] for i in mine]))
+    loose: dict[tuple[str, int, int], list[Stance]] = {}
+    for i, s in enumerate(hit.stances):
+        if i not in carried:
+            loose.setdefault((s.evidence, s.start, s.end), []).append(s)
+    cards += [QuoteCard(ss[0].holder, ss[0].evidence, False, ss) for ss in loose.values()]
+    return sorted(
+        cards, key=lambda c: (not any(wanted(s, query) for s in c.stances), not c.stances)
+    )[:limit]

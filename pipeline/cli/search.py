@@ -36,6 +36,14 @@ def search(
     stance: Annotated[
         str | None, typer.Option(help="favor, against or neutral (with --speaker: held by them).")
     ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            help="Only stories with a favor/against stance on this target (a name or an"
+            " issue; its words inside the target, any case); with --stance and --speaker,"
+            " one stance."
+        ),
+    ] = None,
     source: Annotated[str | None, typer.Option(help="Only stories from this domain.")] = None,
     language: Annotated[
         str | None, typer.Option(help="Only stories in this language (en).")
@@ -59,6 +67,7 @@ def search(
         type=type,
         speaker=speaker,
         stance=stance,
+        target=target or None,
         source=source,
         language=language,
         since=parse_date(since, "since"),
@@ -116,6 +125,11 @@ def print_result(result: SearchResult, offset: int) -> None:
             )
         out.print("[dim]sources:[/dim] " + _counts([(v.value, v.count) for v in f.sources]))
         out.print("[dim]stances:[/dim] " + _counts([(v.value, v.count) for v in f.stances]))
+        if f.targets:
+            out.print(
+                "[dim]targets:[/dim] "
+                + _counts([(f"{v.value}: {v.stance}", v.count) for v in f.targets])
+            )
         if f.dates:
             out.print(f"[dim]dates:[/dim] {escape(f.dates[0].value)} … {escape(f.dates[-1].value)}")
     if result.next_cursor:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pipeline.errors import InputError
 from pipeline.index.base import (
     FACET_SIZE,
+    TARGET_LABELS,
     TEXT_WEIGHTS,
     EntityName,
     Facets,
@@ -22,7 +23,10 @@ from pipeline.index.base import (
     SearchQuery,
     SearchResult,
     Sort,
+    TargetValue,
+    fold,
     search_texts,
+    target_matches,
 )
 from pipeline.index.cursor import decode_cursor, encode_cursor
 from pipeline.index.sqlite import SqliteIndex
@@ -30,6 +34,7 @@ from pipeline.settings import Settings
 
 __all__ = [
     "FACET_SIZE",
+    "TARGET_LABELS",
     "TEXT_WEIGHTS",
     "EntityName",
     "FacetValue",
@@ -40,10 +45,13 @@ __all__ = [
     "SearchQuery",
     "SearchResult",
     "Sort",
+    "TargetValue",
     "decode_cursor",
     "encode_cursor",
+    "fold",
     "open_index",
     "search_texts",
+    "target_matches",
 ]
 
 

@@ -3,6 +3,7 @@ and the facts every backend shares (full-text fields and their weights)."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -10,7 +11,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from pipeline.models import Article, Entity, Stance
+from pipeline.models import Article, Entity, Quote, Stance
 
 Sort = Literal["relevance", "date"]
 
@@ -21,6 +22,12 @@ class SearchQuery:
 
     ``cursor`` (from a previous result's ``next_cursor``) pages deeply without
     ``offset``'s cost; with no words, ``relevance`` sorts by date.
+
+    ``speaker`` alone names a quoted speaker; with ``stance`` or ``target`` it names
+    the holder, and the three are one condition on one stance ("Smith against the
+    ceasefire proposal"), the story need not quote Smith. ``target`` matches a stance's target
+    as a whole-word phrase inside it, any case (``target_matches``), and without
+    ``stance`` only favor and against stances count.
     """
 
     text: str = ""
@@ -28,6 +35,7 @@ class SearchQuery:
     type: str | None = None
     speaker: str | None = None
     stance: str | None = None
+    target: str | None = None
     source: str | None = None
     language: str | None = None
     since: datetime | None = None
@@ -49,6 +57,8 @@ class Hit(BaseModel):
     score: float
     entities: list[Entity] = Field(default_factory=list)
     stances: list[Stance] = Field(default_factory=list)
+    # for the page's quote cards; not part of the search JSON (the contract's hit fields)
+    quotes: list[Quote] = Field(default_factory=list, exclude=True)
 
 
 class FacetValue(BaseModel):
@@ -56,10 +66,20 @@ class FacetValue(BaseModel):
     count: int
 
 
+class TargetValue(FacetValue):
+    """Stories holding ``stance`` on ``value`` (a stance target), with the target's
+    most common type (an entity type, or ``ISSUE``)."""
+
+    stance: str
+    type: str
+
+
 class Facets(BaseModel):
     entities: dict[str, list[FacetValue]] = Field(default_factory=dict)
     sources: list[FacetValue] = Field(default_factory=list)
     stances: list[FacetValue] = Field(default_factory=list)
+    # the FACET_SIZE targets with the most favor/against stories, each split by label
+    targets: list[TargetValue] = Field(default_factory=list)
     dates: list[FacetValue] = Field(default_factory=list)  # stories per day, oldest first
 
 
@@ -79,6 +99,27 @@ class SearchResult(BaseModel):
 
 
 FACET_SIZE = 10
+
+# The labels a target filter (without ``stance``) and the targets facet count: a
+# neutral stance is no position on its target.
+TARGET_LABELS = ("favor", "against")
+
+
+def fold(text: str) -> str:
+    """``text`` lower-cased, without accents, its spaces collapsed: how every backend
+    compares targets (the engines' ``folded`` normalizer does the same at index time)."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(bare.lower().split())
+
+
+def target_matches(target: str, wanted: str) -> bool:
+    """Whether a stance on ``target`` matches the filter ``wanted``: the folded filter is
+    the folded target or a run of its whole words ("ceasefire" matches "ceasefire
+    proposal", "fire" does not). The backends implement this rule; this is its
+    reference."""
+    return f" {fold(wanted)} " in f" {fold(target)} " if fold(wanted) else False
+
 
 # The full-text fields and their relevance weights, one table for every backend:
 # Elasticsearch and OpenSearch boost these fields (``dsl.py``); SQLite passes the weights

@@ -16,6 +16,7 @@ from typing import Any
 from pipeline.errors import InputError
 from pipeline.index.base import (
     FACET_SIZE,
+    TARGET_LABELS,
     TEXT_WEIGHTS,
     EntityName,
     Facets,
@@ -23,6 +24,8 @@ from pipeline.index.base import (
     Hit,
     SearchQuery,
     SearchResult,
+    TargetValue,
+    fold,
     search_texts,
 )
 from pipeline.index.cursor import decode_cursor, encode_cursor
@@ -97,19 +100,28 @@ def _text_query(node: Node) -> dict[str, Any]:
 
 def _filters(q: SearchQuery) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
+    inner: list[dict[str, Any]]
     if q.entity or q.type:
-        inner: list[dict[str, Any]] = []
+        inner = []
         if q.entity:
             inner.append({"term": {"entities.terms": q.entity.strip()}})
         if q.type:
             inner.append({"term": {"entities.type": q.type.strip().upper()}})
         out.append({"nested": {"path": "entities", "query": {"bool": {"filter": inner}}}})
-    if q.speaker:
+    target = fold(q.target or "")  # no words: no target filter
+    if q.speaker and not (q.stance or target):  # with those, the speaker holds a stance
         out.append({"term": {"quotes.speaker": q.speaker.strip()}})
-    if q.stance:
-        inner = [{"term": {"stances.stance": q.stance.strip().lower()}}]
-        if q.speaker:  # "holder X, stance S" is one condition on one stance
+    if q.stance or target:
+        # "holder X, stance S, target T" is one condition on one stance
+        inner = [
+            {"term": {"stances.stance": q.stance.strip().lower()}}
+            if q.stance
+            else {"terms": {"stances.stance": list(TARGET_LABELS)}}
+        ]
+        if q.speaker:
             inner.append({"term": {"stances.holder": q.speaker.strip()}})
+        if target:
+            inner.append(_target_query(target))
         out.append({"nested": {"path": "stances", "query": {"bool": {"filter": inner}}}})
     if q.source:
         src = q.source.strip().lower().removeprefix("www.")
@@ -135,6 +147,25 @@ def _filters(q: SearchQuery) -> list[dict[str, Any]]:
             bounds["lte"] = utc(q.until).isoformat()
         out.append({"range": {"published_at": bounds}})
     return out
+
+
+def _target_query(folded: str) -> dict[str, Any]:
+    """Stances whose target holds the words ``folded`` (``base.fold``) as a run of whole
+    words (``base.target_matches``): the whole target, its start, its end or its middle.
+    The target keyword is folded at index time by the mapping's normalizer."""
+    words = _wildcard_literal(folded)
+    field = "stances.target"
+    return {
+        "bool": {
+            "should": [
+                {"term": {field: folded}},
+                {"wildcard": {field: {"value": f"{words} *"}}},
+                {"wildcard": {field: {"value": f"* {words}"}}},
+                {"wildcard": {field: {"value": f"* {words} *"}}},
+            ],
+            "minimum_should_match": 1,
+        }
+    }
 
 
 def _wildcard_literal(text: str) -> str:
@@ -175,7 +206,33 @@ def _aggregations() -> dict[str, Any]:
                 "labels": {
                     "terms": {"field": "stances.stance", "size": 3},
                     "aggs": {"articles": {"reverse_nested": {}}},
-                }
+                },
+                "positions": {
+                    "filter": {"terms": {"stances.stance": list(TARGET_LABELS)}},
+                    "aggs": {
+                        "targets": {
+                            "terms": {
+                                "field": "stances.target.raw",
+                                "size": FACET_SIZE,
+                                "order": [{"articles": "desc"}, {"_key": "asc"}],
+                            },
+                            "aggs": {
+                                "articles": {"reverse_nested": {}},
+                                "labels": {
+                                    "terms": {"field": "stances.stance", "size": 3},
+                                    "aggs": {"articles": {"reverse_nested": {}}},
+                                },
+                                "type": {
+                                    "terms": {
+                                        "field": "stances.target_type",
+                                        "size": 1,
+                                        "order": [{"_count": "desc"}, {"_key": "asc"}],
+                                    }
+                                },
+                            },
+                        }
+                    },
+                },
             },
         },
         "dates": {
@@ -247,6 +304,7 @@ def to_result(resp: dict[str, Any], q: SearchQuery) -> SearchResult:
                     {k: v for k, v in e.items() if k != "terms"} for e in src.get("entities", [])
                 ][:10],
                 stances=src.get("stances", []),
+                quotes=src.get("quotes", []),
             )
         )
     total = resp["hits"]["total"]
@@ -275,12 +333,23 @@ def _facets(aggs: dict[str, Any] | None) -> Facets:
         ),
         key=lambda v: (-v.count, v.value),
     )
+    targets: list[TargetValue] = []
+    for t in aggs["stances"]["positions"]["targets"]["buckets"]:
+        kind = t["type"]["buckets"][0]["key"] if t["type"]["buckets"] else "ISSUE"
+        labels = sorted(
+            ((b["key"], b["articles"]["doc_count"]) for b in t["labels"]["buckets"]),
+            key=lambda kv: (-kv[1], kv[0]),
+        )
+        targets += [
+            TargetValue(value=t["key"], stance=label, type=kind, count=n) for label, n in labels
+        ]
     return Facets(
         entities=dict(sorted(entities.items(), key=lambda kv: -sum(v.count for v in kv[1]))),
         sources=[
             FacetValue(value=b["key"], count=b["doc_count"]) for b in aggs["sources"]["buckets"]
         ],
         stances=stances,
+        targets=targets,
         dates=[
             FacetValue(value=b["key_as_string"], count=b["doc_count"])
             for b in aggs["dates"]["buckets"]

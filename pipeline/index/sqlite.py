@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 from pipeline.index.base import (
     FACET_SIZE,
+    TARGET_LABELS,
     TEXT_WEIGHTS,
     EntityName,
     Facets,
@@ -19,6 +21,8 @@ from pipeline.index.base import (
     Hit,
     SearchQuery,
     SearchResult,
+    TargetValue,
+    fold,
     search_texts,
 )
 from pipeline.index.cursor import decode_cursor, encode_cursor
@@ -61,7 +65,8 @@ CREATE INDEX IF NOT EXISTS article_quotes_speaker ON article_quotes (speaker COL
 CREATE INDEX IF NOT EXISTS article_quotes_article ON article_quotes (article_id);
 CREATE TABLE IF NOT EXISTS article_stances (
     article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
-    holder TEXT NOT NULL, target TEXT NOT NULL, stance TEXT NOT NULL
+    holder TEXT NOT NULL, target TEXT NOT NULL, stance TEXT NOT NULL,
+    target_type TEXT NOT NULL DEFAULT 'ISSUE'
 );
 CREATE INDEX IF NOT EXISTS article_stances_article ON article_stances (article_id);
 """
@@ -77,6 +82,19 @@ class SqliteIndex(SqliteDatabase):
 
     def __init__(self, path: Path) -> None:
         super().__init__(path, _SCHEMA)
+        # targets compare folded (base.fold), as the engines' normalizer folds them
+        self._conn.create_function("fold", 1, fold, deterministic=True)
+
+    def _migrate(self) -> None:
+        """A database from before stance target types gets the column, filled from the
+        stored documents (their stances load with the model's default type)."""
+        columns = {r["name"] for r in self._conn.execute("PRAGMA table_info(article_stances)")}
+        if "target_type" in columns:
+            return
+        self._conn.execute(
+            "ALTER TABLE article_stances ADD COLUMN target_type TEXT NOT NULL DEFAULT 'ISSUE'"
+        )
+        self.reindex()
 
     # writes ---------------------------------------------------------------
 
@@ -120,8 +138,9 @@ class SqliteIndex(SqliteDatabase):
             {(a.id, q.speaker, q.speaker_type) for q in a.quotes},
         )
         c.executemany(
-            "INSERT INTO article_stances VALUES (?,?,?,?)",
-            [(a.id, s.holder, s.target, s.stance) for s in a.stances],
+            "INSERT INTO article_stances(article_id, holder, target, stance, target_type)"
+            " VALUES (?,?,?,?,?)",
+            [(a.id, s.holder, s.target, s.stance, s.target_type) for s in a.stances],
         )
 
     def _delete(self, article_id: str) -> bool:
@@ -283,18 +302,29 @@ class SqliteIndex(SqliteDatabase):
                 cond.append("t.type = ?")
                 params.append(q.type.strip().upper())
             where.append(f"EXISTS (SELECT 1 FROM entity_terms t WHERE {' AND '.join(cond)})")
-        if q.speaker:
+        target = fold(q.target or "")  # no words: no target filter
+        if q.speaker and not (q.stance or target):  # with those, the speaker holds a stance
             where.append(
                 "EXISTS (SELECT 1 FROM article_quotes s WHERE s.article_id = a.id"
                 " AND s.speaker = ? COLLATE NOCASE)"
             )
             params.append(q.speaker.strip())
-        if q.stance:
-            cond = ["st.article_id = a.id", "st.stance = ?"]
-            params.append(q.stance.strip().lower())
-            if q.speaker:  # "holder X, stance S" is one condition on one stance
+        if q.stance or target:
+            # "holder X, stance S, target T" is one condition on one stance
+            cond = ["st.article_id = a.id"]
+            if q.stance:
+                cond.append("st.stance = ?")
+                params.append(q.stance.strip().lower())
+            else:
+                cond.append(f"st.stance IN ({','.join('?' * len(TARGET_LABELS))})")
+                params += TARGET_LABELS
+            if q.speaker:
                 cond.append("st.holder = ? COLLATE NOCASE")
                 params.append(q.speaker.strip())
+            if target:
+                # the filter's words as a run of whole words of the target (target_matches)
+                cond.append("(' ' || fold(st.target) || ' ') LIKE ? ESCAPE '\\'")
+                params.append(f"% {_like_literal(target)} %")
             where.append(f"EXISTS (SELECT 1 FROM article_stances st WHERE {' AND '.join(cond)})")
         if q.source:
             # the site itself or a subdomain of it; the name's own % and _ are literal
@@ -340,6 +370,7 @@ class SqliteIndex(SqliteDatabase):
                 params,
             )
         ]
+        targets = self._targets(ids_sql, params)
         dates = [
             FacetValue(value=r["day"], count=r["n"])
             for r in c.execute(
@@ -348,7 +379,44 @@ class SqliteIndex(SqliteDatabase):
                 params,
             )
         ]
-        return Facets(entities=entities, sources=sources, stances=stances, dates=dates)
+        return Facets(
+            entities=entities, sources=sources, stances=stances, targets=targets, dates=dates
+        )
+
+    def _targets(self, ids_sql: str, params: list[Any]) -> list[TargetValue]:
+        """The FACET_SIZE targets with the most favor/against stories (ties by name),
+        each split by label (most stories first), typed by their most common type."""
+        stories: dict[str, set[str]] = defaultdict(set)
+        by_label: dict[tuple[str, str], set[str]] = defaultdict(set)
+        types: dict[str, Counter[str]] = defaultdict(Counter)
+        rows = self._conn.execute(
+            "SELECT article_id, target, stance, target_type FROM article_stances"
+            f" WHERE article_id IN ({ids_sql})"
+            f" AND stance IN ({','.join('?' * len(TARGET_LABELS))})",
+            [*params, *TARGET_LABELS],
+        )
+        for r in rows:
+            stories[r["target"]].add(r["article_id"])
+            by_label[(r["target"], r["stance"])].add(r["article_id"])
+            types[r["target"]][r["target_type"]] += 1
+        top = sorted(stories, key=lambda t: (-len(stories[t]), t))[:FACET_SIZE]
+        out: list[TargetValue] = []
+        for target in top:
+            kind = min(types[target].items(), key=lambda kv: (-kv[1], kv[0]))[0]
+            labels = sorted(
+                (label for label in TARGET_LABELS if (target, label) in by_label),
+                key=lambda label: (-len(by_label[(target, label)]), label),
+            )
+            out += [
+                TargetValue(
+                    value=target,
+                    stance=label,
+                    type=kind,
+                    count=len(by_label[(target, label)]),
+                )
+                for label in labels
+            ]
+        return out
 
 
 def _like_literal(text: str) -> str:
@@ -375,4 +443,5 @@ def _hit(doc_json: str, rank: float, snippet: str | None) -> Hit:
         score=round(-float(rank), 4) + 0.0,
         entities=doc.get("entities", [])[:10],
         stances=doc.get("stances", []),
+        quotes=doc.get("quotes", []),
     )

@@ -7,11 +7,14 @@ import re
 import shutil
 import sqlite3
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
+from pipeline.index.sqlite import SqliteIndex
+from pipeline.models import Article, Entity, Quote, Stance
 from tests.integration.api_server import API_KEY, ApiServer
 
 pytestmark = pytest.mark.integration
@@ -392,3 +395,192 @@ def test_health_is_503_when_the_database_is_garbage_from_the_start(tmp_path: Pat
         assert "database" in r.json()["index"]["error"]
     finally:
         server.stop()
+
+
+# stance targets ------------------------------------------------------------------------
+
+HALE = "We will not sign this ceasefire proposal as written."
+VASQUEZ = "The ceasefire proposal deserves a fair hearing today."
+RAMAN = "The rent cap will empty our shelves by spring."
+
+
+def stance_article(n: int, body: str, quotes: list[Quote], stances: list[Stance]) -> Article:
+    return Article(
+        id=f"stance-{n}",
+        url=f"https://stances.example/{n}",
+        canonical_url=f"https://stances.example/{n}",
+        source="stances.example",
+        title=f"Where they stand {n}",
+        body=body,
+        published_at=datetime(2026, 11, n, tzinfo=UTC),
+        entities=[
+            Entity(name=name, type="PERSON", mentions=1, salience=0.5)
+            for name in ("Marcus Hale", "Elena Vasquez", "Lena Berg")
+            if name in body
+        ],
+        quotes=quotes,
+        stances=stances,
+    )
+
+
+def said(speaker: str, text: str, body: str) -> Quote:
+    start = body.index(text)
+    return Quote(
+        speaker=speaker,
+        speaker_type="PERSON",
+        cue="said",
+        text=text,
+        direct=True,
+        start=start,
+        end=start + len(text),
+    )
+
+
+def held(holder: str, label: str, target: str, evidence: str, body: str | None) -> Stance:
+    """A stance with its evidence's offsets in ``body`` (none when ``body`` is None: a
+    document stored before stances had them)."""
+    start = body.index(evidence) if body else 0
+    return Stance(
+        holder=holder,
+        target=target,
+        target_type="PERSON" if target == "Elena Vasquez" else "ISSUE",
+        stance=label,  # type: ignore[arg-type]
+        confidence=0.8,
+        evidence=evidence,
+        start=start,
+        end=start + len(evidence) if body else 0,
+    )
+
+
+def stance_corpus() -> list[Article]:
+    one = f'Marcus Hale said: "{HALE}" Elena Vasquez replied: "{VASQUEZ}"'
+    two = f'Lena Berg said: "{RAMAN}" Marcus Hale praised Elena Vasquez.'
+    three = f'Elena Vasquez said "{VASQUEZ}" at the council.'
+    return [
+        # the stances listed in the other order than the quotes: a card takes the one
+        # its quote carries, by offsets, not the one beside it
+        stance_article(
+            1,
+            one,
+            [said("Marcus Hale", HALE, one), said("Elena Vasquez", VASQUEZ, one)],
+            [
+                held("Elena Vasquez", "favor", "ceasefire proposal", f'replied: "{VASQUEZ}"', one),
+                held("Marcus Hale", "against", "ceasefire proposal", f'said: "{HALE}"', one),
+            ],
+        ),
+        # a stance no quote carries gets its own card
+        stance_article(
+            2,
+            two,
+            [said("Lena Berg", RAMAN, two)],
+            [
+                held("Marcus Hale", "favor", "Elena Vasquez", "Marcus Hale praised Elena Vasquez.", two),
+                held("Lena Berg", "against", "rent cap", RAMAN, two),
+            ],
+        ),
+        # no offsets (an older document): the evidence holding the quote's text
+        stance_article(
+            3,
+            three,
+            [said("Elena Vasquez", VASQUEZ, three)],
+            [
+                held("Elena Vasquez", "favor", "new ceasefire proposal", three, None),
+                # a neutral stance: no position, so neither filtered on nor profiled
+                held("Elena Vasquez", "neutral", "rent cap", "at the council.", None),
+            ],
+        ),
+    ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def stances_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    """A server over stories written by us whose stances have issue targets."""
+    db = tmp_path_factory.mktemp("stances") / "stances.db"
+    index = SqliteIndex(db)
+    index.upsert_many(stance_corpus())
+    index.close()
+    server = ApiServer(db, db.parent / "api.log")
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize(
+    ("params", "ids"),
+    [
+        ({"target": "ceasefire proposal"}, {"stance-1", "stance-3"}),
+        ({"target": "Ceasefire"}, {"stance-1", "stance-3"}),
+        ({"target": "ceasefire proposal", "stance": "against"}, {"stance-1"}),
+        # one stance: Hale is against the proposal and for Vasquez, never for the proposal
+        ({"target": "ceasefire", "stance": "favor", "speaker": "Marcus Hale"}, set()),
+        ({"target": "vasquez", "stance": "favor", "speaker": "marcus hale"}, {"stance-2"}),
+        ({"target": "cap", "q": "shelves"}, {"stance-2"}),
+        ({"target": "fire"}, set()),
+        ({"target": "rent cap"}, {"stance-2"}),  # story 3's stance on it is neutral
+        ({"target": "rent cap", "stance": "neutral"}, {"stance-3"}),
+    ],
+)
+def test_target_parameter(stances_api: ApiServer, params: dict[str, str], ids: set[str]) -> None:
+    body = get(stances_api, "/api/search", limit=100, **params).json()
+    assert {h["id"] for h in body["hits"]} == ids and body["total"] == len(ids)
+
+
+def test_targets_facet_in_the_api(stances_api: ApiServer) -> None:
+    targets = get(stances_api, "/api/search").json()["facets"]["targets"]
+    assert all(set(t) == {"value", "stance", "type", "count"} for t in targets)
+    assert {(t["value"], t["type"]) for t in targets} >= {
+        ("Elena Vasquez", "PERSON"),
+        ("rent cap", "ISSUE"),
+    }
+    assert {(t["value"], t["stance"], t["count"]) for t in targets} == {
+        ("ceasefire proposal", "against", 1),
+        ("ceasefire proposal", "favor", 1),
+        ("Elena Vasquez", "favor", 1),
+        ("new ceasefire proposal", "favor", 1),
+        ("rent cap", "against", 1),
+    }
+    hits = get(stances_api, "/api/search").json()["hits"]
+    assert hits and all("quotes" not in h for h in hits), "quotes are the page's, not the JSON's"
+    too_long = get(stances_api, "/api/search", target="x" * 201)
+    assert too_long.status_code == 422 and "target" in too_long.text
+
+
+def test_profiles_of_issues_and_of_their_holders(stances_api: ApiServer) -> None:
+    issue = get(stances_api, "/api/entities/Ceasefire Proposal").json()
+    assert (issue["type"], issue["stories"], issue["stances_held"]) == ("ISSUE", 1, [])
+    assert {(s["other"], s["stance"]) for s in issue["stances_received"]} == {
+        ("Marcus Hale", "against"),
+        ("Elena Vasquez", "favor"),
+    }
+    assert get(stances_api, "/api/entities/cease").status_code == 404, "no target is 'cease'"
+    assert get(stances_api, "/api/entities/ceasefire").status_code == 404, "only longer ones"
+    vasquez = get(stances_api, "/api/entities/Elena Vasquez").json()
+    assert vasquez["type"] == "PERSON"
+    assert [(s["other"], s["stance"]) for s in vasquez["stances_received"]] == [
+        ("Marcus Hale", "favor")
+    ]
+    assert {(s["other"], s["other_type"]) for s in vasquez["stances_held"]} == {
+        ("ceasefire proposal", "ISSUE"),
+        ("new ceasefire proposal", "ISSUE"),
+    }
+
+
+def cards(page: str) -> list[str]:
+    return re.findall(r"<blockquote class=\"quote[^\"]*\">(.*?)</blockquote>", page, re.S)
+
+
+def test_quote_cards_wear_their_own_badges(stances_api: ApiServer) -> None:
+    page = get(stances_api, "/", sort="date").text
+    found = {c.split("</p>")[0]: re.findall(r'class="badge (\w+)"', c) for c in cards(page)}
+    # the quotes themselves, in quotation marks, each with the stance it carries
+    assert {f"“{HALE}”", f"“{VASQUEZ}”", f"“{RAMAN}”"} <= {p.strip()[3:] for p in found}
+    by_quote = {
+        text: badges for p, badges in found.items() for text in (HALE, VASQUEZ, RAMAN) if text in p
+    }
+    assert by_quote[HALE] == ["against"] and by_quote[VASQUEZ] == ["favor"]
+    assert by_quote[RAMAN] == ["against"]
+    assert any(
+        "Marcus Hale praised Elena Vasquez." in p and b == ["favor"] for p, b in found.items()
+    )
+    # the sidebar: each target with its label filters on click
+    assert "ceasefire proposal (against)" in page
+    assert "/?sort=date&amp;target=ceasefire+proposal&amp;stance=against" in page

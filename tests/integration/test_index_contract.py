@@ -17,10 +17,10 @@ import pytest
 from pipeline.analyze import analyze_batch, to_article
 from pipeline.demo.server import canonical_url, corpus, render_page
 from pipeline.extract import extract_html
-from pipeline.index import Index, SearchQuery, SearchResult
+from pipeline.index import TARGET_LABELS, Index, SearchQuery, SearchResult, target_matches
 from pipeline.index.engine import EngineIndex
 from pipeline.index.sqlite import SqliteIndex
-from pipeline.models import Article
+from pipeline.models import Article, Stance
 from pipeline.query import parse, positive
 from tests.integration.es_compat_proxy import CompatProxy
 
@@ -29,17 +29,59 @@ pytestmark = pytest.mark.integration
 BACKENDS = ["sqlite", "opensearch", "elasticsearch-on-opensearch", "elasticsearch"]
 
 
+# Stories written by us whose stances hold issue targets, as the stance extraction gives
+# them: one issue in two cases and with accents, a longer issue holding it, a neutral
+# stance, a word that is only part of a target's word, the engines' and LIKE's
+# wildcards. (holder, target, target_type, stance) per story.
+STANCE_STORIES: list[list[tuple[str, str, str, str]]] = [
+    [("Marcus Hale", "ceasefire proposal", "ISSUE", "against"), ("Marcus Hale", "Elena Vasquez", "PERSON", "favor")],
+    [("Elena Vasquez", "Ceasefire Proposal", "ISSUE", "favor")],
+    [("Priya Raman", "new ceasefire proposal", "ISSUE", "against")],
+    [("Priya Raman", "ceasefire proposal", "ISSUE", "neutral")],
+    [("Marcus Hale", "fire code", "ISSUE", "against"), ("Lena Berg", "Zürich plan", "ISSUE", "favor")],
+    [("Lena Berg", "50% rent cap", "ISSUE", "favor"), ("Lena Berg", "rent* freeze", "ISSUE", "against")],
+]  # fmt: skip
+
+
+def stance_story(n: int, stances: list[tuple[str, str, str, str]]) -> Article:
+    body = " ".join(f"{h} spoke on the {t} at the council." for h, t, _, _ in stances)
+    return Article(
+        id=f"stance-story-{n}",
+        url=f"https://stances.example/{n}",
+        canonical_url=f"https://stances.example/{n}",
+        source="stances.example",
+        title=f"Where they stand, part {n}",
+        body=body,
+        published_at=datetime(2026, 11, 1 + n, tzinfo=UTC),
+        stances=[
+            Stance(
+                holder=h,
+                target=t,
+                target_type=kind,
+                stance=label,  # type: ignore[arg-type]
+                confidence=0.8,
+                evidence=f"{h} spoke on the {t} at the council.",
+            )
+            for h, t, kind, label in stances
+        ],
+    )
+
+
 @pytest.fixture(scope="module")
 def articles(nlp) -> list[Article]:  # type: ignore[no-untyped-def]
-    """The demo corpus, analysed once: realistic entities, quotes and stances."""
+    """The demo corpus, analysed once (realistic entities, quotes and stances), and
+    the stance stories above."""
     feeds, demo = corpus()
     by_slug = {f.slug: f for f in feeds}
     pages = [(a, extract_html(render_page(by_slug[a.feed], a))) for a in demo]
     extracted = [x.model_copy(update={"published_at": a.date}) for a, x in pages if x is not None]
     analyses = analyze_batch(nlp, extracted)
     return [
-        to_article(x, an, url=canonical_url(by_slug[a.feed], a))
-        for (a, _), x, an in zip(pages, extracted, analyses, strict=True)
+        *(
+            to_article(x, an, url=canonical_url(by_slug[a.feed], a))
+            for (a, _), x, an in zip(pages, extracted, analyses, strict=True)
+        ),
+        *(stance_story(n, stances) for n, stances in enumerate(STANCE_STORIES)),
     ]
 
 
@@ -124,6 +166,16 @@ QUERIES = {
     "everything": SearchQuery(),
     "nothing": SearchQuery(text="zeppelin"),
     "words-and-filters": SearchQuery(text="plan", source="harbortimes.example", stance="favor"),
+    "target": SearchQuery(target="ceasefire"),
+    "target-any-case": SearchQuery(target="CEASEFIRE PROPOSAL"),
+    "target-stance": SearchQuery(target="ceasefire proposal", stance="against"),
+    "target-neutral": SearchQuery(target="ceasefire proposal", stance="neutral"),
+    "speaker-stance-target": SearchQuery(speaker="marcus hale", stance="favor", target="vasquez"),
+    "target-part-of-a-word": SearchQuery(target="fire"),
+    "target-accents": SearchQuery(target="zurich plan"),
+    "target-wildcards": SearchQuery(target="rent*"),
+    "target-percent": SearchQuery(target="50% rent"),
+    "target-and-words": SearchQuery(text="council", target="proposal", sort="date"),
 }
 
 
@@ -142,6 +194,7 @@ def test_same_hits_and_facets(loaded: Index, reference: SqliteIndex, name: str) 
         want.facets.stances, key=lambda v: v.value
     )
     assert got.facets.dates == want.facets.dates
+    assert got.facets.targets == want.facets.targets
     assert got.facets.entities.keys() == want.facets.entities.keys()
     for etype, values in want.facets.entities.items():
         # ties at the cut-off may pick different names; counts line up
@@ -150,6 +203,37 @@ def test_same_hits_and_facets(loaded: Index, reference: SqliteIndex, name: str) 
         assert all("<mark>" in h.snippet for h in got.hits if h.snippet), "highlighted"
     if not q.text or q.sort == "date":
         assert [h.id for h in got.hits] == [h.id for h in want.hits], "date order is exact"
+
+
+@pytest.mark.parametrize(
+    ("target", "stance", "speaker"),
+    [
+        ("ceasefire", None, None),
+        ("Proposal", "against", None),
+        ("cease", None, None),
+        ("fire", None, None),
+        ("ZURICH", None, None),
+        ("rent* freeze", None, None),
+        ("rent", "against", "Lena Berg"),
+        ("Elena Vasquez", None, "Marcus Hale"),
+    ],
+)
+def test_target_filter_follows_the_rule(
+    loaded: Index, articles: list[Article], target: str, stance: str | None, speaker: str | None
+) -> None:
+    """Every backend picks the stories the reference rule picks, one stance at a time:
+    the target filter's folded words as a run of whole words of the stance's target."""
+    labels = (stance,) if stance else TARGET_LABELS
+    want = {
+        a.id
+        for a in articles
+        for s in a.stances
+        if s.stance in labels
+        and target_matches(s.target, target)
+        and (speaker is None or s.holder.casefold() == speaker.casefold())
+    }
+    got = _all(loaded, SearchQuery(target=target, stance=stance, speaker=speaker))
+    assert {h.id for h in got.hits} == want and got.total == len(want)
 
 
 @pytest.mark.parametrize("text", ["", "plan OR council"])

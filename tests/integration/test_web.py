@@ -103,6 +103,28 @@ def test_filter_by_stance_and_open_an_entity_page(
     screenshot(p, "screenshot-entity.png", tmp_path)
 
 
+def test_a_stance_target_in_the_sidebar_filters_on_click(api: ApiServer, page: object) -> None:
+    p: object = page
+    p.goto(api.url)  # type: ignore[attr-defined]
+    section = p.locator("aside.facets section", has_text="Stance targets")  # type: ignore[attr-defined]
+    entry = section.locator("li a").first
+    label = entry.inner_text()  # "target (stance)"
+    target, stance = label.rsplit(" (", 1)
+    stance = stance.removesuffix(")")
+    assert stance in ("favor", "against")
+    entry.click()
+    p.wait_for_url("**target=*")  # type: ignore[attr-defined]
+    query = parse_qs(urlsplit(p.url).query)  # type: ignore[attr-defined]
+    assert query["target"] == [target] and query["stance"] == [stance]
+    expected = total(api, target=target, stance=stance)
+    assert expected > 0 and p.locator("li.hit").count() == min(expected, 10)  # type: ignore[attr-defined]
+    # each story shown holds that stance on that target, on one of its cards
+    hits = p.locator("li.hit")  # type: ignore[attr-defined]
+    for i in range(hits.count()):
+        assert hits.nth(i).locator(f".quote .badge.{stance}").count() > 0
+    assert p.get_by_label("Target").input_value() == target  # type: ignore[attr-defined]
+
+
 def test_page_through_results(api: ApiServer, page: object) -> None:
     p: object = page
     p.goto(f"{api.url}/?sort=date&limit=7")  # type: ignore[attr-defined]

@@ -92,14 +92,36 @@ SINCE = datetime(2026, 11, 1, tzinfo=timezone(timedelta(hours=2)))
             [{"nested": {"path": "stances", "query": {"bool": {"filter": [
                 {"term": {"stances.stance": "against"}}]}}}}],
         ),
-        (  # with a speaker, the stance is one they hold: one nested condition
+        (  # with a stance, the speaker is its holder: one nested condition, no quote needed
             SearchQuery(speaker="Hale", stance="favor"),
             [
-                {"term": {"quotes.speaker": "Hale"}},
                 {"nested": {"path": "stances", "query": {"bool": {"filter": [
                     {"term": {"stances.stance": "favor"}}, {"term": {"stances.holder": "Hale"}}]}}}},
             ],
         ),
+        (  # a target alone: favor or against, its folded words inside the target
+            SearchQuery(target="  Ceasefire   Próposal "),
+            [{"nested": {"path": "stances", "query": {"bool": {"filter": [
+                {"terms": {"stances.stance": ["favor", "against"]}},
+                {"bool": {"should": [
+                    {"term": {"stances.target": "ceasefire proposal"}},
+                    {"wildcard": {"stances.target": {"value": "ceasefire proposal *"}}},
+                    {"wildcard": {"stances.target": {"value": "* ceasefire proposal"}}},
+                    {"wildcard": {"stances.target": {"value": "* ceasefire proposal *"}}},
+                ], "minimum_should_match": 1}}]}}}}],
+        ),
+        (  # holder, label and target: one condition on one stance
+            SearchQuery(speaker="Hale", stance="against", target="plan*"),
+            [{"nested": {"path": "stances", "query": {"bool": {"filter": [
+                {"term": {"stances.stance": "against"}}, {"term": {"stances.holder": "Hale"}},
+                {"bool": {"should": [
+                    {"term": {"stances.target": "plan*"}},
+                    {"wildcard": {"stances.target": {"value": "plan\\* *"}}},
+                    {"wildcard": {"stances.target": {"value": "* plan\\*"}}},
+                    {"wildcard": {"stances.target": {"value": "* plan\\* *"}}},
+                ], "minimum_should_match": 1}}]}}}}],
+        ),
+        (SearchQuery(target="   "), []),  # no words: no filter
         (SearchQuery(language=" EN "), [{"term": {"language": "en"}}]),
         (
             SearchQuery(since=SINCE),
@@ -207,7 +229,15 @@ def test_to_result_reads_hits_total_facets_and_cursor() -> None:
                 {"key": "Marcus Hale", "articles": {"doc_count": 3}}]}}]}},
             "sources": {"buckets": [{"key": "harbortimes.example", "doc_count": 3}]},
             "stances": {"labels": {"buckets": [{"key": "favor", "articles": {"doc_count": 1}},
-                                               {"key": "against", "articles": {"doc_count": 2}}]}},
+                                               {"key": "against", "articles": {"doc_count": 2}}]},
+                        "positions": {"targets": {"buckets": [
+                            {"key": "ceasefire proposal", "articles": {"doc_count": 3},
+                             "labels": {"buckets": [{"key": "favor", "articles": {"doc_count": 1}},
+                                                    {"key": "against", "articles": {"doc_count": 2}}]},
+                             "type": {"buckets": [{"key": "ISSUE", "doc_count": 4}]}},
+                            {"key": "Marcus Hale", "articles": {"doc_count": 1},
+                             "labels": {"buckets": [{"key": "favor", "articles": {"doc_count": 1}}]},
+                             "type": {"buckets": [{"key": "PERSON", "doc_count": 1}]}}]}}},
             "dates": {"buckets": [{"key_as_string": "2026-11-02", "doc_count": 3}]},
         },
     }  # fmt: skip
@@ -216,6 +246,12 @@ def test_to_result_reads_hits_total_facets_and_cursor() -> None:
     assert (result.total, hit.id, hit.score) == (3, "a1", 2.3457)
     assert hit.snippet == "The <mark>bridge</mark> reopened"
     assert [(v.value, v.count) for v in result.facets.stances] == [("against", 2), ("favor", 1)]
+    assert [(v.value, v.stance, v.type, v.count) for v in result.facets.targets] == [
+        ("ceasefire proposal", "against", "ISSUE", 2),
+        ("ceasefire proposal", "favor", "ISSUE", 1),
+        ("Marcus Hale", "favor", "PERSON", 1),
+    ]
+    assert hit.quotes == ARTICLE.quotes, "cards badge quotes: hits carry them"
     assert result.facets.entities["PERSON"][0].value == "Marcus Hale"
     assert result.next_cursor == encode_cursor([2.3, "a1"]), "a full page has a next cursor"
     assert to_result(resp, SearchQuery(text="bridge", limit=10)).next_cursor is None
@@ -230,6 +266,23 @@ def test_one_weights_table_for_every_backend() -> None:
     fts = [c.strip() for c in columns[1].split(",")]
     assert [f"{c}_text" if c in ("quotes", "entities") else c for c in fts] == list(TEXT_WEIGHTS)
     assert sqlite_index._BM25 == "bm25(articles_fts, 6.0, 2.0, 1.0, 1.5, 3.0)"
+
+
+def test_targets_facet_counts_favor_and_against_by_raw_target() -> None:
+    aggs = search_body(SearchQuery())["aggs"]["stances"]["aggs"]["positions"]
+    assert aggs["filter"] == {"terms": {"stances.stance": ["favor", "against"]}}
+    terms = aggs["aggs"]["targets"]["terms"]
+    # as written (not folded), most stories first, ties by name: as SQLite ranks them
+    assert terms["field"] == "stances.target.raw"
+    assert terms["order"] == [{"articles": "desc"}, {"_key": "asc"}]
+
+
+def test_the_mapping_holds_every_stance_field() -> None:
+    # the mapping is strict: a stance field it lacks would refuse every document
+    stances = load_mapping()["mappings"]["properties"]["stances"]
+    assert stances["type"] == "nested"
+    assert set(stances["properties"]) == set(Stance.model_fields)
+    assert stances["properties"]["target"]["fields"]["raw"] == {"type": "keyword"}
 
 
 def test_the_packaged_mapping_and_an_override(tmp_path: Path) -> None:

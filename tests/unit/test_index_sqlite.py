@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from pipeline.index import SearchQuery
+from pipeline.index import TARGET_LABELS, SearchQuery, target_matches
 from pipeline.index.sqlite import SqliteIndex
 from pipeline.models import Article, Entity, Quote, Stance
 
@@ -200,3 +202,132 @@ def test_dates_facet_and_language(index: SqliteIndex) -> None:
         ("2026-10-09", 1),
     ]
     assert index.search(SearchQuery(language="de")).total == 0
+
+
+# stance targets ------------------------------------------------------------------------
+
+# (holder, target, target_type, stance) per story: issues and entities as targets, the
+# same issue in other cases and accents, a longer issue containing it, a neutral stance,
+# a word that is only part of a target's word, and LIKE's own wildcards.
+TARGETED: dict[int, list[tuple[str, str, str, str]]] = {
+    1: [
+        ("Marcus Hale", "ceasefire proposal", "ISSUE", "against"),
+        ("Marcus Hale", "Elena Vasquez", "PERSON", "favor"),
+    ],
+    2: [("Elena Vasquez", "Ceasefire Proposal", "ISSUE", "favor")],
+    3: [("Priya Raman", "new ceasefire proposal", "ISSUE", "against")],
+    4: [("Priya Raman", "ceasefire proposal", "ISSUE", "neutral")],
+    5: [("Marcus Hale", "fire code", "ISSUE", "against"), ("Lena Berg", "Zürich plan", "ISSUE", "favor")],
+    6: [("Lena Berg", "50% rent cap", "ISSUE", "favor"), ("Marcus Hale", "Elena Vasquez", "PERSON", "against")],
+}  # fmt: skip
+
+
+def targeted(n: int) -> Article:
+    base = article(n, f"Story {n}", f"Story {n} reports who stands where on what.", day=n)
+    stances = [
+        Stance(
+            holder=h,
+            target=t,
+            target_type=kind,
+            stance=label,  # type: ignore[arg-type]
+            confidence=0.8,
+            evidence=f"{h} on {t}.",
+        )
+        for h, t, kind, label in TARGETED[n]
+    ]
+    return base.model_copy(update={"stances": stances})
+
+
+@pytest.fixture
+def issues(tmp_path: Path) -> SqliteIndex:
+    idx = SqliteIndex(tmp_path / "t.db")
+    idx.upsert_many([targeted(n) for n in TARGETED])
+    return idx
+
+
+def expected_ids(labels: tuple[str, ...], target: str, holder: str | None = None) -> set[str]:
+    """The stories the reference rule (``target_matches``) picks, one stance at a time."""
+    return {
+        f"id{n}"
+        for n, stances in TARGETED.items()
+        for h, t, _, label in stances
+        if label in labels
+        and target_matches(t, target)
+        and (holder is None or h.casefold() == holder.casefold())
+    }
+
+
+@pytest.mark.parametrize(
+    ("query", "want"),
+    [
+        ({"target": "ceasefire proposal"}, {"id1", "id2", "id3"}),  # any case; neutral not
+        ({"target": "CEASEFIRE"}, {"id1", "id2", "id3"}),  # whole words inside the target
+        ({"target": "proposal"}, {"id1", "id2", "id3"}),
+        ({"target": "new ceasefire proposal"}, {"id3"}),
+        ({"target": "fire"}, {"id5"}),  # "fire code", not "ceasefire"
+        ({"target": "cease"}, set()),
+        ({"target": "zurich"}, {"id5"}),  # accents folded
+        ({"target": "50% rent"}, {"id6"}),  # LIKE's % is literal
+        ({"target": "% rent"}, set()),
+        ({"target": "ceasefire", "stance": "against"}, {"id1", "id3"}),
+        ({"target": "ceasefire", "stance": "neutral"}, {"id4"}),
+        # holder, label and target: one condition on one stance
+        ({"target": "Elena Vasquez", "speaker": "marcus hale", "stance": "favor"}, {"id1"}),
+        ({"target": "ceasefire", "speaker": "Marcus Hale", "stance": "favor"}, set()),
+        ({"target": "vasquez", "speaker": "Marcus Hale"}, {"id1", "id6"}),
+        ({"target": "  "}, {f"id{n}" for n in TARGETED}),  # no words: no filter
+    ],
+)
+def test_target_filter(issues: SqliteIndex, query: dict[str, str], want: set[str]) -> None:
+    assert set(ids(issues, **query, limit=100)) == want
+    if query["target"].strip():
+        labels = (query["stance"],) if "stance" in query else TARGET_LABELS
+        assert want == expected_ids(labels, query["target"], query.get("speaker"))
+
+
+def test_targets_facet(issues: SqliteIndex) -> None:
+    targets = issues.search(SearchQuery()).facets.targets
+    assert [(v.value, v.stance, v.type, v.count) for v in targets] == [
+        ("Elena Vasquez", "against", "PERSON", 1),  # 2 stories; ties by name
+        ("Elena Vasquez", "favor", "PERSON", 1),
+        ("50% rent cap", "favor", "ISSUE", 1),
+        ("Ceasefire Proposal", "favor", "ISSUE", 1),  # targets as written, not folded
+        ("Zürich plan", "favor", "ISSUE", 1),
+        ("ceasefire proposal", "against", "ISSUE", 1),  # its neutral stance not counted
+        ("fire code", "against", "ISSUE", 1),
+        ("new ceasefire proposal", "against", "ISSUE", 1),
+    ]
+    narrowed = issues.search(SearchQuery(target="ceasefire", stance="against")).facets.targets
+    # the matching stories' every stance: story 1 also favors Elena Vasquez
+    assert {(v.value, v.stance) for v in narrowed} == {
+        ("ceasefire proposal", "against"),
+        ("new ceasefire proposal", "against"),
+        ("Elena Vasquez", "favor"),
+    }
+
+
+def test_an_old_database_gets_target_types(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    SqliteIndex(path).close()
+    # the layout and documents of before: no target_type column, stances without it
+    old = targeted(6).model_dump(mode="json")
+    for s in old["stances"]:
+        del s["target_type"], s["start"], s["end"]
+    with sqlite3.connect(path) as c:
+        c.execute("DROP TABLE article_stances")
+        c.execute(
+            "CREATE TABLE article_stances (article_id TEXT NOT NULL REFERENCES articles(id)"
+            " ON DELETE CASCADE, holder TEXT NOT NULL, target TEXT NOT NULL, stance TEXT NOT NULL)"
+        )
+        c.execute(
+            "INSERT INTO articles(id, doc, title, url, source) VALUES (?,?,?,?,?)",
+            ("id6", json.dumps(old), old["title"], old["url"], old["source"]),
+        )
+    index = SqliteIndex(path)
+    assert ids(index, target="rent cap") == ["id6"], "stance rows rebuilt from the documents"
+    facet = index.search(SearchQuery()).facets.targets
+    assert {(v.value, v.type) for v in facet} == {
+        ("50% rent cap", "ISSUE"),
+        ("Elena Vasquez", "ISSUE"),
+    }
+    index.close()
