@@ -54,13 +54,14 @@ def _negated(verb: Token) -> bool:
 
 def _subject(verb: Token) -> Token | None:
     """The verb's subject, or that of the clause it continues ("came out to endorse",
-    "met him and praised him")."""
+    "met him and praised him", "pummeled Trump while praising Clinton")."""
     tok = verb
     for _ in range(3):
         for child in tok.children:
             if child.dep_ in ("nsubj",):
                 return child
-        if tok.dep_ not in ("xcomp", "conj") or tok.head is tok:
+        participle = tok.dep_ == "advcl" and tok.tag_ == "VBG"
+        if (tok.dep_ not in ("xcomp", "conj") and not participle) or tok.head is tok:
             return None
         tok = tok.head
     return None
