@@ -42,6 +42,7 @@ from pipeline.stance_model import Candidate
 from pipeline.stance_targets import Actor, Referents
 
 _SENTIMENT_TYPES = frozenset({"PERSON", "ORG", "NORP"})
+_ISSUE_ROLES = frozenset({"nsubj", "nsubjpass", "dobj", "pobj"})
 
 
 def _negated(verb: Token) -> bool:
@@ -264,6 +265,12 @@ class _Reader:
                 if found is None:
                     continue
                 target, start, end = found, tok.idx, tok.idx + len(tok.text)
+            elif self._issue(tok):
+                # "we need to build a border wall": an issue the holder talks about
+                issue = self.refs.target(tok)
+                if issue is None or issue.type in _SENTIMENT_TYPES:
+                    continue
+                target, start, end = issue, tok.idx, tok.idx + len(tok.text)
             else:
                 continue
             if target.name == holder.name:
@@ -271,6 +278,15 @@ class _Reader:
             self.found.append(
                 Candidate(holder, target, 0, "quote", "", False, quote.direct, tok.sent, start, end)
             )
+
+    @staticmethod
+    def _issue(tok: Token) -> bool:
+        """A noun phrase a quote argues about: a modified noun in a core role."""
+        return (
+            tok.pos_ == "NOUN"
+            and tok.dep_ in _ISSUE_ROLES
+            and any(c.dep_ in ("compound", "amod") for c in tok.children)
+        )
 
 
 def _pobjs_agent(tok: Token) -> list[tuple[str, Token]]:
