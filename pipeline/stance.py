@@ -7,8 +7,8 @@ Holder → target stances are read from what the text says a holder does or says
 - a stance noun ("support for X", "X's opposition to Y", "gave Clinton an endorsement");
 - an evaluation in a holder's quote ("such a demand would be unacceptable", "full
   operational freedom is a non-negotiable condition");
-- an entity a holder's direct quote is about, where the target-sentiment model
-  (NewsMTSC) reads a clear lean toward it.
+- an entity (or an issue noun phrase: "the border wall") a holder's quote is about,
+  where the target-sentiment model (NewsMTSC) reads a clear lean toward it.
 Each candidate is scored by ``pipeline.stance_model`` (learned on our annotated
 PolNeAR train articles); those it does not support are not emitted, neutral pairs
 never are. Claim stance comes from the FNC-1 model (``pipeline.claim_model``).
@@ -248,8 +248,9 @@ class _Reader:
         self.add(Actor(quote.speaker, quote.speaker_type), subj, prior, "copula", tok)
 
     def quoted_entities(self, quote: Quote, span: Span) -> None:
-        """Entities (and people a pronoun refers to) a holder's quote is about, once
-        per mention; their polarity comes from the target-sentiment model later."""
+        """Entities (and people a pronoun refers to) and issue noun phrases a holder's
+        quote is about, once per mention; their polarity comes from the
+        target-sentiment model later."""
         holder = Actor(quote.speaker, quote.speaker_type)
         seen: set[int] = set()
         for tok in span:
