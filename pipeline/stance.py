@@ -7,8 +7,8 @@ Holder → target stances are read from what the text says a holder does or says
 - a stance noun ("support for X", "X's opposition to Y", "gave Clinton an endorsement");
 - an evaluation in a holder's quote ("such a demand would be unacceptable", "full
   operational freedom is a non-negotiable condition");
-- an entity a holder's direct quote is about, where the target-sentiment model
-  (NewsMTSC) reads a clear lean toward it.
+- an entity (or an issue noun phrase: "the border wall") a holder's quote is about,
+  where the target-sentiment model (NewsMTSC) reads a clear lean toward it.
 Each candidate is scored by ``pipeline.stance_model`` (learned on our annotated
 PolNeAR train articles); those it does not support are not emitted, neutral pairs
 never are. Claim stance comes from the FNC-1 model (``pipeline.claim_model``).
@@ -42,6 +42,7 @@ from pipeline.stance_model import Candidate
 from pipeline.stance_targets import Actor, Referents
 
 _SENTIMENT_TYPES = frozenset({"PERSON", "ORG", "NORP"})
+_ISSUE_ROLES = frozenset({"nsubj", "nsubjpass", "dobj", "pobj"})
 
 
 def _negated(verb: Token) -> bool:
@@ -54,13 +55,14 @@ def _negated(verb: Token) -> bool:
 
 def _subject(verb: Token) -> Token | None:
     """The verb's subject, or that of the clause it continues ("came out to endorse",
-    "met him and praised him")."""
+    "met him and praised him", "pummeled Trump while praising Clinton")."""
     tok = verb
     for _ in range(3):
         for child in tok.children:
             if child.dep_ in ("nsubj",):
                 return child
-        if tok.dep_ not in ("xcomp", "conj") or tok.head is tok:
+        participle = tok.dep_ == "advcl" and tok.tag_ == "VBG"
+        if (tok.dep_ not in ("xcomp", "conj") and not participle) or tok.head is tok:
             return None
         tok = tok.head
     return None
@@ -246,8 +248,9 @@ class _Reader:
         self.add(Actor(quote.speaker, quote.speaker_type), subj, prior, "copula", tok)
 
     def quoted_entities(self, quote: Quote, span: Span) -> None:
-        """Entities (and people a pronoun refers to) a holder's quote is about, once
-        per mention; their polarity comes from the target-sentiment model later."""
+        """Entities (and people a pronoun refers to) and issue noun phrases a holder's
+        quote is about, once per mention; their polarity comes from the
+        target-sentiment model later."""
         holder = Actor(quote.speaker, quote.speaker_type)
         seen: set[int] = set()
         for tok in span:
@@ -263,6 +266,12 @@ class _Reader:
                 if found is None:
                     continue
                 target, start, end = found, tok.idx, tok.idx + len(tok.text)
+            elif self._issue(tok):
+                # "we need to build a border wall": an issue the holder talks about
+                issue = self.refs.target(tok)
+                if issue is None or issue.type in _SENTIMENT_TYPES:
+                    continue
+                target, start, end = issue, tok.idx, tok.idx + len(tok.text)
             else:
                 continue
             if target.name == holder.name:
@@ -270,6 +279,15 @@ class _Reader:
             self.found.append(
                 Candidate(holder, target, 0, "quote", "", False, quote.direct, tok.sent, start, end)
             )
+
+    @staticmethod
+    def _issue(tok: Token) -> bool:
+        """A noun phrase a quote argues about: a modified noun in a core role."""
+        return (
+            tok.pos_ == "NOUN"
+            and tok.dep_ in _ISSUE_ROLES
+            and any(c.dep_ in ("compound", "amod") for c in tok.children)
+        )
 
 
 def _pobjs_agent(tok: Token) -> list[tuple[str, Token]]:

@@ -92,6 +92,18 @@ WORDED = [
         "Hal Monroe",
         "favor",
     ),
+    (  # a participial clause takes the subject of the clause it hangs off
+        "Senator Laura Pike spoke to reporters on Tuesday, praising the ferry subsidy.",
+        "Laura Pike",
+        "ferry subsidy",
+        "favor",
+    ),
+    (  # … also after "while"
+        "Tom Reyes defended the water tax while attacking the harbor tunnel plan.",
+        "Tom Reyes",
+        "harbor tunnel plan",
+        "against",
+    ),
 ]
 
 
@@ -105,6 +117,42 @@ def test_stance_words_give_holder_target_and_polarity(
         for c in found
         if c.prior
     ), [(c.holder.name, c.target.name, c.prior) for c in found]
+
+
+QUOTED_ISSUES = [
+    # (text, holder, words of an issue the holder's quote argues about, or None)
+    ('"We have to build the new harbor tunnel," Laura Pike said.', "Laura Pike", "harbor tunnel"),
+    (
+        '"The water tax will hurt every farmer," Tom Reyes said on Monday.',
+        "Tom Reyes",
+        "water tax",
+    ),
+    (  # a noun that a preposition introduces
+        '"I will vote for the stadium bond," Ines Baro said.',
+        "Ines Baro",
+        "stadium bond",
+    ),
+    # a bare noun names no issue; a predicate noun is what the subject is, not a topic
+    ('"The plan is ready," Laura Pike said.', "Laura Pike", None),
+    ('"This is a reckless scheme," Laura Pike said.', "Laura Pike", None),
+]
+
+
+@pytest.mark.parametrize(("text", "holder", "issue"), QUOTED_ISSUES)
+def test_issues_a_holders_quote_argues_about_are_candidates(
+    nlp: Language, text: str, holder: str, issue: str | None
+) -> None:
+    found = [
+        c
+        for c in cands(nlp, text)
+        if c.kind == "quote" and c.target.type == "ISSUE" and c.holder.name == holder
+    ]
+    if issue is None:
+        assert not found, [c.target.name for c in found]
+    else:
+        assert any(issue in c.target.name and c.prior == 0 for c in found), [
+            c.target.name for c in found
+        ]
 
 
 NOT_STANCES = [
