@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field, HttpUrl, ValidationError
+from pydantic import BaseModel, Field, HttpUrl, ValidationError, field_validator
 
 from pipeline.errors import InputError
+from pipeline.feedurl import check_feed_url
 from pipeline.settings import Settings
 from pipeline.store.base import (
     Coordination,
@@ -110,6 +111,17 @@ class FeedConfig(BaseModel):
     name: str = ""
     interval: int | None = Field(None, ge=1, description="seconds; default from settings")
 
+    @field_validator("url", mode="before")
+    @classmethod
+    def _feed_url(cls, value: object) -> object:
+        # The same rule as `newswire feeds add` (http(s), a real host, a valid port).
+        if isinstance(value, str):
+            try:
+                return check_feed_url(value)
+            except InputError as exc:
+                raise ValueError(exc.reason) from None
+        return value
+
 
 def load_feeds_file(path: Path) -> list[FeedConfig]:
     """Feeds from a YAML file: ``feeds:`` then a list of ``{url, name, interval}``."""
@@ -131,7 +143,8 @@ def load_feeds_file(path: Path) -> list[FeedConfig]:
         except ValidationError as exc:
             first = exc.errors()[0]
             field = ".".join(str(p) for p in first["loc"])
-            raise InputError(f"{path}: feed {n}, {field}: {first['msg']}") from exc
+            msg = first["msg"].removeprefix("Value error, ")
+            raise InputError(f"{path}: feed {n}, {field}: {msg}") from exc
     return feeds
 
 

@@ -81,6 +81,8 @@ def test_feeds_add_remove_revive_and_persist(tmp_path: Path) -> None:
         ("feeds: [", "not valid YAML"),
         ("nothing: here", "expected 'feeds:'"),
         ("feeds:\n  - url: not-a-url\n", "feed 1, url"),
+        ("feeds:\n  - url: http://exa mple.com/rss\n", "feed 1, url: not a feed URL"),
+        ("feeds:\n  - url: 'http://x.example:0/rss'\n", "feed 1, url: not a feed URL"),
         ("feeds:\n  - url: https://x.example/rss\n    interval: 0\n", "feed 1, interval"),
     ],
 )
