@@ -1,36 +1,62 @@
-"""docker-compose.yml, validated statically (no Docker engine runs here)."""
+"""The compose deployment.
+
+The first tests read docker-compose.yml statically (Debian's docker-compose config, no
+engine). The rest run the stack for real in Docker; scripts/deploy-test builds the images
+and runs them with NEWSWIRE_DEPLOY_TEST=1 (elsewhere they skip). They run in file order
+against one stack: the README's commands, the OpenSearch override and the demo profile.
+Measurements go to .cache/deploy/report.json.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
+import socket
 import subprocess
+import time
 import tomllib
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import pytest
 import yaml
 
+from pipeline.demo.server import corpus
 from pipeline.settings import Settings
 from tests.conftest import ROOT, need
 
+ARTICLES = len(corpus()[1])
+REPORT = ROOT / ".cache" / "deploy" / "report.json"
 
-def test_compose_file_is_valid_with_the_example_env(tmp_path: Path) -> None:
+
+def compose_config(cwd: Path, *args: str) -> dict[str, Any]:
     need(
         shutil.which("docker-compose") is not None,
         "docker-compose not installed (apt-get install docker-compose)",
     )
-    # As a deployer would: the compose file beside a .env copied from .env.example.
-    for name in ("docker-compose.yml", "Dockerfile"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    shutil.copy(ROOT / ".env.example", tmp_path / ".env")
     check = subprocess.run(
-        ["docker-compose", "--profile", "ops", "config"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
+        ["docker-compose", *args, "config"], capture_output=True, text=True, cwd=cwd
     )
     assert check.returncode == 0, check.stderr
-    services = yaml.safe_load(check.stdout)["services"]
+    services: dict[str, Any] = yaml.safe_load(check.stdout)["services"]
+    return services
+
+
+def deployer_dir(tmp_path: Path, env: str | None) -> Path:
+    """The compose files as a deployer has them, with ``env`` as .env (None: no .env)."""
+    for name in ("docker-compose.yml", "docker-compose.opensearch.yml", "Dockerfile"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    if env is not None:
+        (tmp_path / ".env").write_text(env)
+    return tmp_path
+
+
+def test_compose_file_needs_no_env_file(tmp_path: Path) -> None:
+    services = compose_config(deployer_dir(tmp_path, None), "--profile", "ops")
     assert set(services) == {
         "redis",
         "elasticsearch",
@@ -40,14 +66,22 @@ def test_compose_file_is_valid_with_the_example_env(tmp_path: Path) -> None:
         "beat",
         "flower",
         "kibana",
+        "demo",
+        "demo-feeds",
     }
+    for name, profile in (("flower", "ops"), ("kibana", "ops"), ("demo", "demo")):
+        assert services[name]["profiles"] == [profile]
     assert "--appendonly" in services["redis"]["command"]
     for name in ("api", "worker-io", "worker-nlp", "beat"):
         svc = services[name]
         assert svc["build"]["context"] == str(tmp_path), "one Dockerfile for every Python service"
-        assert svc["environment"]["NEWSWIRE_STORE"] == "redis"
-        assert svc["environment"]["NEWSWIRE_BROKER_URL"] == "redis://redis:6379/0"
-        assert svc["environment"]["NEWSWIRE_BEAT_INTERVAL"] == "30", ".env reaches the containers"
+        env = svc["environment"]
+        assert env["NEWSWIRE_STORE"] == "redis"
+        assert env["NEWSWIRE_BROKER_URL"] == "redis://redis:6379/0"
+        assert env["NEWSWIRE_BACKEND"] == "elasticsearch"
+        # unset: the container gets the default of pipeline/settings.py
+        assert env["NEWSWIRE_BEAT_INTERVAL"] is None
+        assert env["NEWSWIRE_API_KEY"] is None
     assert services["worker-nlp"]["command"][:6] == [
         "celery",
         "-A",
@@ -56,6 +90,46 @@ def test_compose_file_is_valid_with_the_example_env(tmp_path: Path) -> None:
         "-Q",
         "nlp",
     ]
+    for name in ("api", "worker-io", "worker-nlp"):
+        assert "healthcheck" in services[name], name
+
+
+def test_env_file_overrides_reach_the_containers(tmp_path: Path) -> None:
+    env = "NEWSWIRE_BEAT_INTERVAL=7\nNEWSWIRE_API_KEY=s3cret\nNEWSWIRE_BACKEND=opensearch\n"
+    services = compose_config(deployer_dir(tmp_path, env))
+    for name in ("api", "worker-io", "worker-nlp", "beat"):
+        env_of = services[name]["environment"]
+        assert env_of["NEWSWIRE_BEAT_INTERVAL"] == "7"
+        assert env_of["NEWSWIRE_API_KEY"] == "s3cret"
+        assert env_of["NEWSWIRE_BACKEND"] == "opensearch"
+
+
+def test_compose_passes_every_setting() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    passed = set(compose["x-newswire"]["environment"])
+    assert {f"NEWSWIRE_{name.upper()}" for name in Settings.model_fields} <= passed
+
+
+def test_opensearch_override_and_demo_profile(tmp_path: Path) -> None:
+    cwd = deployer_dir(tmp_path, None)
+    files = ("-f", "docker-compose.yml", "-f", "docker-compose.opensearch.yml")
+    services = compose_config(cwd, *files, "--profile", "demo")
+    assert "opensearch" in services["elasticsearch"]["image"]
+    for name in ("api", "worker-io", "worker-nlp", "beat", "demo-feeds"):
+        assert services[name]["environment"]["NEWSWIRE_BACKEND"] == "opensearch"
+        assert services[name]["environment"]["NEWSWIRE_OPENSEARCH_URL"] == (
+            "http://elasticsearch:9200"
+        )
+    # The demo sites live alone on the one private network fetches may reach.
+    assert set(services["demo"]["networks"]) == {"demo"}
+    assert set(services["worker-io"]["networks"]) == {"default", "demo"}
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    [subnet] = [c["subnet"] for c in compose["networks"]["demo"]["ipam"]["config"]]
+    assert services["worker-io"]["environment"]["NEWSWIRE_ALLOW_PRIVATE_HOSTS"] == subnet
+    demo_feeds = yaml.safe_load((ROOT / "config" / "demo-feeds.yaml").read_text())["feeds"]
+    assert {f["url"] for f in demo_feeds} == {
+        f"http://demo:8080/{f.slug}/feed.xml" for f in corpus()[0]
+    }
 
 
 def test_env_example_lists_every_setting() -> None:
@@ -67,7 +141,9 @@ def test_env_example_lists_every_setting() -> None:
 def test_compose_elasticsearch_matches_the_client() -> None:
     es = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["elasticsearch"]
     assert "healthcheck" in es and any("esdata" in v for v in es["volumes"])
-    server_major = es["image"].rsplit(":", 1)[1].split(".")[0]
+    image = re.fullmatch(r"\$\{ELASTICSEARCH_IMAGE:-(.+)\}", es["image"])
+    assert image is not None
+    server_major = image[1].rsplit(":", 1)[1].split(".")[0]
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
         "optional-dependencies"
     ]
@@ -75,3 +151,288 @@ def test_compose_elasticsearch_matches_the_client() -> None:
     assert f"<{int(server_major) + 1}" in client_pin, (
         "the client major matches the compose server's"
     )
+
+
+# The stack, for real -------------------------------------------------------------------
+
+live = pytest.mark.skipif(
+    os.environ.get("NEWSWIRE_DEPLOY_TEST") != "1",
+    reason="runs in scripts/deploy-test, which builds the images first",
+)
+
+
+def readme_command(fragment: str) -> list[str]:
+    """The README's command line (Distributed mode) that contains ``fragment``, as argv."""
+    section = (ROOT / "README.md").read_text().split("## Distributed mode", 1)[1]
+    for line in section.splitlines():
+        command = line.split("#", 1)[0].strip()
+        if command.startswith("docker compose ") and fragment in command:
+            return command.split()
+    raise AssertionError(f"the README runs no `docker compose ... {fragment}`")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str, every: float = 1.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(every)
+    raise AssertionError(f"not within {timeout:.0f}s: {what}")
+
+
+class Stack:
+    """One compose project of the README's stack, reached through its published API port."""
+
+    def __init__(self) -> None:
+        compose_v2 = subprocess.run(["docker", "compose", "version"], capture_output=True)
+        self.compose = ["docker", "compose"] if compose_v2.returncode == 0 else ["docker-compose"]
+        self.project = f"newswire-deploy-{os.getpid()}"
+        self.api = f"http://127.0.0.1:{free_port()}"
+        self.report: dict[str, Any] = {}
+        self.env = {
+            **os.environ,
+            "COMPOSE_PROJECT_NAME": self.project,
+            "COMPOSE_FILE": "docker-compose.yml:docker-compose.opensearch.yml",
+            "COMPOSE_PROFILES": "demo",
+            "NEWSWIRE_API_PORT": self.api.rsplit(":", 1)[1],
+            "NEWSWIRE_SEARCH_PORT": str(free_port()),
+            # Only the demo sites are polled: no traffic leaves the machine.
+            "NEWSWIRE_FEEDS_FILE": "config/demo-feeds.yaml",
+            # A test's pace: quick ticks and retries; a killed worker's unacknowledged
+            # tasks go back to the queue after 30 s instead of two hours.
+            "NEWSWIRE_PER_HOST_DELAY": "0",
+            "NEWSWIRE_BEAT_INTERVAL": "2",
+            "NEWSWIRE_RETRY_BACKOFF_BASE": "1",
+            "NEWSWIRE_RETRY_BACKOFF_CAP": "5",
+            "NEWSWIRE_BROKER_VISIBILITY_TIMEOUT": "30",
+        }
+
+    def run(self, argv: list[str], timeout: float = 600) -> str:
+        """A README command (``docker compose ...``) with this machine's compose."""
+        if argv[:2] == ["docker", "compose"]:
+            argv = self.compose + argv[2:]
+        done = subprocess.run(
+            argv, cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout
+        )
+        assert done.returncode == 0, f"{' '.join(argv)}: {done.stderr[-3000:]}"
+        return done.stdout
+
+    def containers(self, service: str) -> list[str]:
+        return self.run(["docker", "compose", "ps", "-q", service]).split()
+
+    def get(self, path: str) -> Any:
+        with urllib.request.urlopen(self.api + path, timeout=10) as answer:
+            return json.loads(answer.read())
+
+    def healthy(self) -> bool:
+        try:
+            return bool(self.get("/health")["status"] == "ok")
+        except OSError:
+            return False
+
+    def stories(self) -> list[str]:
+        try:
+            hits = self.get("/api/search?limit=100")["hits"]
+        except OSError:
+            return []
+        return [h["id"] for h in hits]
+
+    def entries(self) -> dict[str, int]:
+        """Entries by outcome over every feed (done, pending, failed, dead)."""
+        out: dict[str, int] = {}
+        for feed in self.get("/api/feeds"):
+            for outcome, n in feed["entries"].items():
+                out[outcome] = out.get(outcome, 0) + n
+        return out
+
+    def analysed_by(self, container: str) -> int:
+        logs = subprocess.run(["docker", "logs", container], capture_output=True, text=True)
+        return len(re.findall(r"newswire\.analyze_article\[[^\]]+\] succeeded", logs.stderr))
+
+    def leftovers(self) -> list[str]:
+        label = f"label=com.docker.compose.project={self.project}"
+        found = []
+        for kind in ("ps", "network ls"):
+            found += subprocess.run(
+                ["docker", *kind.split(), "-aq" if kind == "ps" else "-q", "--filter", label],
+                capture_output=True,
+                text=True,
+            ).stdout.split()
+        return found
+
+    def down(self) -> None:
+        subprocess.run(
+            [*self.compose, "down", "--volumes", "--remove-orphans", "--timeout", "5"],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+        )
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    made = Stack()
+    try:
+        yield made
+    finally:
+        made.down()
+        REPORT.parent.mkdir(parents=True, exist_ok=True)
+        REPORT.write_text(json.dumps(made.report, indent=2))
+
+
+@live
+def test_image_is_non_root_with_models_inside_and_no_tests(stack: Stack) -> None:
+    image = os.environ.get("NEWSWIRE_IMAGE", "newswire:latest")
+    # No network at all: the models load from the image, nothing is downloaded.
+    script = (
+        "import os, pathlib, sysconfig; from pipeline.nlp import load_model; "
+        "from pipeline.sentiment_model import __file__ as f; load_model(''); "
+        "print(os.getuid(), sorted(p.name for p in pathlib.Path('/app').iterdir())); "
+        "site = pathlib.Path(sysconfig.get_paths()['purelib']); "
+        "sizes = {p.name: sum(q.stat().st_size for q in p.rglob('*') if q.is_file()) "
+        "for p in site.iterdir() if p.is_dir()}; "
+        "print(sorted(sizes.items(), key=lambda kv: -kv[1])[:12])"
+    )
+    done = subprocess.run(
+        ["docker", "run", "--rm", "--network", "none", image, "python", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    who, largest = done.stdout.strip().splitlines()[-2:]
+    uid, listing = who.split(" ", 1)
+    assert uid != "0", "the image runs as root"
+    assert listing == str(["README.md", "config", "pipeline", "pyproject.toml", "workers"])
+    size = int(
+        subprocess.run(
+            ["docker", "image", "inspect", "-f", "{{.Size}}", image], capture_output=True, text=True
+        ).stdout
+    )
+    stack.report["image"] = {
+        "name": image,
+        "bytes": size,
+        "build_seconds": os.environ.get("NEWSWIRE_DEPLOY_BUILD_SECONDS"),
+        "largest_packages_bytes": largest,
+    }
+
+
+@live
+def test_demo_stories_become_searchable_through_the_api(stack: Stack) -> None:
+    start = time.monotonic()
+    stack.run([*readme_command("--profile demo up -d"), "--scale", "worker-nlp=2"])
+    wait_until(stack.healthy, 300, "the api healthy (index and store answer)")
+    stack.report["up_to_healthy_seconds"] = round(time.monotonic() - start, 1)
+    wait_until(lambda: len(stack.stories()) >= 1, 600, "the first demo story searchable")
+    stack.report["up_to_first_story_seconds"] = round(time.monotonic() - start, 1)
+    # Mid-ingest: kill one analysis worker outright.
+    victim = stack.containers("worker-nlp")[0]
+    subprocess.run(["docker", "kill", "-s", "KILL", victim], check=True, capture_output=True)
+    at_kill = len(stack.stories())
+    assert at_kill < ARTICLES, "the ingest finished before the kill"
+    time.sleep(5)
+    restarted = subprocess.run(
+        ["docker", "inspect", "-f", "{{.State.Running}}", victim], capture_output=True, text=True
+    ).stdout.strip()
+    if restarted != "true":
+        stack.run([*readme_command("up -d --scale")[:-1], "worker-nlp=2"])
+    # Mid-ingest again: restart Redis (the broker and the state store).
+    wait_until(lambda: len(stack.stories()) > at_kill, 600, "stories after the kill")
+    at_restart = len(stack.stories())
+    assert at_restart < ARTICLES, "the ingest finished before Redis could be restarted"
+    stack.run(["docker", "restart", stack.containers("redis")[0]])
+    wait_until(lambda: len(stack.stories()) >= ARTICLES, 900, "every demo story indexed")
+    ids = stack.stories()
+    wait_until(lambda: stack.entries().get("done", 0) >= ARTICLES, 60, "every entry done")
+    entries = stack.entries()
+    stack.report["kill_and_restart"] = {
+        "stories_at_kill": at_kill,
+        "docker_restarted_the_killed_worker": restarted == "true",
+        "stories_at_redis_restart": at_restart,
+        "stories_at_end": len(ids),
+        "distinct_ids": len(set(ids)),
+        "entries": entries,
+        "ingest_seconds": round(time.monotonic() - start, 1),
+    }
+    assert len(ids) == len(set(ids)) == ARTICLES
+    assert entries == {"done": ARTICLES}, entries
+
+
+@live
+def test_two_nlp_workers_share_the_work(stack: Stack) -> None:
+    workers = stack.containers("worker-nlp")
+    assert len(workers) == 2
+    analysed = {w[:12]: stack.analysed_by(w) for w in workers}
+    stack.report["analyses_per_nlp_container"] = analysed
+    # Tasks the killed worker held run again elsewhere (writes are idempotent upserts).
+    assert all(n >= 1 for n in analysed.values()), analysed
+    assert sum(analysed.values()) >= ARTICLES
+
+
+@live
+def test_status_lists_queues_and_live_workers(stack: Stack) -> None:
+    argv = readme_command("exec api newswire status")
+    out = stack.run([*argv[:3], "-T", *argv[3:], "--json"])
+    report = json.loads(out)
+    assert set(report["queues"]) == {"poll", "fetch", "nlp", "index"}
+    names = [name.split("@")[0] for name in report["workers"]]
+    assert names.count("io") >= 1 and names.count("nlp") >= 2, report["workers"]
+    assert report["feeds"] == 3 and report["dead_letters"] == 0
+    for service in ("api", "worker-io", "worker-nlp"):
+        for container in stack.containers(service):
+            wait_until(
+                lambda c=container: (
+                    subprocess.run(  # type: ignore[misc]
+                        ["docker", "inspect", "-f", "{{.State.Health.Status}}", c],
+                        capture_output=True,
+                        text=True,
+                    ).stdout.strip()
+                    == "healthy"
+                ),
+                180,
+                f"{service} healthy",
+                every=3,
+            )
+
+
+def redis_state(stack: Stack) -> list[str]:
+    """The store's keys (feeds, schedule, seen entries, counts), not the broker's."""
+    redis = stack.containers("redis")[0]
+    keys = subprocess.run(
+        ["docker", "exec", redis, "redis-cli", "--scan", "--pattern", "nw:*"],
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    return sorted(k for k in keys if not k.startswith(("nw:w:", "nw:lease", "nw:host")))
+
+
+@live
+def test_down_then_up_keeps_stories_feeds_and_seen_entries(stack: Stack) -> None:
+    ids = sorted(stack.stories())
+    feeds = {f["feed_id"]: (f["url"], f["last_checked_at"]) for f in stack.get("/api/feeds")}
+    state = redis_state(stack)
+    seen = [k for k in state if k.startswith("nw:e:")]
+    assert len(seen) >= ARTICLES
+    stack.run(readme_command("down"))
+    stack.run(readme_command("--profile demo up -d"))
+    wait_until(stack.healthy, 300, "the api healthy again")
+    wait_until(lambda: len(stack.stories()) >= ARTICLES, 120, "the stories back")
+    assert sorted(stack.stories()) == ids
+    after = {f["feed_id"]: (f["url"], f["last_checked_at"]) for f in stack.get("/api/feeds")}
+    assert after == feeds
+    assert [k for k in redis_state(stack) if k.startswith("nw:e:")] == seen
+    assert stack.entries() == {"done": ARTICLES}
+    stack.report["after_down_up"] = {"stories": len(ids), "feeds": len(after), "seen": len(seen)}
+
+
+@live
+def test_down_removes_containers_and_networks(stack: Stack) -> None:
+    stack.down()
+    assert stack.leftovers() == []
