@@ -109,45 +109,37 @@ class Stack:
         return out
 
     def analysed_by(self, container: str) -> int:
-        logs = subprocess.run(["docker", "logs", container], capture_output=True, text=True)
-        return len(re.findall(r"newswire\.analyze_article\[[^\]]+\] succeeded", logs.stderr))
+        logs = docker("logs", container, stderr=True)
+        return len(re.findall(r"newswire\.analyze_article\[[^\]]+\] succeeded", logs))
 
     def health(self, container: str) -> str:
         """healthy, starting or unhealthy; or the state of a container without a check."""
-        return subprocess.run(
-            [
-                "docker",
-                "inspect",
-                "-f",
-                "{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}",
-                container,
-            ],
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
+        status = "{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}"
+        return docker("inspect", "-f", status, container).strip()
 
     def redis_cli(self, *args: str) -> str:
-        redis = self.containers("redis")[0]
-        done = subprocess.run(
-            ["docker", "exec", redis, "redis-cli", *args], capture_output=True, text=True
-        )
-        return done.stdout.strip()
+        return docker("exec", self.containers("redis")[0], "redis-cli", *args).strip()
 
     def leftovers(self) -> list[str]:
         label = f"label=com.docker.compose.project={self.project}"
-        found = []
-        for kind in ("ps", "network ls"):
-            found += subprocess.run(
-                ["docker", *kind.split(), "-aq" if kind == "ps" else "-q", "--filter", label],
-                capture_output=True,
-                text=True,
-            ).stdout.split()
-        return found
+        return [
+            *docker("ps", "-aq", "--filter", label).split(),
+            *docker("network", "ls", "-q", "--filter", label).split(),
+        ]
 
     def down(self) -> None:
-        subprocess.run(
-            [*self.compose, "down", "--volumes", "--remove-orphans", "--timeout", "5"],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-        )
+        """Stop, then remove containers, networks and volumes, two operations at a time:
+        Debian's dockerd 20.10 once deadlocked (libnetwork) under a parallel removal on a
+        loaded machine."""
+        env = {**self.env, "COMPOSE_PARALLEL_LIMIT": "2"}
+        for args in (["stop", "--timeout", "10"], ["down", "--volumes", "--remove-orphans"]):
+            subprocess.run(
+                [*self.compose, *args], cwd=ROOT, env=env, capture_output=True, timeout=300
+            )
+
+
+def docker(*args: str, stderr: bool = False, timeout: float = 120) -> str:
+    """A docker command's output (stdout, or stderr too); a hung engine fails the test
+    (TimeoutExpired) instead of hanging it."""
+    done = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+    return done.stdout + (done.stderr if stderr else "")

@@ -28,7 +28,7 @@ import yaml
 from pipeline.demo.server import corpus
 from pipeline.settings import Settings
 from tests.conftest import ROOT, need
-from tests.integration.compose_stack import Stack, readme_command, wait_until
+from tests.integration.compose_stack import Stack, docker, readme_command, wait_until
 
 ARTICLES = len(corpus()[1])
 REPORT = ROOT / ".cache" / "deploy" / "report.json"
@@ -199,11 +199,7 @@ def test_image_is_non_root_with_models_inside_and_no_tests(stack: Stack) -> None
     kept_out = {"tests", ".venv", ".cache", ".git", "bench", "docs", "scripts", "docker"}
     assert not kept_out & set(ast.literal_eval(listing)), listing
     assert {"pipeline", "workers", "config"} <= set(ast.literal_eval(listing))
-    size = int(
-        subprocess.run(
-            ["docker", "image", "inspect", "-f", "{{.Size}}", image], capture_output=True, text=True
-        ).stdout
-    )
+    size = int(docker("image", "inspect", "-f", "{{.Size}}", image))
     stack.report["image"] = {
         "name": image,
         "bytes": size,
@@ -302,13 +298,12 @@ def test_killed_worker_and_redis_restart_mid_ingest_index_each_story_once(stack:
         every=0.1,
     )
     [victim] = stack.containers("worker-nlp")
-    subprocess.run(["docker", "kill", "-s", "KILL", victim], check=True, capture_output=True)
+    stack.run(["docker", "kill", "-s", "KILL", victim])
     held = int(stack.redis_cli("hlen", "unacked"))
     at_kill = stack.entries().get("done", 0)
     assert held >= 1 and at_kill < ARTICLES
     time.sleep(3)
-    running = ["docker", "inspect", "-f", "{{.State.Running}}", victim]
-    docker_restarted = subprocess.run(running, capture_output=True, text=True).stdout.strip()
+    docker_restarted = docker("inspect", "-f", "{{.State.Running}}", victim).strip()
     # Two workers (the killed one again and a new one); the held tasks come back after
     # the visibility timeout (30 s here). Meanwhile Redis restarts, mid-ingest.
     stack.run([*scale, "worker-nlp=2"])
