@@ -51,7 +51,8 @@ class Stack:
         self.compose = ["docker", "compose"] if compose_v2.returncode == 0 else ["docker-compose"]
         self.project = f"newswire-deploy-{os.getpid()}"
         self.api = f"http://127.0.0.1:{free_port()}"
-        self.report: dict[str, Any] = {}
+        version = subprocess.run([*self.compose, "version", "--short"], capture_output=True)
+        self.report: dict[str, Any] = {"compose": version.stdout.decode().strip()}
         self.env = {
             **os.environ,
             "COMPOSE_PROJECT_NAME": self.project,
