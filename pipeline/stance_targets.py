@@ -53,6 +53,17 @@ _MAX_TARGET_WORDS = 8
 _ANAPHORIC = frozenset({"the", "this", "that", "such"})
 _LOOKBACK = 400  # tokens: a few paragraphs
 _COMPLEMENTS = frozenset("of on for to against".split())
+# Groups that hold stances as one ("college graduates back Clinton", "moderate
+# Republicans", "Sanders supporters", "the unions").
+_GROUPS = frozenset(
+    """republican democrat conservative liberal progressive moderate independent delegate
+    superdelegate evangelical donor voter supporter opponent critic protester activist
+    union graduate homeowner renter politician establishment crowd electorate
+    lawmaker leader member backer fan millennial""".split()
+)
+_PARTISAN = frozenset(
+    "republican democratic gop conservative liberal progressive moderate establishment".split()
+)
 
 
 @dataclass(frozen=True)
@@ -142,6 +153,13 @@ class Referents:
             c.dep_ == "det" and c.lower_ in ("the", "this", "that") for c in head.children
         )
         named_modifier = any(self.mention(c) is not None for c in head.children)
+        plural = head.tag_ in ("NNS", "NNPS")
+        if plural and (
+            lemma in _GROUPS
+            or named_modifier
+            or any(c.lower_ in _PARTISAN for c in head.children if c.dep_ in ("amod", "compound"))
+        ):
+            return Actor(self.phrase(head), "NORP")
         if definite and not named_modifier:
             for roles, types in (
                 (_PERSON_ROLES, frozenset({"PERSON"})),
