@@ -129,6 +129,13 @@ class Referents:
                 if quote is not None and quote.direct and quote.speaker_type != "UNKNOWN":
                     return Actor(quote.speaker, quote.speaker_type)
                 return None
+            quote = self.quote_at(head)
+            if quote is not None and not quote.direct and quote.speaker != exclude:
+                # "Graham said he would not vote for Trump", "they said they back her"
+                person = quote.speaker_type == "PERSON"
+                if (low in _HE_SHE and person) or (low == "they" and not person):
+                    if quote.speaker_type != "UNKNOWN":
+                        return Actor(quote.speaker, quote.speaker_type)
             if low in _HE_SHE:
                 return self._previous(head.idx, frozenset({"PERSON"}), exclude=exclude)
             if low in ("it", "they", "its", "their"):
