@@ -167,7 +167,7 @@ class Referents:
             or any(c.lower_ in _PARTISAN for c in head.children if c.dep_ in ("amod", "compound"))
         ):
             return Actor(self.phrase(head), "NORP")
-        if definite and not named_modifier:
+        if definite and not named_modifier and not plural:  # "the senators" are no one senator
             for roles, types in (
                 (_PERSON_ROLES, frozenset({"PERSON"})),
                 (_ORG_ROLES, frozenset({"ORG"})),
