@@ -133,9 +133,9 @@ class Referents:
             if quote is not None and not quote.direct and quote.speaker != exclude:
                 # "Graham said he would not vote for Trump", "they said they back her"
                 person = quote.speaker_type == "PERSON"
-                if (low in _HE_SHE and person) or (low == "they" and not person):
-                    if quote.speaker_type != "UNKNOWN":
-                        return Actor(quote.speaker, quote.speaker_type)
+                named = quote.speaker_type != "UNKNOWN"
+                if named and ((low in _HE_SHE and person) or (low == "they" and not person)):
+                    return Actor(quote.speaker, quote.speaker_type)
             if low in _HE_SHE:
                 return self._previous(head.idx, frozenset({"PERSON"}), exclude=exclude)
             if low in ("it", "they", "its", "their"):
