@@ -83,6 +83,14 @@ class Referents:
         self.quotes = quotes
         self.mentions = entities.mentions  # in text order
         self._by_token: dict[int, Mention] = {}
+        # "Trump says in the ad": a speaker the quote rules left undescribed but the
+        # article names elsewhere
+        self._aliases = {
+            alias.lower(): Actor(e.name, e.type)
+            for e in entities.entities
+            if e.type in _ACTOR_TYPES
+            for alias in (e.name, *e.aliases)
+        }
         for m in entities.mentions:
             span = doc.char_span(m.start, m.end, alignment_mode="expand")
             if span is not None:
@@ -106,6 +114,15 @@ class Referents:
                 best = q
         return best
 
+    def speaker(self, quote: Quote) -> Actor:
+        """Who a quote's words belong to: its speaker, as the entity it names when the
+        quote rules left a name undescribed."""
+        if quote.speaker_type == "DESCRIBED":
+            found = self._aliases.get(quote.speaker.lower())
+            if found is not None:
+                return found
+        return Actor(quote.speaker, quote.speaker_type)
+
     def _previous(
         self, before: int, types: frozenset[str], window: int = 2000, exclude: str = ""
     ) -> Actor | None:
@@ -127,7 +144,7 @@ class Referents:
             if low in _FIRST_PERSON:
                 quote = self.quote_at(head)
                 if quote is not None and quote.direct and quote.speaker_type != "UNKNOWN":
-                    return Actor(quote.speaker, quote.speaker_type)
+                    return self.speaker(quote)
                 return None
             quote = self.quote_at(head)
             if quote is not None and not quote.direct and quote.speaker != exclude:
@@ -135,7 +152,7 @@ class Referents:
                 person = quote.speaker_type == "PERSON"
                 named = quote.speaker_type != "UNKNOWN"
                 if named and ((low in _HE_SHE and person) or (low == "they" and not person)):
-                    return Actor(quote.speaker, quote.speaker_type)
+                    return self.speaker(quote)
             if low in _HE_SHE:
                 return self._previous(head.idx, frozenset({"PERSON"}), exclude=exclude)
             if low in ("it", "they", "its", "their"):
