@@ -6,10 +6,11 @@ import pytest
 from spacy.language import Language
 
 from pipeline.entities import extract_entities
-from pipeline.models import Stance
+from pipeline.models import Quote, Stance
 from pipeline.quotes import extract_quotes
 from pipeline.stance import candidates, extract_stances
 from pipeline.stance_model import FEATURES, Candidate, StanceModel, polarity
+from pipeline.stance_targets import Actor, Referents
 
 
 def cands(nlp: Language, text: str) -> list[Candidate]:
@@ -264,3 +265,23 @@ def test_model_threshold_decides_and_neutral_is_never_emitted(nlp: Language) -> 
     assert extract_stances(doc, quotes, index, nothing) == []
     with pytest.raises(ValueError, match="weights"):
         StanceModel([1.0], threshold=0.5)
+
+
+def test_a_speaker_the_article_names_is_that_entity(nlp: Language) -> None:
+    text = "Senator Laura Pike toured the port. Pike says the water tax is a disaster."
+    doc = nlp(text)
+    index = extract_entities(doc)
+    start = text.index("the water")
+    said = Quote(
+        speaker="Pike",
+        speaker_type="DESCRIBED",
+        cue="says",
+        text=text[start:-1],
+        direct=False,
+        start=start,
+        end=len(text) - 1,
+    )
+    refs = Referents(doc, index, [said])
+    assert refs.speaker(said) == Actor("Laura Pike", "PERSON")
+    unnamed = said.model_copy(update={"speaker": "a port worker"})
+    assert refs.speaker(unnamed) == Actor("a port worker", "DESCRIBED")
