@@ -245,13 +245,13 @@ class _Reader:
         quote = self.refs.quote_at(tok)
         if subj is None or quote is None or quote.speaker_type == "UNKNOWN":
             return
-        self.add(Actor(quote.speaker, quote.speaker_type), subj, prior, "copula", tok)
+        self.add(self.refs.speaker(quote), subj, prior, "copula", tok)
 
     def quoted_entities(self, quote: Quote, span: Span) -> None:
         """Entities (and people a pronoun refers to) and issue noun phrases a holder's
         quote is about, once per mention; their polarity comes from the
         target-sentiment model later."""
-        holder = Actor(quote.speaker, quote.speaker_type)
+        holder = self.refs.speaker(quote)
         seen: set[int] = set()
         for tok in span:
             mention = self.refs.mention(tok)

@@ -53,6 +53,17 @@ _MAX_TARGET_WORDS = 8
 _ANAPHORIC = frozenset({"the", "this", "that", "such"})
 _LOOKBACK = 400  # tokens: a few paragraphs
 _COMPLEMENTS = frozenset("of on for to against".split())
+# Groups that hold stances as one ("college graduates back Clinton", "moderate
+# Republicans", "Sanders supporters", "the unions").
+_GROUPS = frozenset(
+    """republican democrat conservative liberal progressive moderate independent delegate
+    superdelegate evangelical donor voter supporter opponent critic protester activist
+    union graduate homeowner renter politician establishment crowd electorate
+    lawmaker leader member backer fan millennial""".split()
+)
+_PARTISAN = frozenset(
+    "republican democratic gop conservative liberal progressive moderate establishment".split()
+)
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,14 @@ class Referents:
         self.quotes = quotes
         self.mentions = entities.mentions  # in text order
         self._by_token: dict[int, Mention] = {}
+        # "Trump says in the ad": a speaker the quote rules left undescribed but the
+        # article names elsewhere
+        self._aliases = {
+            alias.lower(): Actor(e.name, e.type)
+            for e in entities.entities
+            if e.type in _ACTOR_TYPES
+            for alias in (e.name, *e.aliases)
+        }
         for m in entities.mentions:
             span = doc.char_span(m.start, m.end, alignment_mode="expand")
             if span is not None:
@@ -95,6 +114,15 @@ class Referents:
                 best = q
         return best
 
+    def speaker(self, quote: Quote) -> Actor:
+        """Who a quote's words belong to: its speaker, as the entity it names when the
+        quote rules left a name undescribed."""
+        if quote.speaker_type == "DESCRIBED":
+            found = self._aliases.get(quote.speaker.lower())
+            if found is not None:
+                return found
+        return Actor(quote.speaker, quote.speaker_type)
+
     def _previous(
         self, before: int, types: frozenset[str], window: int = 2000, exclude: str = ""
     ) -> Actor | None:
@@ -116,8 +144,15 @@ class Referents:
             if low in _FIRST_PERSON:
                 quote = self.quote_at(head)
                 if quote is not None and quote.direct and quote.speaker_type != "UNKNOWN":
-                    return Actor(quote.speaker, quote.speaker_type)
+                    return self.speaker(quote)
                 return None
+            quote = self.quote_at(head)
+            if quote is not None and not quote.direct and quote.speaker != exclude:
+                # "Graham said he would not vote for Trump", "they said they back her"
+                person = quote.speaker_type == "PERSON"
+                named = quote.speaker_type != "UNKNOWN"
+                if named and ((low in _HE_SHE and person) or (low == "they" and not person)):
+                    return self.speaker(quote)
             if low in _HE_SHE:
                 return self._previous(head.idx, frozenset({"PERSON"}), exclude=exclude)
             if low in ("it", "they", "its", "their"):
@@ -142,7 +177,14 @@ class Referents:
             c.dep_ == "det" and c.lower_ in ("the", "this", "that") for c in head.children
         )
         named_modifier = any(self.mention(c) is not None for c in head.children)
-        if definite and not named_modifier:
+        plural = head.tag_ in ("NNS", "NNPS")
+        if plural and (
+            lemma in _GROUPS
+            or named_modifier
+            or any(c.lower_ in _PARTISAN for c in head.children if c.dep_ in ("amod", "compound"))
+        ):
+            return Actor(self.phrase(head), "NORP")
+        if definite and not named_modifier and not plural:  # "the senators" are no one senator
             for roles, types in (
                 (_PERSON_ROLES, frozenset({"PERSON"})),
                 (_ORG_ROLES, frozenset({"ORG"})),

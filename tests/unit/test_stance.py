@@ -6,10 +6,11 @@ import pytest
 from spacy.language import Language
 
 from pipeline.entities import extract_entities
-from pipeline.models import Stance
+from pipeline.models import Quote, Stance
 from pipeline.quotes import extract_quotes
 from pipeline.stance import candidates, extract_stances
 from pipeline.stance_model import FEATURES, Candidate, StanceModel, polarity
+from pipeline.stance_targets import Actor, Referents
 
 
 def cands(nlp: Language, text: str) -> list[Candidate]:
@@ -119,6 +120,57 @@ def test_stance_words_give_holder_target_and_polarity(
     ), [(c.holder.name, c.target.name, c.prior) for c in found]
 
 
+HOLDERS = [
+    # (text, holder, its type, words of the target, label): who the holder is
+    (  # a group holds a stance as one
+        "College graduates favor Laura Pike by a wide margin, the poll found.",
+        "College graduates",
+        "NORP",
+        "Laura Pike",
+        "favor",
+    ),
+    (  # a partisan plural is a group
+        "Conservative lawmakers rejected the water tax on Monday.",
+        "Conservative lawmakers",
+        "NORP",
+        "water tax",
+        "against",
+    ),
+    (  # a plural role is not the last person of that role named
+        "Senator Laura Pike arrived late. The senators rejected the water tax.",
+        "the senators",
+        "DESCRIBED",
+        "water tax",
+        "against",
+    ),
+    (  # "she" in a reported clause is its speaker, not the last person named
+        "Laura Pike said that after meeting Tom Reyes, she would vote against the stadium bond.",
+        "Laura Pike",
+        "PERSON",
+        "stadium bond",
+        "against",
+    ),
+    (  # … and "they" a described speaker
+        "The farmers' union said they would fight against the water tax.",
+        "the farmers' union",
+        "DESCRIBED",
+        "water tax",
+        "against",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "holder", "kind", "target", "label"), HOLDERS)
+def test_holders_resolve_to_who_the_text_means(
+    nlp: Language, text: str, holder: str, kind: str, target: str, label: str
+) -> None:
+    found = [c for c in cands(nlp, text) if c.prior and target in c.target.name]
+    assert any(
+        c.holder.name == holder and c.holder.type == kind and polarity(c, None) == label
+        for c in found
+    ), [(c.holder.name, c.holder.type, c.target.name, c.prior) for c in found]
+
+
 QUOTED_ISSUES = [
     # (text, holder, words of an issue the holder's quote argues about, or None)
     ('"We have to build the new harbor tunnel," Laura Pike said.', "Laura Pike", "harbor tunnel"),
@@ -213,3 +265,23 @@ def test_model_threshold_decides_and_neutral_is_never_emitted(nlp: Language) -> 
     assert extract_stances(doc, quotes, index, nothing) == []
     with pytest.raises(ValueError, match="weights"):
         StanceModel([1.0], threshold=0.5)
+
+
+def test_a_speaker_the_article_names_is_that_entity(nlp: Language) -> None:
+    text = "Senator Laura Pike toured the port. Pike says the water tax is a disaster."
+    doc = nlp(text)
+    index = extract_entities(doc)
+    start = text.index("the water")
+    said = Quote(
+        speaker="Pike",
+        speaker_type="DESCRIBED",
+        cue="says",
+        text=text[start:-1],
+        direct=False,
+        start=start,
+        end=len(text) - 1,
+    )
+    refs = Referents(doc, index, [said])
+    assert refs.speaker(said) == Actor("Laura Pike", "PERSON")
+    unnamed = said.model_copy(update={"speaker": "a port worker"})
+    assert refs.speaker(unnamed) == Actor("a port worker", "DESCRIBED")
