@@ -11,9 +11,6 @@ import csv
 import glob
 import json
 import re
-from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,96 +38,6 @@ def _prf(tp: int, n_pred: int, n_gold: int) -> dict[str, float]:
     r = tp / n_gold if n_gold else 0.0
     f = 2 * p * r / (p + r) if p + r else 0.0
     return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4)}
-
-
-# NER: CoNLL-2003 --------------------------------------------------------------------
-
-_CONLL_TYPE = {"PERSON": "PER", "ORG": "ORG", "LOC": "LOC"}
-
-
-@dataclass
-class _Sentence:
-    tokens: list[str]
-    gold: list[str]
-
-
-def _conll_docs(path: Path) -> Iterator[list[_Sentence]]:
-    doc: list[_Sentence] = []
-    sent = _Sentence([], [])
-    for line in _read(path).splitlines():
-        if line.startswith("-DOCSTART-"):
-            if sent.tokens:
-                doc.append(sent)
-            if doc:
-                yield doc
-            doc, sent = [], _Sentence([], [])
-        elif not line.strip():
-            if sent.tokens:
-                doc.append(sent)
-            sent = _Sentence([], [])
-        else:
-            parts = line.split()
-            sent.tokens.append(parts[0])
-            sent.gold.append(parts[-1])
-    if sent.tokens:
-        doc.append(sent)
-    if doc:
-        yield doc
-
-
-def _spans(tags: list[str]) -> set[tuple[int, int, str]]:
-    """Entity spans of an IOB1/IOB2 tag sequence: (start, end, type)."""
-    spans, start, kind = set(), None, None
-    for i, tag in enumerate([*tags, "O"]):
-        prefix, _, label = tag.partition("-")
-        if start is not None and (tag == "O" or prefix == "B" or label != kind):
-            spans.add((start, i, kind or ""))
-            start, kind = None, None
-        if tag != "O" and start is None:
-            start, kind = i, label
-    return spans
-
-
-def eval_ner(nlp: Language, conll: Path, predictions: Path | None = None) -> Scores:
-    """Entity-level exact match on CoNLL-2003, one whole document per analysis."""
-    tp: Counter[str] = Counter()
-    n_pred: Counter[str] = Counter()
-    n_gold: Counter[str] = Counter()
-    lines: list[str] = []
-    for doc in _conll_docs(conll):
-        text, offsets = "", []
-        for sent in doc:
-            offs = []
-            for tok in sent.tokens:
-                offs.append((len(text), len(text) + len(tok)))
-                text += tok + " "
-            text = text[:-1] + "\n"
-            offsets.append(offs)
-        index = extract_entities(nlp(text))
-        for sent, offs in zip(doc, offsets, strict=True):
-            tags = ["O"] * len(offs)
-            for m in index.mentions:
-                label = _CONLL_TYPE.get(m.type, "MISC")
-                covered = [i for i, (s, e) in enumerate(offs) if s >= m.start and e <= m.end]
-                if covered and not any(tags[i] != "O" for i in covered):
-                    for n, i in enumerate(covered):
-                        adjacent = n == 0 and i > 0 and tags[i - 1].endswith(label)
-                        tags[i] = f"{'B' if adjacent else 'I'}-{label}"
-            gold, pred = _spans(sent.gold), _spans(tags)
-            for kind in {k for *_, k in gold | pred}:
-                g = {s for s in gold if s[2] == kind}
-                p = {s for s in pred if s[2] == kind}
-                tp[kind] += len(g & p)
-                n_pred[kind] += len(p)
-                n_gold[kind] += len(g)
-            lines += [
-                f"{t} {g} {p}" for t, g, p in zip(sent.tokens, sent.gold, tags, strict=True)
-            ] + [""]
-    if predictions:
-        predictions.write_text("\n".join(lines), encoding="utf-8")
-    scores: Scores = _prf(sum(tp.values()), sum(n_pred.values()), sum(n_gold.values()))
-    scores["per_type"] = {k: _prf(tp[k], n_pred[k], n_gold[k]) for k in sorted(n_gold)}
-    return scores
 
 
 # Quotes: PolNeAR ----------------------------------------------------------------------

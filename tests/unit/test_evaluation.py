@@ -10,7 +10,6 @@ import pytest
 from pipeline.evaluation import (
     _polnear_gold,
     _shingles,
-    _spans,
     eval_extract,
     eval_stance,
     fnc_score,
@@ -30,19 +29,6 @@ from pipeline.evaluation import (
 )
 def test_fnc_score(gold: str, pred: str, score: float) -> None:
     assert fnc_score(gold, pred) == score
-
-
-@pytest.mark.parametrize(
-    ("tags", "spans"),
-    [
-        (["I-PER", "I-PER", "O", "I-LOC"], {(0, 2, "PER"), (3, 4, "LOC")}),
-        (["I-PER", "B-PER", "O"], {(0, 1, "PER"), (1, 2, "PER")}),  # IOB1: B splits neighbours
-        (["B-ORG", "I-ORG", "I-MISC"], {(0, 2, "ORG"), (2, 3, "MISC")}),  # IOB2 too
-        (["O", "O"], set()),
-    ],
-)
-def test_spans(tags: list[str], spans: set[tuple[int, int, str]]) -> None:
-    assert _spans(tags) == spans
 
 
 def test_shingles() -> None:
