@@ -362,3 +362,15 @@ def test_an_old_database_gets_target_types(tmp_path: Path) -> None:
         ("Elena Vasquez", "ISSUE"),
     }
     index.close()
+
+
+def test_a_database_from_before_the_keys_table_gets_it(index: SqliteIndex, tmp_path: Path) -> None:
+    want = index.search(SearchQuery(text="bridge", source="a.example"))
+    index.close()
+    with sqlite3.connect(tmp_path / "i.db") as c:
+        c.execute("DROP TABLE article_keys")
+    reopened = SqliteIndex(tmp_path / "i.db")
+    got = reopened.search(SearchQuery(text="bridge", source="a.example"))
+    assert got.total == want.total == 2 and got == want
+    assert ids(reopened, since=datetime(2026, 10, 4, tzinfo=UTC)) == ["id3", "id2"]
+    reopened.close()
