@@ -29,7 +29,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +63,10 @@ def synthetic(n: int, seed: int = 7) -> list[Article]:
 def batches(n: int, seed: int = 7, size: int = 1000) -> Iterator[list[Article]]:
     """The same articles as ``synthetic``, made ``size`` at a time (1M do not fit at once)."""
     rng = random.Random(seed)
+    # spread over ten past months whatever n is: the model drops dates in the future,
+    # which left most of a large corpus undated once the clock passed its last days
     start = datetime(2026, 1, 1, tzinfo=UTC)
+    step = (datetime(2026, 11, 1, tzinfo=UTC) - start) / max(n, 1)
     out: list[Article] = []
     for i in range(n):
         if len(out) == size:
@@ -91,7 +94,7 @@ def batches(n: int, seed: int = 7, size: int = 1000) -> Iterator[list[Article]]:
                 summary=body[:200],
                 body=body,
                 language="en",
-                published_at=start + timedelta(minutes=37 * i),
+                published_at=start + step * i,
                 entities=[
                     Entity(
                         name=p,
