@@ -60,7 +60,8 @@ CREATE TABLE IF NOT EXISTS entity_terms (  -- names and aliases, lower-cased, fo
     term TEXT NOT NULL, type TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS entity_terms_term ON entity_terms (term);
-CREATE INDEX IF NOT EXISTS entity_terms_article ON entity_terms (article_id);
+-- covering: a type filter checks each candidate story's types in the index alone
+CREATE INDEX IF NOT EXISTS entity_terms_article_type ON entity_terms (article_id, type);
 CREATE TABLE IF NOT EXISTS article_quotes (
     article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
     speaker TEXT NOT NULL, speaker_type TEXT NOT NULL
@@ -89,6 +90,8 @@ class SqliteIndex(SqliteDatabase):
         super().__init__(path, _SCHEMA)
         # targets compare folded (base.fold), as the engines' normalizer folds them
         self._conn.create_function("fold", 1, fold, deterministic=True)
+        # a search's matches (temp.hits) can be 100k rows: keep them off the disk
+        self._conn.execute("PRAGMA temp_store=MEMORY")
 
     def _migrate(self) -> None:
         """A database from before the keys table gets it filled; one from before stance
@@ -267,7 +270,13 @@ class SqliteIndex(SqliteDatabase):
                 " (rid INTEGER, id TEXT, pub TEXT, source TEXT, rank REAL)"
             )
             c.execute("DELETE FROM temp.hits")
-            c.execute(f"INSERT INTO temp.hits {base}{''.join(f' AND {w}' for w in where)}", params)
+            # by date, the matches go in newest first (the date index read backwards,
+            # no sort): the facets' sample is then the first rows, unsorted too
+            newest = " ORDER BY a.published_at DESC" if by_date else ""
+            c.execute(
+                f"INSERT INTO temp.hits {base}{''.join(f' AND {w}' for w in where)}{newest}",
+                params,
+            )
             total = c.execute("SELECT COUNT(*) FROM temp.hits").fetchone()[0]
             page = c.execute(
                 f"{page_sql} ORDER BY {order} LIMIT ? OFFSET ?",
@@ -281,7 +290,9 @@ class SqliteIndex(SqliteDatabase):
                     [r["rid"] for r in page],
                 )
             }
-            facets = count_facets(c, total, order) if query.facets else Facets()
+            facets = (
+                count_facets(c, total, "rowid" if by_date else "rank") if query.facets else Facets()
+            )
         hits = [_hit(docs[r["rid"]], r["rank"], snippets.get(r["rid"])) for r in page]
         next_cursor = None
         if page and len(page) == query.limit:

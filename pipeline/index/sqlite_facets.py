@@ -15,10 +15,11 @@ FACET_SAMPLE = 2000
 
 
 def count_facets(c: sqlite3.Connection, total: int, order: str) -> Facets:
-    """Facets of the matches in ``temp.hits``: sources and days exactly (they are
-    columns of the hits); entities, stances and targets exactly up to
-    FACET_SAMPLE matches, above it over the first FACET_SAMPLE in the result's
-    order (``Facets.sampled``), so that their cost stays bounded at any size."""
+    """Facets of the ``total`` matches in ``temp.hits``: sources and days exactly
+    (they are columns of the hits); entities, stances and targets exactly up to
+    FACET_SAMPLE matches, above it over the first FACET_SAMPLE by ``order`` (SQL:
+    the result's order, without its tie-break) and flagged ``Facets.sampled``, so
+    that their cost stays bounded at any size."""
     sampled = total > FACET_SAMPLE
     ids_sql = "SELECT id FROM temp.hits"
     if sampled:
