@@ -46,6 +46,10 @@ CREATE TABLE IF NOT EXISTS article_keys (
 );
 CREATE INDEX IF NOT EXISTS article_keys_source ON article_keys (source);
 CREATE INDEX IF NOT EXISTS article_keys_published ON article_keys (published_at);
+-- superseded by the two above and entity_terms_article_type below
+DROP INDEX IF EXISTS articles_source;
+DROP INDEX IF EXISTS articles_published;
+DROP INDEX IF EXISTS entity_terms_article;
 CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5 (
     title, summary, body, quotes, entities,  -- rowid = articles.rowid
     tokenize = 'porter unicode61 remove_diacritics 2'

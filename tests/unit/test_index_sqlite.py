@@ -369,8 +369,12 @@ def test_a_database_from_before_the_keys_table_gets_it(index: SqliteIndex, tmp_p
     index.close()
     with sqlite3.connect(tmp_path / "i.db") as c:
         c.execute("DROP TABLE article_keys")
+        c.execute("CREATE INDEX articles_source ON articles (source)")  # as before
     reopened = SqliteIndex(tmp_path / "i.db")
     got = reopened.search(SearchQuery(text="bridge", source="a.example"))
     assert got.total == want.total == 2 and got == want
     assert ids(reopened, since=datetime(2026, 10, 4, tzinfo=UTC)) == ["id3", "id2"]
+    with sqlite3.connect(tmp_path / "i.db") as c:
+        names = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert "articles_source" not in names and "article_keys_source" in names
     reopened.close()
