@@ -81,6 +81,9 @@ class Facets(BaseModel):
     # the FACET_SIZE targets with the most favor/against stories, each split by label
     targets: list[TargetValue] = Field(default_factory=list)
     dates: list[FacetValue] = Field(default_factory=list)  # stories per day, oldest first
+    # True when entities, stances and targets were counted over the first matches
+    # only, not all of them (a backend's sample; sources and dates stay exact)
+    sampled: bool = False
 
 
 class EntityName(BaseModel):

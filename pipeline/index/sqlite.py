@@ -4,28 +4,25 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from pipeline.index.base import (
-    FACET_SIZE,
     TARGET_LABELS,
     TEXT_WEIGHTS,
     EntityName,
     Facets,
-    FacetValue,
     Health,
     Hit,
     SearchQuery,
     SearchResult,
-    TargetValue,
     fold,
     search_texts,
 )
 from pipeline.index.cursor import decode_cursor, encode_cursor
+from pipeline.index.sqlite_facets import count_facets
 from pipeline.models import Article, utc
 from pipeline.query import exclusions, parse, positive, to_fts5
 from pipeline.store.sqlite import SqliteDatabase
@@ -40,8 +37,19 @@ CREATE TABLE IF NOT EXISTS articles (
     language TEXT,
     published_at TEXT
 );
-CREATE INDEX IF NOT EXISTS articles_source ON articles (source);
-CREATE INDEX IF NOT EXISTS articles_published ON articles (published_at);
+-- What a search reads of every match, apart from the documents: in ``articles`` these
+-- columns sit behind ``doc``, and reading them walks its overflow pages (~2 ms per
+-- 1000 matches, most of a large search). rowid = articles.rowid.
+CREATE TABLE IF NOT EXISTS article_keys (
+    rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, source TEXT NOT NULL,
+    language TEXT, published_at TEXT
+);
+CREATE INDEX IF NOT EXISTS article_keys_source ON article_keys (source);
+CREATE INDEX IF NOT EXISTS article_keys_published ON article_keys (published_at);
+-- superseded by the two above and entity_terms_article_type below
+DROP INDEX IF EXISTS articles_source;
+DROP INDEX IF EXISTS articles_published;
+DROP INDEX IF EXISTS entity_terms_article;
 CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5 (
     title, summary, body, quotes, entities,  -- rowid = articles.rowid
     tokenize = 'porter unicode61 remove_diacritics 2'
@@ -56,7 +64,8 @@ CREATE TABLE IF NOT EXISTS entity_terms (  -- names and aliases, lower-cased, fo
     term TEXT NOT NULL, type TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS entity_terms_term ON entity_terms (term);
-CREATE INDEX IF NOT EXISTS entity_terms_article ON entity_terms (article_id);
+-- covering: a type filter checks each candidate story's types in the index alone
+CREATE INDEX IF NOT EXISTS entity_terms_article_type ON entity_terms (article_id, type);
 CREATE TABLE IF NOT EXISTS article_quotes (
     article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
     speaker TEXT NOT NULL, speaker_type TEXT NOT NULL
@@ -69,6 +78,7 @@ CREATE TABLE IF NOT EXISTS article_stances (
     target_type TEXT NOT NULL DEFAULT 'ISSUE'
 );
 CREATE INDEX IF NOT EXISTS article_stances_article ON article_stances (article_id);
+CREATE INDEX IF NOT EXISTS article_stances_holder ON article_stances (holder COLLATE NOCASE);
 """
 # BM25 with the shared weights, in the order of the FTS columns above (title, summary,
 # body, quotes, entities: the fields of TEXT_WEIGHTS).
@@ -84,10 +94,17 @@ class SqliteIndex(SqliteDatabase):
         super().__init__(path, _SCHEMA)
         # targets compare folded (base.fold), as the engines' normalizer folds them
         self._conn.create_function("fold", 1, fold, deterministic=True)
+        # a search's matches (temp.hits) can be 100k rows: keep them off the disk
+        self._conn.execute("PRAGMA temp_store=MEMORY")
 
     def _migrate(self) -> None:
-        """A database from before stance target types gets the column, filled from the
-        stored documents (their stances load with the model's default type)."""
+        """A database from before the keys table gets it filled; one from before stance
+        target types gets the column, filled from the stored documents (their stances
+        load with the model's default type)."""
+        self._conn.execute(
+            "INSERT INTO article_keys SELECT rowid, id, source, language, published_at"
+            " FROM articles WHERE NOT EXISTS (SELECT 1 FROM article_keys)"
+        )
         columns = {r["name"] for r in self._conn.execute("PRAGMA table_info(article_stances)")}
         if "target_type" in columns:
             return
@@ -122,6 +139,10 @@ class SqliteIndex(SqliteDatabase):
             ),
         ).lastrowid
         c.execute(
+            "INSERT INTO article_keys VALUES (?,?,?,?,?)",
+            (rowid, a.id, a.source, a.language, _utc(a.published_at) if a.published_at else None),
+        )
+        c.execute(
             "INSERT INTO articles_fts(rowid, title, summary, body, quotes, entities) VALUES (?,?,?,?,?,?)",
             (rowid, a.title, a.summary, a.body, *search_texts(a)),
         )
@@ -150,6 +171,7 @@ class SqliteIndex(SqliteDatabase):
             return False
         c.execute("DELETE FROM articles_fts WHERE rowid=?", (row[0],))
         c.execute("DELETE FROM articles WHERE rowid=?", (row[0],))
+        c.execute("DELETE FROM article_keys WHERE rowid=?", (row[0],))
         return True
 
     def refresh(self) -> None:
@@ -218,15 +240,16 @@ class SqliteIndex(SqliteDatabase):
         node = parse(query.text)
         match = to_fts5(node) if node is not None and positive(node) else None
         where, params = self._filters(query, node)
+        columns = "a.rowid AS rid, a.id, a.published_at AS pub, a.source"
         if match:
             base = (
-                f"SELECT a.rowid AS rid, a.id, a.published_at AS pub, {_BM25} AS rank"
-                " FROM articles_fts JOIN articles a ON a.rowid = articles_fts.rowid"
+                f"SELECT {columns}, {_BM25} AS rank"
+                " FROM articles_fts JOIN article_keys a ON a.rowid = articles_fts.rowid"
                 " WHERE articles_fts MATCH ?"
             )
             params = [match, *params]
         else:
-            base = "SELECT a.rowid AS rid, a.id, a.published_at AS pub, 0.0 AS rank FROM articles a WHERE 1"
+            base = f"SELECT {columns}, 0.0 AS rank FROM article_keys a WHERE 1"
         by_date = query.sort == "date" or not match
         order = "pub IS NULL, pub DESC, id" if by_date else "rank, id"
         page_sql, page_params = "SELECT * FROM temp.hits", []
@@ -247,10 +270,17 @@ class SqliteIndex(SqliteDatabase):
         with self._lock:
             c = self._conn
             c.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS hits (rid INTEGER, id TEXT, pub TEXT, rank REAL)"
+                "CREATE TEMP TABLE IF NOT EXISTS hits"
+                " (rid INTEGER, id TEXT, pub TEXT, source TEXT, rank REAL)"
             )
             c.execute("DELETE FROM temp.hits")
-            c.execute(f"INSERT INTO temp.hits {base}{''.join(f' AND {w}' for w in where)}", params)
+            # by date, the matches go in newest first (the date index read backwards,
+            # no sort): the facets' sample is then the first rows, unsorted too
+            newest = " ORDER BY a.published_at DESC" if by_date else ""
+            c.execute(
+                f"INSERT INTO temp.hits {base}{''.join(f' AND {w}' for w in where)}{newest}",
+                params,
+            )
             total = c.execute("SELECT COUNT(*) FROM temp.hits").fetchone()[0]
             page = c.execute(
                 f"{page_sql} ORDER BY {order} LIMIT ? OFFSET ?",
@@ -264,7 +294,9 @@ class SqliteIndex(SqliteDatabase):
                     [r["rid"] for r in page],
                 )
             }
-            facets = self._facets("SELECT id FROM temp.hits", []) if query.facets else Facets()
+            facets = (
+                count_facets(c, total, "rowid" if by_date else "rank") if query.facets else Facets()
+            )
         hits = [_hit(docs[r["rid"]], r["rank"], snippets.get(r["rid"])) for r in page]
         next_cursor = None
         if page and len(page) == query.limit:
@@ -293,20 +325,26 @@ class SqliteIndex(SqliteDatabase):
                     "a.rowid NOT IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?)"
                 )
                 params.append(expr)
-        if q.entity or q.type:
-            cond = ["t.article_id = a.id"]
-            if q.entity:
-                cond.append("t.term = ?")
-                params.append(q.entity.strip().lower())
+        # A name or a speaker is rare: the stories naming it are found by its index
+        # (IN) and drive the query. A type alone is common: each candidate story is
+        # checked instead (EXISTS), as reading every row of the type would cost more.
+        if q.entity:
+            term = "t.term = ?"
+            params.append(q.entity.strip().lower())
             if q.type:
-                cond.append("t.type = ?")
+                term += " AND t.type = ?"
                 params.append(q.type.strip().upper())
-            where.append(f"EXISTS (SELECT 1 FROM entity_terms t WHERE {' AND '.join(cond)})")
+            where.append(f"a.id IN (SELECT t.article_id FROM entity_terms t WHERE {term})")
+        elif q.type:
+            where.append(
+                "EXISTS (SELECT 1 FROM entity_terms t WHERE t.article_id = a.id AND t.type = ?)"
+            )
+            params.append(q.type.strip().upper())
         target = fold(q.target or "")  # no words: no target filter
         if q.speaker and not (q.stance or target):  # with those, the speaker holds a stance
             where.append(
-                "EXISTS (SELECT 1 FROM article_quotes s WHERE s.article_id = a.id"
-                " AND s.speaker = ? COLLATE NOCASE)"
+                "a.id IN (SELECT s.article_id FROM article_quotes s"
+                " WHERE s.speaker = ? COLLATE NOCASE)"
             )
             params.append(q.speaker.strip())
         if q.stance or target:
@@ -325,7 +363,15 @@ class SqliteIndex(SqliteDatabase):
                 # the filter's words as a run of whole words of the target (target_matches)
                 cond.append("(' ' || fold(st.target) || ' ') LIKE ? ESCAPE '\\'")
                 params.append(f"% {_like_literal(target)} %")
-            where.append(f"EXISTS (SELECT 1 FROM article_stances st WHERE {' AND '.join(cond)})")
+            if q.speaker:  # a holder is rare and indexed: its stances drive, as above
+                where.append(
+                    "a.id IN (SELECT st.article_id FROM article_stances st"
+                    f" WHERE {' AND '.join(cond[1:])})"
+                )
+            else:
+                where.append(
+                    f"EXISTS (SELECT 1 FROM article_stances st WHERE {' AND '.join(cond)})"
+                )
         if q.source:
             # the site itself or a subdomain of it; the name's own % and _ are literal
             where.append("(a.source = ? OR a.source LIKE ? ESCAPE '\\')")
@@ -341,82 +387,6 @@ class SqliteIndex(SqliteDatabase):
             where.append("a.published_at <= ?")
             params.append(_utc(q.until))
         return where, params
-
-    def _facets(self, ids_sql: str, params: list[Any]) -> Facets:
-        c = self._conn
-        entities: dict[str, list[FacetValue]] = {}
-        rows = c.execute(
-            "SELECT type, name, COUNT(DISTINCT article_id) n FROM article_entities"
-            f" WHERE article_id IN ({ids_sql}) GROUP BY type, name ORDER BY n DESC, name",
-            params,
-        )
-        for r in rows:
-            bucket = entities.setdefault(r["type"], [])
-            if len(bucket) < FACET_SIZE:
-                bucket.append(FacetValue(value=r["name"], count=r["n"]))
-        sources = [
-            FacetValue(value=r["source"], count=r["n"])
-            for r in c.execute(
-                f"SELECT source, COUNT(*) n FROM articles WHERE id IN ({ids_sql})"
-                " GROUP BY source ORDER BY n DESC, source LIMIT ?",
-                [*params, FACET_SIZE],
-            )
-        ]
-        stances = [
-            FacetValue(value=r["stance"], count=r["n"])
-            for r in c.execute(
-                f"SELECT stance, COUNT(DISTINCT article_id) n FROM article_stances WHERE article_id IN ({ids_sql})"
-                " GROUP BY stance ORDER BY n DESC, stance",
-                params,
-            )
-        ]
-        targets = self._targets(ids_sql, params)
-        dates = [
-            FacetValue(value=r["day"], count=r["n"])
-            for r in c.execute(
-                "SELECT substr(published_at, 1, 10) day, COUNT(*) n FROM articles"
-                f" WHERE published_at IS NOT NULL AND id IN ({ids_sql}) GROUP BY day ORDER BY day",
-                params,
-            )
-        ]
-        return Facets(
-            entities=entities, sources=sources, stances=stances, targets=targets, dates=dates
-        )
-
-    def _targets(self, ids_sql: str, params: list[Any]) -> list[TargetValue]:
-        """The FACET_SIZE targets with the most favor/against stories (ties by name),
-        each split by label (most stories first), typed by their most common type."""
-        stories: dict[str, set[str]] = defaultdict(set)
-        by_label: dict[tuple[str, str], set[str]] = defaultdict(set)
-        types: dict[str, Counter[str]] = defaultdict(Counter)
-        rows = self._conn.execute(
-            "SELECT article_id, target, stance, target_type FROM article_stances"
-            f" WHERE article_id IN ({ids_sql})"
-            f" AND stance IN ({','.join('?' * len(TARGET_LABELS))})",
-            [*params, *TARGET_LABELS],
-        )
-        for r in rows:
-            stories[r["target"]].add(r["article_id"])
-            by_label[(r["target"], r["stance"])].add(r["article_id"])
-            types[r["target"]][r["target_type"]] += 1
-        top = sorted(stories, key=lambda t: (-len(stories[t]), t))[:FACET_SIZE]
-        out: list[TargetValue] = []
-        for target in top:
-            kind = min(types[target].items(), key=lambda kv: (-kv[1], kv[0]))[0]
-            labels = sorted(
-                (label for label in TARGET_LABELS if (target, label) in by_label),
-                key=lambda label: (-len(by_label[(target, label)]), label),
-            )
-            out += [
-                TargetValue(
-                    value=target,
-                    stance=label,
-                    type=kind,
-                    count=len(by_label[(target, label)]),
-                )
-                for label in labels
-            ]
-        return out
 
 
 def _like_literal(text: str) -> str:

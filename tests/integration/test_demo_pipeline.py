@@ -152,7 +152,14 @@ def test_cli_demo_then_search(tmp_path: Path) -> None:
         "stances",
     }
     assert "<mark>" in hit["snippet"]
-    assert set(data["facets"]) == {"entities", "sources", "stances", "targets", "dates"}
+    assert set(data["facets"]) == {
+        "entities",
+        "sources",
+        "stances",
+        "targets",
+        "dates",
+        "sampled",
+    }
     assert all({"value", "count"} == set(v) for v in data["facets"]["sources"])
     assert {v["value"] for v in data["facets"]["sources"]} == {"harbortimes.example"}
     assert urlsplit(hit["url"]).hostname == "www.harbortimes.example"

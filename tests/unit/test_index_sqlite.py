@@ -125,6 +125,9 @@ def test_full_text_ranks_title_matches_and_highlights(index: SqliteIndex) -> Non
         ({"speaker": "Marcus Hale"}, ["id1"]),
         ({"stance": "favor"}, ["id2"]),
         ({"speaker": "Marcus Hale", "stance": "favor"}, []),
+        ({"speaker": "marcus hale", "stance": "against"}, ["id1"]),  # the holder, any case
+        ({"entity": "vasquez", "type": "PERSON"}, ["id2", "id1"]),
+        ({"entity": "vasquez", "type": "ORG"}, []),
         ({"since": datetime(2026, 10, 4, tzinfo=UTC)}, ["id3", "id2"]),
         ({"until": datetime(2026, 10, 4, tzinfo=UTC)}, ["id1"]),
         ({"source": "www.a.example"}, ["id2", "id1"]),
@@ -145,6 +148,34 @@ def test_facets_count_articles(index: SqliteIndex) -> None:
     )
     assert [(v.value, v.count) for v in facets.sources] == [("a.example", 2), ("b.example", 1)]
     assert {(v.value, v.count) for v in facets.stances} == {("against", 1), ("favor", 1)}
+
+
+def test_facets_above_the_sample_size_count_the_first_matches(
+    index: SqliteIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert not index.search(SearchQuery()).facets.sampled
+    monkeypatch.setattr("pipeline.index.sqlite_facets.FACET_SAMPLE", 2)
+    result = index.search(SearchQuery(limit=1))
+    facets = result.facets
+    assert facets.sampled and result.total == 3
+    # newest first: id3 (Priya Raman, no stance) and id2 (Elena Vasquez, favor)
+    assert {(v.value, v.count) for v in facets.entities["PERSON"]} == {
+        ("Priya Raman", 1),
+        ("Elena Vasquez", 1),
+    }
+    assert [(v.value, v.count) for v in facets.stances] == [("favor", 1)]
+    assert [(v.value, v.stance, v.count) for v in facets.targets] == [("the bridge", "favor", 1)]
+    # sources and days stay exact: they are counted over every match
+    assert [(v.value, v.count) for v in facets.sources] == [("a.example", 2), ("b.example", 1)]
+    assert len(facets.dates) == 3
+    # by relevance, the sample is the best match
+    monkeypatch.setattr("pipeline.index.sqlite_facets.FACET_SAMPLE", 1)
+    ranked = index.search(SearchQuery(text="bridge"))
+    best = ranked.hits[0]
+    assert ranked.facets.sampled and ranked.total == 2
+    assert sorted(v.value for v in ranked.facets.entities["PERSON"]) == sorted(
+        e.name for e in best.entities if e.type == "PERSON"
+    )
 
 
 def test_upsert_is_idempotent(index: SqliteIndex) -> None:
@@ -331,3 +362,19 @@ def test_an_old_database_gets_target_types(tmp_path: Path) -> None:
         ("Elena Vasquez", "ISSUE"),
     }
     index.close()
+
+
+def test_a_database_from_before_the_keys_table_gets_it(index: SqliteIndex, tmp_path: Path) -> None:
+    want = index.search(SearchQuery(text="bridge", source="a.example"))
+    index.close()
+    with sqlite3.connect(tmp_path / "i.db") as c:
+        c.execute("DROP TABLE article_keys")
+        c.execute("CREATE INDEX articles_source ON articles (source)")  # as before
+    reopened = SqliteIndex(tmp_path / "i.db")
+    got = reopened.search(SearchQuery(text="bridge", source="a.example"))
+    assert got.total == want.total == 2 and got == want
+    assert ids(reopened, since=datetime(2026, 10, 4, tzinfo=UTC)) == ["id3", "id2"]
+    with sqlite3.connect(tmp_path / "i.db") as c:
+        names = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert "articles_source" not in names and "article_keys_source" in names
+    reopened.close()

@@ -1,0 +1,109 @@
+"""Facet counts for the SQLite backend, over the matches a search left in ``temp.hits``."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter, defaultdict
+
+from pipeline.index.base import FACET_SIZE, TARGET_LABELS, Facets, FacetValue, TargetValue
+
+# Above this many matches, the facets that need a join (entities, stances, targets)
+# count the first FACET_SAMPLE matches in the result's order: their cost grows with
+# the rows counted (~0.01 ms a match). Well above the contract corpus (tens of
+# stories), where every backend must agree exactly.
+FACET_SAMPLE = 2000
+
+
+def count_facets(c: sqlite3.Connection, total: int, order: str) -> Facets:
+    """Facets of the ``total`` matches in ``temp.hits``: sources and days exactly
+    (they are columns of the hits); entities, stances and targets exactly up to
+    FACET_SAMPLE matches, above it over the first FACET_SAMPLE by ``order`` (SQL:
+    the result's order, without its tie-break) and flagged ``Facets.sampled``, so
+    that their cost stays bounded at any size."""
+    sampled = total > FACET_SAMPLE
+    ids_sql = "SELECT id FROM temp.hits"
+    if sampled:
+        c.execute("CREATE TEMP TABLE IF NOT EXISTS sample (id TEXT)")
+        c.execute("DELETE FROM temp.sample")
+        c.execute(
+            f"INSERT INTO temp.sample SELECT id FROM temp.hits ORDER BY {order} LIMIT ?",
+            [FACET_SAMPLE],
+        )
+        ids_sql = "SELECT id FROM temp.sample"
+    entities: dict[str, list[FacetValue]] = {}
+    rows = c.execute(
+        "SELECT type, name, COUNT(DISTINCT article_id) n FROM article_entities"
+        f" WHERE article_id IN ({ids_sql}) GROUP BY type, name ORDER BY n DESC, name"
+    )
+    for r in rows:
+        bucket = entities.setdefault(r["type"], [])
+        if len(bucket) < FACET_SIZE:
+            bucket.append(FacetValue(value=r["name"], count=r["n"]))
+    sources = [
+        FacetValue(value=r["source"], count=r["n"])
+        for r in c.execute(
+            "SELECT source, COUNT(*) n FROM temp.hits"
+            " GROUP BY source ORDER BY n DESC, source LIMIT ?",
+            [FACET_SIZE],
+        )
+    ]
+    stances, targets = _stance_facets(
+        c.execute(
+            "SELECT article_id, target, stance, target_type FROM article_stances"
+            f" WHERE article_id IN ({ids_sql})"
+        ).fetchall()
+    )
+    dates = [
+        FacetValue(value=r["day"], count=r["n"])
+        for r in c.execute(
+            "SELECT substr(pub, 1, 10) day, COUNT(*) n FROM temp.hits"
+            " WHERE pub IS NOT NULL GROUP BY day ORDER BY day"
+        )
+    ]
+    return Facets(
+        entities=entities,
+        sources=sources,
+        stances=stances,
+        targets=targets,
+        dates=dates,
+        sampled=sampled,
+    )
+
+
+def _stance_facets(rows: list[sqlite3.Row]) -> tuple[list[FacetValue], list[TargetValue]]:
+    """From the stance rows of the counted stories: stories per label (most first), and
+    the FACET_SIZE targets with the most favor/against stories (ties by name), each
+    split by label (most stories first), typed by their most common type."""
+    per_label: dict[str, set[str]] = defaultdict(set)
+    stories: dict[str, set[str]] = defaultdict(set)
+    by_label: dict[tuple[str, str], set[str]] = defaultdict(set)
+    types: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in rows:
+        per_label[r["stance"]].add(r["article_id"])
+        if r["stance"] not in TARGET_LABELS:
+            continue
+        stories[r["target"]].add(r["article_id"])
+        by_label[(r["target"], r["stance"])].add(r["article_id"])
+        types[r["target"]][r["target_type"]] += 1
+    stances = [
+        FacetValue(value=label, count=len(ids))
+        for label, ids in sorted(per_label.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    ]
+    top = sorted(stories, key=lambda t: (-len(stories[t]), t))[:FACET_SIZE]
+    out: list[TargetValue] = []
+    for target in top:
+        kind = min(types[target].items(), key=lambda kv: (-kv[1], kv[0]))[0]
+        labels = sorted(
+            (label for label in TARGET_LABELS if (target, label) in by_label),
+            key=lambda label: (-len(by_label[(target, label)]), label),
+        )
+        out += [
+            TargetValue(
+                value=target,
+                stance=label,
+                type=kind,
+                count=len(by_label[(target, label)]),
+            )
+            for label in labels
+        ]
+    return stances, out
