@@ -92,7 +92,7 @@ def search_query(
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
     cursor: Annotated[
-        str | None, Query(max_length=1000, description="next_cursor of the previous page.")
+        str | None, Query(max_length=4096, description="next_cursor of the previous page.")
     ] = None,
 ) -> SearchQuery:
     """The search contract's parameters (the CLI's options), validated. The cursor is

@@ -10,7 +10,9 @@ from typing import Any
 
 from pipeline.errors import InputError
 
-_CURSOR_CHARS = 1000  # ours are under 200; a longer one was not made by us
+# Ours are under 200 characters; the longest we could make (two 200-character texts,
+# every character JSON-escaped, in base64) is under 3,300: a longer one was not made by us.
+_CURSOR_CHARS = 4096
 _CURSOR_TEXT = 200  # the longest sort value or id text a cursor may hold
 _INT64 = 2**63  # engines sort on 64-bit longs (dates in ms)
 ANY_SORT_VALUE: tuple[type[Any], ...] = (str, int, float, type(None))
