@@ -1,9 +1,11 @@
 """The compose ``demo`` profile's two roles, run in the Newswire image.
 
 ``sites.py serve``: the bundled demo corpus (pipeline/demo) as three news sites on every
-address of this container, port 8080, with links under http://demo:8080 so that
-worker-io fetches them across the demo network. (``newswire demo`` serves the same sites
-on 127.0.0.1 only, for one machine.)
+address of this container, port 8080. Each outlet answers under its own host name
+(``www.harbortimes.example``…, network aliases of this container on the demo network),
+so its pages' canonical URLs are on its own site and stories keep the outlet's name;
+any other host (``demo``) gets every outlet under ``/<slug>/`` with links under
+http://demo:8080. (``newswire demo`` serves the same sites on 127.0.0.1 only.)
 
 ``sites.py register FEEDS_FILE``: adds the file's feeds to the store the settings name
 (Redis in the stack); feeds already known keep their state. Exits 0 when done.
@@ -21,9 +23,13 @@ def serve() -> None:
     # The handler is the CLI demo's own, so both serve the same pages and feeds.
     from pipeline.demo.server import DemoHTTPServer, _Handler
 
-    httpd = DemoHTTPServer(("0.0.0.0", 8080), _Handler)
-    httpd.base_url = BASE_URL
-    print(f"serving the demo sites as {BASE_URL}", flush=True)
+    class ContainerServer(DemoHTTPServer):
+        @property
+        def base_url(self) -> str:  # links for hosts other than the outlets' own
+            return BASE_URL
+
+    httpd = ContainerServer(("0.0.0.0", 8080), _Handler)
+    print(f"serving the demo sites as {BASE_URL} and under their own names", flush=True)
     httpd.serve_forever()
 
 

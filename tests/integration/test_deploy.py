@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
-from pipeline.demo.server import corpus
+from pipeline.demo.server import corpus, site_host
 from pipeline.settings import Settings
 from tests.conftest import ROOT, need
 from tests.integration.compose_stack import Stack, docker, readme_command, wait_until
@@ -129,7 +129,7 @@ def test_opensearch_override_and_demo_profile(tmp_path: Path) -> None:
     assert services["worker-io"]["environment"]["NEWSWIRE_ALLOW_PRIVATE_HOSTS"] == subnet
     demo_feeds = yaml.safe_load((ROOT / "config" / "demo-feeds.yaml").read_text())["feeds"]
     assert {f["url"] for f in demo_feeds} == {
-        f"http://demo:8080/{f.slug}/feed.xml" for f in corpus()[0]
+        f"http://{site_host(f)}:8080/{f.slug}/feed.xml" for f in corpus()[0]
     }
 
 
@@ -223,6 +223,9 @@ def test_demo_stories_become_searchable_through_the_api(stack: Stack) -> None:
     wait_until(lambda: stack.entries() == {"done": ARTICLES}, 60, "every entry done")
     html = urllib.request.urlopen(stack.api + "/?q=harbor", timeout=10).read().decode()
     assert "Harbor" in html, "the web page shows the demo stories"
+    # Each outlet answers under its own name, so the canonical-host rule keeps its name.
+    found = json.loads(urllib.request.urlopen(stack.api + "/api/search?limit=1", timeout=10).read())
+    assert {s["value"] for s in found["facets"]["sources"]} == {f.domain for f in corpus()[0]}
 
 
 @live
