@@ -26,7 +26,6 @@ from typing import Any, cast
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span
-from spacy.util import filter_spans
 
 from pipeline import entities
 from pipeline.evaluation_ner import (
@@ -70,15 +69,7 @@ def _news_first(doc: Doc) -> Doc:
         Span(doc, e.start, e.end, label=_CONLL_LABEL.get(e.label_, e.label_), kb_id=NEWS_NER)
         for e in doc.ents
     ]
-    taken = {i for e in ents for i in range(e.start, e.end)}
-    ents += [
-        Span(doc, e.start, e.end, label=e.label_)
-        for e in doc.spans["ontonotes"]
-        if e.label_ not in ("PERSON", "ORG", "GPE", "LOC")
-        and not taken & set(range(e.start, e.end))
-    ]
-    doc.ents = filter_spans(ents)
-    return doc
+    return NewsEntities.with_other_types(doc, ents)
 
 
 def _small_alone(doc: Doc) -> Doc:

@@ -55,6 +55,8 @@ def analysis_input(nlp: Language, body: str) -> str:
     """What the models read of ``body``: ``analysis_text``, cut before its token number
     ``ANALYSIS_MAX_TOKENS`` (the tokenizer alone is cheap once long tokens are gone)."""
     text = analysis_text(body)
+    if len(text) <= ANALYSIS_MAX_TOKENS:  # a token has a character at least: no need to count
+        return text
     tokens = nlp.tokenizer(text)
     return text if len(tokens) <= ANALYSIS_MAX_TOKENS else text[: tokens[ANALYSIS_MAX_TOKENS].idx]
 

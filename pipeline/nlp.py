@@ -99,14 +99,20 @@ class NewsEntities:
                 if longer and label == olabel == "PERSON":
                     start, end = os_, oe
             ents.append(Span(doc, start, end, label=label, kb_id=NEWS_NER))
+        return NewsEntities.with_other_types(doc, ents)
+
+    @staticmethod
+    def with_other_types(doc: Doc, ents: list[Span]) -> Doc:
+        """Sets ``doc.ents`` to ``ents`` plus the small model's entities of the types the
+        news NER lacks (NORP, EVENT, LAW…) that overlap none of ``ents``."""
         taken = {i for e in ents for i in range(e.start, e.end)}
-        ents += [
+        others = [
             Span(doc, e.start, e.end, label=e.label_)
             for e in doc.spans["ontonotes"]
             if e.label_ not in ("PERSON", "ORG", "GPE", "LOC")
             and not taken & set(range(e.start, e.end))
         ]
-        doc.ents = filter_spans(ents)
+        doc.ents = filter_spans([*ents, *others])
         return doc
 
 
