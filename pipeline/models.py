@@ -263,6 +263,13 @@ class Article(BaseModel):
     quotes: list[Quote] = Field(default_factory=list)
     stances: list[Stance] = Field(default_factory=list)
     claims: list[ClaimStance] = Field(default_factory=list)
+    # Stories, not copies (issue 18): the id of the earliest story with the same text,
+    # and the id of the same-event cluster the story belongs to (the cluster's first story).
+    duplicate_of: str | None = None
+    cluster_id: str | None = None
+    # Which models analysed the story (``pipeline.analyze.ANALYSIS_VERSION``), so that
+    # ``reanalyze`` and ``status`` can find stories analysed by older ones.
+    analyzed_with: str | None = None
 
 
 class FeedState(BaseModel):
