@@ -81,7 +81,7 @@ class RedisWatches(RedisPart):
         args: list[str | float] = []
         for m in batch:
             keys += [f"{self.p}wm:{m.watch_id}", f"{self.p}wmt:{m.watch_id}"]
-            due = "" if m.state not in _WAITING else _score(m.next_attempt_at, m.matched_at)
+            due = "" if m.state not in _WAITING else _score(m.next_attempt_at)
             args += [m.watch_id, m.article_id, m.model_dump_json(), m.matched_at.timestamp(), due]
         new = cast(list[int], self._script(_ADD_MATCHES)(keys=keys, args=args))
         return [batch[i - 1] for i in new]
@@ -130,7 +130,7 @@ class RedisWatches(RedisPart):
         pipe = self.r.pipeline()
         pipe.hset(key, match.article_id, match.model_dump_json())
         if match.state in _WAITING:
-            pipe.zadd(f"{self.p}wdue", {self._member(match): _score(match.next_attempt_at, None)})
+            pipe.zadd(f"{self.p}wdue", {self._member(match): _score(match.next_attempt_at)})
         else:
             pipe.zrem(f"{self.p}wdue", self._member(match))
         pipe.execute()
@@ -159,7 +159,6 @@ class RedisWatches(RedisPart):
         return out
 
 
-def _score(when: datetime | None, default: datetime | None) -> float:
+def _score(when: datetime | None) -> float:
     """A due time as a ``wdue`` score; no time means due at once."""
-    chosen = when or default
-    return chosen.timestamp() if chosen else 0.0
+    return when.timestamp() if when else 0.0
