@@ -213,7 +213,7 @@ class PercolatorMatcher:
             return
         ops: list[dict[str, Any]] = []
         for w in new:
-            query = search_body(search_query(w))["query"]
+            query = _percolatable(search_body(search_query(w))["query"])
             ops += [
                 {"index": {"_index": self.name, "_id": w.id}},
                 {"query": query, "watch_id": w.id},
@@ -258,6 +258,22 @@ class PercolatorMatcher:
             self.index.client.delete(self.name, watch_id)
         except NewswireError:
             log.warning("could not drop the percolator query of watch %s", watch_id)
+
+
+def _percolatable(query: Any) -> Any:
+    """``query`` with its phrase-prefix parts ("reserv*") as bool-prefix ones: a
+    phrase prefix never matches under the percolator (OpenSearch 2.19's in-memory
+    index of the percolated documents does not expand it), and for the one word our
+    parser ever gives it, a bool prefix is the same query."""
+    if isinstance(query, list):
+        return [_percolatable(q) for q in query]
+    if not isinstance(query, dict):
+        return query
+    out = {k: _percolatable(v) for k, v in query.items()}
+    multi = out.get("multi_match")
+    if isinstance(multi, dict) and multi.get("type") == "phrase_prefix":
+        out["multi_match"] = {**multi, "type": "bool_prefix"}
+    return out
 
 
 _MATCHERS: weakref.WeakKeyDictionary[object, WatchMatcher] = weakref.WeakKeyDictionary()
