@@ -28,6 +28,7 @@ from pipeline.store.sqlite import SqliteStore
 from pipeline.watch_delivery import SIGNATURE_HEADER, WebhookSender, deliver_due
 from pipeline.watch_model import Watch, WatchMatch
 from pipeline.watches import new_watch
+from tests.conftest import newswire
 from tests.integration.api_server import API_KEY, ApiServer
 from tests.integration.test_feed_failures import page, rss
 
@@ -144,7 +145,15 @@ def test_dead_letter_after_the_last_attempt_then_replay(
     assert store.delivery_counts() == {watch.id: {"dead": 1}}
     [dead] = store.matches(watch.id)
     assert (dead.attempts, dead.last_error) == (2, "HTTP 503")
-    assert store.replay_deliveries() == 1
+    # listed by `watch list`, `watch show` and `status`; replayed by `watch replay`
+    [row] = json.loads(newswire("watch", "list", "--json", db=settings.db).stdout)
+    assert (row["id"], row["matches"], "secret" in row) == (watch.id, {"dead": 1}, False)
+    shown = json.loads(newswire("watch", "show", watch.id, "--json", db=settings.db).stdout)
+    assert [(m["state"], m["last_error"]) for m in shown["matches"]] == [("dead", "HTTP 503")]
+    status = json.loads(newswire("status", "--json", db=settings.db).stdout)
+    assert status["webhook_dead_letters"] == 1
+    replayed = newswire("watch", "replay", db=settings.db)
+    assert replayed.returncode == 0 and "replayed 1 deliveries" in replayed.stdout
     assert deliver_due(store, sender, policy).delivered == 1
     assert len(receiver.delivered()) == 1
     sender.close()
@@ -298,3 +307,20 @@ def test_a_watch_delivers_a_new_matching_story_within_one_poll_cycle(
         assert httpx.get(f"{api.url}/watch/{watch_id}.atom").status_code == 404
     finally:
         api.stop()
+
+
+def test_watch_commands(tmp_path: Path) -> None:
+    db = tmp_path / "cli.db"
+    added = newswire("watch", "add", "water", "--source", "valley.example", "--json", db=db)
+    assert added.returncode == 0, added.stderr
+    made = json.loads(added.stdout)
+    assert made["filters"]["source"] == "valley.example" and len(made["secret"]) >= 32
+    refused = newswire("watch", "add", "water", "--webhook", "http://169.254.169.254/latest", db=db)
+    assert refused.returncode == 1
+    assert "cloud metadata endpoint" in refused.stderr and refused.stderr.startswith("error:")
+    [row] = json.loads(newswire("watch", "list", "--json", db=db).stdout)
+    assert row["id"] == made["id"] and "secret" not in row
+    assert newswire("watch", "remove", made["id"], db=db).returncode == 0
+    again = newswire("watch", "remove", made["id"], db=db)
+    assert again.returncode == 1 and f"no such watch: {made['id']}" in again.stderr
+    assert json.loads(newswire("watch", "list", "--json", db=db).stdout) == []
