@@ -51,7 +51,9 @@ def make_watches(n: int) -> list[Watch]:
     return out
 
 
-def measure(index: Index, size: int, batch_size: int, n_watches: int, rounds: int) -> dict[str, Any]:
+def measure(
+    index: Index, size: int, batch_size: int, n_watches: int, rounds: int
+) -> dict[str, Any]:
     articles = synthetic(size + batch_size)
     old, batch = articles[:size], articles[size:]
     for start in range(0, len(old), 1000):
