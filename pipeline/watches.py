@@ -38,7 +38,7 @@ from pipeline.watch_model import Watch, WatchFilters, WatchMatch
 
 log = logging.getLogger(__name__)
 
-_PERCOLATE_PAGE = 10_000  # watches a percolate search returns at once
+_PERCOLATE_PAGE = 1_000  # matching watches per percolate search (more: the next page)
 
 
 def new_watch(
@@ -235,22 +235,28 @@ class PercolatorMatcher:
         self._ensure()
         self._register(watches)
         wanted = {w.id for w in watches}
-        body = {
-            "query": {
-                "percolate": {"field": "query", "documents": [to_document(a) for a in articles]}
-            },
-            "size": _PERCOLATE_PAGE,
-            "_source": ["watch_id"],
-        }
-        resp = self.index.client.search(self.name, body)
+        documents = [to_document(a) for a in articles]
         found: dict[str, list[str]] = {}
-        for hit in resp["hits"]["hits"]:
-            watch_id = hit["_source"]["watch_id"]
-            if watch_id not in wanted:  # removed since: its query is dropped below
-                continue
-            slots = hit.get("fields", {}).get("_percolator_document_slot", [])
-            found[watch_id] = sorted(articles[s].id for s in slots)
-        return found
+        after: list[Any] | None = None
+        while True:  # a page of matching watches at a time, in id order
+            body: dict[str, Any] = {
+                "query": {"percolate": {"field": "query", "documents": documents}},
+                "size": _PERCOLATE_PAGE,
+                "sort": [{"watch_id": "asc"}],
+                "_source": ["watch_id"],
+            }
+            if after is not None:
+                body["search_after"] = after
+            hits = self.index.client.search(self.name, body)["hits"]["hits"]
+            for hit in hits:
+                watch_id = hit["_source"]["watch_id"]
+                if watch_id not in wanted:  # removed since: its query is dropped below
+                    continue
+                slots = hit.get("fields", {}).get("_percolator_document_slot", [])
+                found[watch_id] = sorted(articles[s].id for s in slots)
+            if len(hits) < _PERCOLATE_PAGE:
+                return found
+            after = hits[-1]["sort"]
 
     def forget(self, watch_id: str) -> None:
         self._registered.discard(watch_id)

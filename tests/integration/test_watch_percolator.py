@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline import watches
 from pipeline.index import Index
 from pipeline.index.engine import EngineIndex, EngineRejected
 from pipeline.index.sqlite import SqliteIndex
@@ -70,7 +71,10 @@ def watches_in(store: SqliteStore) -> list[Watch]:
     return store.watches()
 
 
-def test_the_percolator_matches_what_sqlite_matches(engine: EngineIndex, tmp_path: Path) -> None:
+def test_the_percolator_matches_what_sqlite_matches(
+    engine: EngineIndex, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(watches, "_PERCOLATE_PAGE", 3)  # the matching watches take pages
     sqlite_store = SqliteStore(tmp_path / "s.db")
     engine_store = SqliteStore(tmp_path / "e.db")
     watches_in(sqlite_store)
