@@ -3,8 +3,10 @@
 Three roles, one protocol each, so no caller reaches for a concrete class:
 
 - ``Store``: feeds and their schedule, seen entries and their outcomes (done, failed,
-  retrying, dead), dead letters. Both drivers, the CLI and the API use it; SQLite and
-  Redis implement all of it (``tests/integration/test_store_contract.py``).
+  retrying, dead), dead letters, and (``WatchStore``) saved searches with their matches
+  and webhook deliveries. Both drivers, the CLI and the API use it; SQLite and Redis
+  implement all of it (``tests/integration/test_store_contract.py``,
+  ``tests/integration/test_watch_store_contract.py``).
 - ``HandOffs``: what the Celery tasks leave each other between queues (an entry by
   its ref, its extracted text, its analysed article waiting for a bulk write). The
   embedded runner hands these over in memory.
