@@ -16,4 +16,5 @@ ROUTES: dict[str, str] = {
     "newswire.fetch_article": "fetch",
     "newswire.analyze_article": "nlp",
     "newswire.index_batch": "index",
+    "newswire.deliver_watches": "poll",  # a few short POSTs: the light queue
 }

@@ -48,6 +48,7 @@ from pipeline.settings import Settings
 from pipeline.steps import Dead, Failed, Fetched, Outcome, Retry
 from pipeline.store import PendingEntry, Store, sync_feeds
 from pipeline.store.sqlite import SqliteStore
+from pipeline.watch_delivery import WebhookSender, deliver_due
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +190,7 @@ class Runner:
         self.store: Store = store or SqliteStore(settings.db)
         self.index = index or open_index(settings)
         self.fetcher = fetcher or Fetcher(settings)
+        self.webhooks = WebhookSender(settings)
         self.progress = progress
         self.claims = load_claims(settings.claims_file)
         self.analyzer = Analyzer(settings, self.claims, nlp)
@@ -200,6 +202,7 @@ class Runner:
     def close(self) -> None:
         self.analyzer.close()
         self.fetcher.close()
+        self.webhooks.close()
         self.index.close()
         self.store.close()
 
@@ -338,6 +341,8 @@ class Runner:
         )
         report = self.poll_feeds(states)
         report.merge(self.process_pending())
+        # after indexing, never in its way: a slow webhook delays only its own alerts
+        deliver_due(self.store, self.webhooks, self.retry_policy, rng=self._rng)
         report.seconds = time.monotonic() - started
         return report
 

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 
 from spacy.language import Language
 
+from pipeline import watches
 from pipeline.analyze import analyze_batch, to_article
 from pipeline.errors import NewswireError, PermanentError, TransientError, retry_delay
 from pipeline.extract import fetch_and_extract
@@ -241,6 +242,7 @@ class Indexed:
 
     written: int
     refused: list[Outcome]
+    matched: int = 0  # new (watch, story) matches, some waiting for delivery
 
 
 def index(
@@ -265,7 +267,13 @@ def index(
         else:
             log.warning("index refused article_id=%s url=%s", article.id, item.entry.url)
             outcomes.append(settle_failure(store, item, error, policy))
-    return Indexed(len(batch) - len(outcomes), outcomes)
+    written = [article for _, article in batch if article.id not in refused]
+    try:  # a missed alert must not fail the write it follows
+        matched = len(watches.match_batch(engine, store, written))
+    except Exception:
+        log.exception("watch matching failed for a batch of %d articles", len(written))
+        matched = 0
+    return Indexed(len(batch) - len(outcomes), outcomes, matched)
 
 
 def _write(engine: Index, articles: list[Article]) -> dict[str, NewswireError]:

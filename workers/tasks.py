@@ -39,6 +39,7 @@ from pipeline.poll import pick_due
 from pipeline.steps import Fetched, Outcome, Retry
 from pipeline.store import DistributedStore, PendingEntry, open_distributed_store, sync_feeds
 from pipeline.store.redis import connect
+from pipeline.watch_delivery import WebhookSender, deliver_due
 from workers.app import QUEUES, app, settings
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ class _Process:
         self._store: DistributedStore | None = None
         self._fetcher: Fetcher | None = None
         self._index: Index | None = None
+        self._webhooks: WebhookSender | None = None
         self._nlp: Language | None = None
         self._claims: list[str] | None = None
         self._lock = threading.Lock()  # thread pools share one process
@@ -100,6 +102,11 @@ class _Process:
     def index(self) -> Index:
         index: Index = self._once("_index", lambda: open_index(settings))
         return index
+
+    @property
+    def webhooks(self) -> WebhookSender:
+        sender: WebhookSender = self._once("_webhooks", lambda: WebhookSender(settings))
+        return sender
 
     @property
     def nlp(self) -> Language:
@@ -223,6 +230,8 @@ def tick(self: Task[Any, Any]) -> dict[str, int]:
         fetches = _dispatch_fetches()
         if store.index_backlog() and store.request_index_run():
             index_batch.delay()
+        if store.due_deliveries(now, limit=1):  # retries whose time has come
+            deliver_watches.delay()
     except (NewswireError, *_BROKER_ERRORS) as exc:
         log.warning("tick skipped: %s", exc)  # the next tick does the same work
         return {}
@@ -313,10 +322,27 @@ def index_batch(self: Task[Any, Any]) -> int:
             indexed = steps.index(proc.index, store, pairs, _RETRY_POLICY)
             store.indexed(ref for ref, _ in batch)
             written += indexed.written
+            if indexed.matched:
+                deliver_watches.delay()
             log.info("indexed %d articles (%d refused)", indexed.written, len(indexed.refused))
     except Exception as exc:
         _settle(self, None, exc)
     return written
 
 
-__all__ = ["QUEUES", "analyze_article", "fetch_article", "index_batch", "poll_feed", "tick"]
+@app.task(name="newswire.deliver_watches")
+def deliver_watches() -> int:
+    """Send the watch matches whose delivery is due (each once: ``deliver_due`` takes a
+    lease on a match before sending it); returns how many were delivered."""
+    return deliver_due(proc.store, proc.webhooks, _RETRY_POLICY).delivered
+
+
+__all__ = [
+    "QUEUES",
+    "analyze_article",
+    "deliver_watches",
+    "fetch_article",
+    "index_batch",
+    "poll_feed",
+    "tick",
+]

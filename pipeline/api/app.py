@@ -25,7 +25,7 @@ from prometheus_client import (
 )
 from pydantic import BaseModel, Field, HttpUrl
 
-from pipeline.api import pages
+from pipeline.api import pages, watches
 from pipeline.api.profile import EntityProfile, entity_profile
 from pipeline.api.resources import Resources, Stats, reason
 from pipeline.errors import InputError, NewswireError, TransientError
@@ -216,6 +216,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     reads = [Depends(read_access)]
     writes = [Depends(require_key)]
+    app.include_router(watches.router(res, settings, templates, reads=reads, writes=writes))
 
     # JSON API ------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import sys
 import typer
 from rich.markup import escape
 
-from pipeline.cli import analyze, evaluate, feeds, ops, run, search  # noqa: F401 (registers)
+from pipeline.cli import analyze, evaluate, feeds, ops, run, search, watch  # noqa: F401 (registers)
 from pipeline.cli.errors import EXPECTED, one_line
 from pipeline.cli.root import State, app, err
 

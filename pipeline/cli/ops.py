@@ -60,6 +60,9 @@ def status_report() -> dict[str, Any]:
             ],
             "dead_letters": sum(r["entries"].get("dead", 0) for r in rows),
         }
+        # webhook deliveries of saved searches that gave up (`watch replay` sends them again)
+        deliveries = store.delivery_counts().values()
+        report["webhook_dead_letters"] = sum(c.get("dead", 0) for c in deliveries)
         if settings.store == "redis":
             from pipeline.store.redis import RedisStore
 
@@ -81,7 +84,8 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         return
     out.print(
         f"store {report['store']}: {report['feeds']} feeds, {report['feeds_due']} due, "
-        f"{len(report['feeds_failing'])} failing, {report['dead_letters']} dead letters"
+        f"{len(report['feeds_failing'])} failing, {report['dead_letters']} dead letters, "
+        f"{report['webhook_dead_letters']} dead webhook deliveries"
     )
     for f in report["feeds_failing"]:
         out.print(f"  [red]failing[/red] {escape(f['name'])}: {escape(f['last_error'] or '')}")

@@ -3,8 +3,10 @@
 Three roles, one protocol each, so no caller reaches for a concrete class:
 
 - ``Store``: feeds and their schedule, seen entries and their outcomes (done, failed,
-  retrying, dead), dead letters. Both drivers, the CLI and the API use it; SQLite and
-  Redis implement all of it (``tests/integration/test_store_contract.py``).
+  retrying, dead), dead letters, and (``WatchStore``) saved searches with their matches
+  and webhook deliveries. Both drivers, the CLI and the API use it; SQLite and Redis
+  implement all of it (``tests/integration/test_store_contract.py``,
+  ``tests/integration/test_watch_store_contract.py``).
 - ``HandOffs``: what the Celery tasks leave each other between queues (an entry by
   its ref, its extracted text, its analysed article waiting for a bulk write). The
   embedded runner hands these over in memory.
@@ -29,6 +31,7 @@ from typing import Any, Literal, Protocol
 
 from pipeline.models import Article, Extracted, FeedEntry, FeedState
 from pipeline.urls import feed_id as make_feed_id
+from pipeline.watch_model import DeliveryState, Watch, WatchMatch
 
 EntryStatus = Literal["pending", "done", "failed", "dead"]
 
@@ -79,7 +82,52 @@ class FeedStatus:
     entries: dict[str, int] = field(default_factory=dict)
 
 
-class Store(Protocol):
+class WatchStore(Protocol):
+    """Saved searches and the stories that matched them, with their deliveries; both
+    stores implement it (``tests/integration/test_watch_store_contract.py``)."""
+
+    def add_watch(self, watch: Watch) -> None: ...
+    def watch(self, watch_id: str) -> Watch | None: ...
+    def watches(self) -> list[Watch]: ...
+
+    def remove_watch(self, watch_id: str) -> bool:
+        """Forget a watch and its matches; False if unknown."""
+        ...
+
+    def add_matches(self, matches: Iterable[WatchMatch]) -> list[WatchMatch]:
+        """Record matches not recorded before (one per watch and article, atomically);
+        returns the new ones. A match of a watch removed meanwhile is dropped."""
+        ...
+
+    def matches(self, watch_id: str, limit: int = 100) -> list[WatchMatch]:
+        """A watch's matches, newest first."""
+        ...
+
+    def due_deliveries(self, now: datetime, limit: int = 100) -> list[WatchMatch]:
+        """Matches waiting for delivery (pending, or sending with an expired lease)
+        whose next attempt is due, oldest first."""
+        ...
+
+    def claim_delivery(self, match: WatchMatch, now: datetime, lease: float) -> bool:
+        """Take a due delivery for ``lease`` seconds; False when another deliverer has it
+        or it is no longer due (so one match is never sent by two at once)."""
+        ...
+
+    def save_delivery(self, match: WatchMatch) -> None:
+        """Store a delivery's new state, attempts, next attempt and error."""
+        ...
+
+    def replay_deliveries(self, watch_id: str | None = None) -> int:
+        """Deliveries that are dead (of one watch, or all) become pending again with
+        their attempts back at 0; returns how many."""
+        ...
+
+    def delivery_counts(self) -> dict[str, dict[DeliveryState, int]]:
+        """Per watch id, how many matches are in each delivery state."""
+        ...
+
+
+class Store(WatchStore, Protocol):
     """Feeds, seen entries and their outcomes; what both drivers, the CLI and the API use."""
 
     def add_feed(

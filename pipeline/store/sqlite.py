@@ -19,6 +19,7 @@ from pathlib import Path
 from pipeline.errors import InputError
 from pipeline.models import FeedEntry, FeedState
 from pipeline.store.base import EntryRecord, EntryStatus, Feed, FeedRegistry, PendingEntry
+from pipeline.store.sqlite_watches import WATCH_SCHEMA, SqliteWatches
 from pipeline.urls import host_of
 
 _SCHEMA = """
@@ -118,11 +119,11 @@ class SqliteDatabase:
             self._conn.execute("COMMIT")
 
 
-class SqliteStore(FeedRegistry, SqliteDatabase):
+class SqliteStore(FeedRegistry, SqliteDatabase, SqliteWatches):
     """SQLite-backed state store. Thread-safe; one instance per process."""
 
     def __init__(self, path: Path) -> None:
-        super().__init__(path, _SCHEMA)
+        super().__init__(path, _SCHEMA + WATCH_SCHEMA)
 
     def _migrate(self) -> None:
         columns = {r["name"] for r in self._conn.execute("PRAGMA table_info(entries)")}

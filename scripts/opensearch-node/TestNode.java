@@ -3,6 +3,7 @@ import java.util.List;
 import org.opensearch.analysis.common.CommonAnalysisPlugin;
 import org.opensearch.common.settings.Settings;
 import org.opensearch.node.MockNode;
+import org.opensearch.percolator.PercolatorPlugin;
 import org.opensearch.transport.Netty4Plugin;
 
 /**
@@ -30,7 +31,7 @@ public final class TestNode {
             // a test node on a shared disk: never go read-only because the disk is full-ish
             .put("cluster.routing.allocation.disk.threshold_enabled", false)
             .build();
-        MockNode node = new MockNode(settings, List.of(Netty4Plugin.class, CommonAnalysisPlugin.class));
+        MockNode node = new MockNode(settings, List.of(Netty4Plugin.class, CommonAnalysisPlugin.class, PercolatorPlugin.class));
         node.start();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             try {

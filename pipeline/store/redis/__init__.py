@@ -6,7 +6,9 @@
   entries saved in one step;
 - ``handoffs``: extracted texts and analysed articles between the steps (``x:*``,
   ``ix``, ``ixdoc:*``);
-- ``coordination``: locks, the index run flag, heartbeats, queue depths.
+- ``coordination``: locks, the index run flag, heartbeats, queue depths;
+- ``watches``: saved searches, their matches and deliveries (``watches``, ``wm:*``,
+  ``wmt:*``, ``wdue``).
 
 All keys live under one prefix (``nw:`` by default). Redis being unreachable surfaces
 as ``StoreUnavailableError`` (transient).
@@ -19,12 +21,13 @@ from pipeline.store.redis.client import connect, entry_ref, guarded
 from pipeline.store.redis.coordination import RedisCoordination
 from pipeline.store.redis.entries import RedisEntries
 from pipeline.store.redis.handoffs import RedisHandOffs
+from pipeline.store.redis.watches import RedisWatches
 
 __all__ = ["RedisStore", "connect", "entry_ref"]
 
 
 @guarded
-class RedisStore(RedisEntries, RedisHandOffs, RedisCoordination):
+class RedisStore(RedisEntries, RedisHandOffs, RedisCoordination, RedisWatches):
     """Redis-backed state store, shared by every worker: ``Store``, ``HandOffs`` and
     ``Coordination`` at once. Thread- and fork-safe as long as each process builds its
     own (``from_settings`` after the fork)."""
