@@ -58,6 +58,10 @@ class DemoArticle:
     date: datetime
     body: str
     page: str = "full"  # full | paywall | missing
+    # Gold labels for bench/dedup.py (see corpus.yaml); never served, never read by
+    # the pipeline.
+    event: str = ""
+    copy_of: str = ""
 
     @property
     def paragraphs(self) -> list[str]:

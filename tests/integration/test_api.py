@@ -6,6 +6,7 @@ import base64
 import re
 import shutil
 import sqlite3
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,11 +14,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from pipeline.demo.server import FEED_PREFIX, corpus
 from pipeline.index.sqlite import SqliteIndex
 from pipeline.models import Article, Entity, Quote, Stance
 from tests.integration.api_server import API_KEY, ApiServer
 
 pytestmark = pytest.mark.integration
+
+ARTICLES = len(corpus()[1])
 
 
 def get(api: ApiServer, path: str, **params: object) -> httpx.Response:
@@ -83,7 +87,7 @@ def test_cursor_pagination_visits_every_story_once(api: ApiServer) -> None:
         if not page["next_cursor"]:
             break
         params["cursor"] = page["next_cursor"]
-    assert len(seen) == len(set(seen)) == get(api, "/api/search").json()["total"] == 30
+    assert len(seen) == len(set(seen)) == get(api, "/api/search").json()["total"] == ARTICLES
 
 
 def test_article_and_entities(api: ApiServer) -> None:
@@ -109,11 +113,13 @@ def test_article_and_entities(api: ApiServer) -> None:
 
 def test_feeds_health_and_metrics(api: ApiServer) -> None:
     feeds = get(api, "/api/feeds").json()
-    assert len(feeds) == 3 and all(f["state"] == "ok" and f["entries"]["done"] == 10 for f in feeds)
+    per_feed = Counter(FEED_PREFIX + a.feed for a in corpus()[1])
+    assert {f["feed_id"]: f["entries"]["done"] for f in feeds} == per_feed
+    assert all(f["state"] == "ok" for f in feeds)
     health = get(api, "/health")
-    assert health.status_code == 200 and health.json()["index"]["articles"] == 30
+    assert health.status_code == 200 and health.json()["index"]["articles"] == ARTICLES
     metrics = get(api, "/metrics").text
-    assert "newswire_articles 30.0" in metrics and "newswire_feeds 3.0" in metrics
+    assert f"newswire_articles {ARTICLES}.0" in metrics and "newswire_feeds 3.0" in metrics
     assert 'newswire_http_requests_total{method="GET",route="/health",status="200"}' in metrics
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
-from pipeline.demo.server import DemoServer
+from pipeline.demo.server import DemoServer, corpus
 from pipeline.models import FeedEntry
 from pipeline.settings import Settings
 from pipeline.store import Store
@@ -20,6 +20,8 @@ from pipeline.store.sqlite import SqliteStore
 from tests.conftest import newswire
 
 pytestmark = pytest.mark.integration
+
+ARTICLES = len(corpus()[1])
 
 
 def test_run_once_with_a_feeds_file_and_feed_management(tmp_path: Path) -> None:
@@ -33,7 +35,7 @@ def test_run_once_with_a_feeds_file_and_feed_management(tmp_path: Path) -> None:
         run = newswire("run", "--once", "--feeds", str(feeds_file), "--json", db=db)
         assert run.returncode == 0, run.stderr
         report = json.loads(run.stdout)
-        assert report["indexed"] == 30 and report["feed_errors"] == {}
+        assert report["indexed"] == ARTICLES and report["feed_errors"] == {}
 
         listed = json.loads(newswire("feeds", "list", "--json", db=db).stdout)
         assert sorted(f["name"] for f in listed) == sorted(t for t, _ in urls.values())
@@ -225,7 +227,7 @@ def test_demo_uses_its_own_database_by_default(tmp_path: Path) -> None:
     )
     assert demo.returncode == 0, demo.stderr
     assert (tmp_path / "newswire-demo.db").exists() and not (tmp_path / "newswire.db").exists()
-    assert "30 stories in newswire-demo.db" in demo.stdout
+    assert f"{ARTICLES} stories in newswire-demo.db" in demo.stdout
     assert 'newswire --db newswire-demo.db search "harbor bridge"' in demo.stdout
     found = newswire("search", "harbor bridge", "--json", db=tmp_path / "newswire-demo.db")
     assert json.loads(found.stdout)["total"] >= 1

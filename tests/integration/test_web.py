@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from pipeline.demo.server import corpus
 from tests.conftest import ROOT, need
 from tests.integration.api_server import ApiServer
 
@@ -136,7 +137,7 @@ def test_page_through_results(api: ApiServer, page: object) -> None:
             break
         nxt.click()
         p.wait_for_load_state()  # type: ignore[attr-defined]
-    assert len(seen) == len(set(seen)) == total(api) == 30
+    assert len(seen) == len(set(seen)) == total(api) == len(corpus()[1])
 
 
 def test_keyboard_and_autocomplete(api: ApiServer, page: object) -> None:
