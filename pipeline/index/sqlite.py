@@ -16,6 +16,8 @@ from pipeline.index.base import (
     Facets,
     Health,
     Hit,
+    Outdated,
+    Revise,
     SearchQuery,
     SearchResult,
     fold,
@@ -23,6 +25,7 @@ from pipeline.index.base import (
 )
 from pipeline.index.cursor import decode_cursor, encode_cursor
 from pipeline.index.sqlite_facets import count_facets
+from pipeline.index.sqlite_revise import count_outdated, revise_outdated
 from pipeline.models import Article, utc
 from pipeline.query import exclusions, parse, positive, to_fts5
 from pipeline.store.sqlite import SqliteDatabase
@@ -192,6 +195,14 @@ class SqliteIndex(SqliteDatabase):
     def delete(self, article_id: str) -> bool:
         with self._tx():
             return self._delete(article_id)
+
+    def revise(self, outdated: Outdated, revise: Revise, batch_size: int) -> int:
+        """In place, a transaction per batch (``sqlite_revise``)."""
+        return revise_outdated(self, outdated, revise, batch_size)
+
+    def count_outdated(self, outdated: Outdated) -> int:
+        with self._lock:
+            return count_outdated(self._conn, outdated)
 
     # reads ----------------------------------------------------------------
 
