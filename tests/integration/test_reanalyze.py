@@ -1,0 +1,281 @@
+"""``reanalyze`` on SQLite and a real OpenSearch node: demo stories analysed by an
+"older model" (a stale version and stale entities) get the current analysis, keep
+every other field, and no search fails or misses a story meanwhile; a run killed with
+SIGKILL resumes and completes without duplicates."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.analysis_version import analysis_version
+from pipeline.analyze import analyze_batch, to_article
+from pipeline.demo.server import canonical_url, corpus, render_page
+from pipeline.extract import extract_html
+from pipeline.index import Index, Outdated, SearchQuery
+from pipeline.index.engine import EngineIndex
+from pipeline.index.sqlite import SqliteIndex
+from pipeline.models import Article, Entity
+from pipeline.reanalyze import reanalyze, revise_articles
+from pipeline.settings import ANALYSIS_STEPS
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.integration
+
+STALE = Entity(name="Stale Entity", type="ORG", mentions=1, salience=0.1)
+ANALYSIS = {"entities", "quotes", "stances", "claims", "analyzed_with"}
+
+
+@pytest.fixture(scope="module")
+def current(nlp: Any) -> list[Article]:
+    """The demo corpus as the current models analyse it (with non-analysis fields set
+    as the dedup and cluster stages would)."""
+    feeds, demo = corpus()
+    by_slug = {f.slug: f for f in feeds}
+    pages = [(a, extract_html(render_page(by_slug[a.feed], a))) for a in demo]
+    extracted = [x.model_copy(update={"published_at": a.date}) for a, x in pages if x is not None]
+    version = analysis_version(nlp.meta, ANALYSIS_STEPS)
+    fetched = datetime(2026, 11, 20, tzinfo=UTC)
+    return [
+        to_article(
+            x, an, url=canonical_url(by_slug[a.feed], a), feed=a.feed, fetched_at=fetched
+        ).model_copy(
+            update={"analyzed_with": version, "cluster_id": f"c{n % 4}", "duplicate_of": None}
+        )
+        for n, ((a, _), x, an) in enumerate(
+            zip(pages, extracted, analyze_batch(nlp, extracted), strict=True)
+        )
+    ]
+
+
+def outdated_copies(articles: list[Article]) -> list[Article]:
+    """What an older model had stored: another version, other analysis parts."""
+    return [
+        a.model_copy(
+            update={
+                "analyzed_with": "en_core_web_sm-3.7.0/000000000000" if n % 3 else None,
+                "entities": [STALE],
+                "quotes": [],
+                "stances": [],
+                "duplicate_of": "first-copy" if n % 5 == 0 else None,
+            }
+        )
+        for n, a in enumerate(articles)
+    ]
+
+
+def _alias() -> str:
+    return f"rea-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(params=["sqlite", "opensearch"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Index]:
+    if request.param == "sqlite":
+        index: Index = SqliteIndex(tmp_path / "rea.db")
+        yield index
+        index.close()
+        return
+    from pipeline.index.opensearch import OpenSearchClient
+
+    url = request.getfixturevalue("opensearch_url")
+    engine = EngineIndex(OpenSearchClient(url), alias=_alias(), refresh=True, batch_size=8)
+    yield engine
+    for name in engine.client.indices_for(engine.alias):
+        engine.client.delete_index(name)
+    engine.close()
+
+
+def _searcher(index: Index, total: int) -> tuple[Callable[[], None], list[str], list[int]]:
+    """A thread searching all the time; returns (stop-and-join, failures, totals)."""
+    stop = threading.Event()
+    failures: list[str] = []
+    totals: list[int] = []
+
+    def run() -> None:
+        while not stop.is_set():
+            try:
+                totals.append(index.search(SearchQuery(limit=3)).total)
+                index.search(SearchQuery(text="said", limit=3))
+            except Exception as exc:  # any failed search fails the test
+                failures.append(repr(exc))
+
+    thread = threading.Thread(target=run)
+    thread.start()
+
+    def done() -> None:
+        stop.set()
+        thread.join()
+
+    return done, failures, totals
+
+
+def test_reanalyze_upgrades_every_story_and_no_search_fails(
+    backend: Index, current: list[Article], nlp: Any
+) -> None:
+    version = current[0].analyzed_with
+    assert version is not None
+    stored = outdated_copies(current)
+    backend.upsert_many(stored)
+    backend.refresh()
+    assert backend.count_outdated(Outdated(version)) == len(stored)
+    seen: list[int] = []
+    stop, failures, totals = _searcher(backend, len(stored))
+    try:
+        done = reanalyze(
+            backend,
+            Outdated(version),
+            lambda batch: revise_articles(nlp, batch, version=version, steps=ANALYSIS_STEPS),
+            batch_size=4,
+            progress=seen.append,
+        )
+    finally:
+        stop()
+    assert done == len(stored) and sum(seen) == len(stored) and max(seen) <= 4
+    assert failures == []
+    assert len(totals) > 3 and min(totals) == len(stored), "no search saw a story missing"
+    backend.refresh()
+    assert backend.count() == len(stored)
+    assert backend.count_outdated(Outdated(version)) == 0
+    by_id = {a.id: a for a in stored}
+    for want in current:
+        got = backend.get(want.id)
+        assert got is not None and got.analyzed_with == version
+        parts = {"entities", "quotes", "stances", "claims"}  # as stored (no evaluation spans)
+        assert got.model_dump(include=parts) == want.model_dump(include=parts)
+        assert got.model_dump(exclude=ANALYSIS) == by_id[want.id].model_dump(exclude=ANALYSIS)
+    hits = backend.search(SearchQuery(entity=STALE.name)).total
+    assert hits == 0, "no stale entity is left to search"
+    # nothing is outdated now: a second run changes nothing
+    assert reanalyze(backend, Outdated(version), lambda b: b, batch_size=4) == 0
+
+
+def test_reanalyze_selects_by_date_and_source(
+    backend: Index, current: list[Article], nlp: Any
+) -> None:
+    version = current[0].analyzed_with
+    assert version is not None
+    stored = outdated_copies(current)
+    backend.upsert_many(stored)
+    backend.refresh()
+    source = stored[0].source
+    since = sorted(a.published_at for a in stored if a.published_at)[len(stored) // 2]
+    want = {a.id for a in stored if Outdated(version, since, source).matches(a)}
+    assert 0 < len(want) < len(stored)
+    outdated = Outdated(version, since=since, source=source)
+    assert backend.count_outdated(outdated) == len(want)
+    analyse = lambda batch: revise_articles(nlp, batch, version=version, steps=ANALYSIS_STEPS)  # noqa: E731
+    assert reanalyze(backend, outdated, analyse, batch_size=8) == len(want)
+    backend.refresh()
+    for a in stored:
+        got = backend.get(a.id)
+        assert got is not None
+        assert (got.analyzed_with == version) is (a.id in want)
+    assert backend.count_outdated(Outdated(version)) == len(stored) - len(want)
+
+
+def _cli(db: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "reanalyze", "--batch", "2", *args],
+        cwd=db.parent,
+        env={
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "NEWSWIRE_CONFIG": str(db.parent / "no-config.yaml"),
+            "NEWSWIRE_DB": str(db),
+            "NEWSWIRE_CLAIMS_FILE": str(db.parent / "none.yaml"),
+            **env,
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _kill_when(proc: subprocess.Popen[str], done: Callable[[], int], n: int) -> int:
+    """SIGKILL ``proc`` once ``done()`` reaches ``n``; returns what it had done."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"finished before the kill: {proc.communicate()}")
+        count = done()
+        if count >= n:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            return count
+        time.sleep(0.05)
+    proc.kill()
+    pytest.fail("no progress within 300 s")
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "opensearch"])
+def test_killed_run_resumes_and_completes_without_duplicates(
+    kind: str, current: list[Article], tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    version = current[0].analyzed_with
+    assert version is not None
+    stored = outdated_copies(current)
+    db = tmp_path / "kill.db"
+    env: dict[str, str] = {"NEWSWIRE_BACKEND": kind}
+    if kind == "sqlite":
+        index: Index = SqliteIndex(db)
+        index.upsert_many(stored)
+
+        def done() -> int:
+            return len(stored) - index.count_outdated(Outdated(version))
+
+    else:
+        from pipeline.index.opensearch import OpenSearchClient
+
+        url = request.getfixturevalue("opensearch_url")
+        alias = _alias()
+        engine = EngineIndex(OpenSearchClient(url), alias=alias, refresh=True)
+        request.addfinalizer(lambda: [engine.client.delete_index(i) for i in _all(engine)])
+        index = engine
+        index.upsert_many(stored)
+        env |= {"NEWSWIRE_OPENSEARCH_URL": url, "NEWSWIRE_INDEX_NAME": alias}
+
+        def done() -> int:
+            try:
+                engine.client.refresh(f"{alias}-v2")
+                return engine.client.count(f"{alias}-v2")
+            except Exception:  # not created yet
+                return 0
+
+    killed_at = _kill_when(_cli(db, env), done, 6)
+    assert 6 <= killed_at < len(stored)
+    if kind == "opensearch":
+        assert engine.client.indices_for(alias) == [f"{alias}-v1"], "the alias never moved"
+    again = _cli(db, env, "--every", "1")
+    stdout, stderr = again.communicate(timeout=300)
+    assert again.returncode == 0, stderr
+    assert f"with {version}" in stdout and "stories/s" in stdout
+    index.refresh()
+    assert index.count() == len(stored)
+    assert index.count_outdated(Outdated(version)) == 0
+    ids = {h.id for h in index.search(SearchQuery(limit=100, facets=False)).hits}
+    assert ids == {a.id for a in stored}, "every story once, no duplicate"
+    if kind == "opensearch":
+        assert engine.client.indices_for(alias) == [f"{alias}-v2"]
+    index.close()
+
+
+def _all(engine: EngineIndex) -> list[str]:
+    names = []
+    for version in (1, 2):
+        try:
+            engine.client.index_meta(f"{engine.alias}-v{version}")
+            names.append(f"{engine.alias}-v{version}")
+        except Exception:
+            continue
+    return names
