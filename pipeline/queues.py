@@ -15,5 +15,6 @@ ROUTES: dict[str, str] = {
     "newswire.poll_feed": "poll",
     "newswire.fetch_article": "fetch",
     "newswire.analyze_article": "nlp",
+    "newswire.reanalyze_batch": "nlp",
     "newswire.index_batch": "index",
 }

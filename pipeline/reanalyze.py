@@ -6,16 +6,19 @@ and ids, dates, feed, ``duplicate_of``, ``cluster_id``) stays as it is.
 it over the stories an ``Outdated`` selects through the index's ``revise`` (a new
 version behind the alias on the engines, a transaction per batch on SQLite), so that
 searches keep working throughout and a killed run resumes where it stopped.
+``on_workers`` analyses on the distributed mode's nlp workers instead of here.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from spacy.language import Language
 
 from pipeline.analyze import analyze_batch
+from pipeline.errors import TransientError
 from pipeline.index import Index, Outdated
 from pipeline.models import Analysis, Article, Extracted
 
@@ -97,3 +100,37 @@ def reanalyze(
         return revised
 
     return index.revise(outdated, revise, batch_size)
+
+
+class BatchHandOff(Protocol):
+    """Where batches wait for the nlp workers and come back
+    (``pipeline.store.redis.reanalysis.RedisReanalysis``)."""
+
+    def submit(self, articles: Sequence[Article]) -> str: ...
+    def collect(self, key: str, timeout: float) -> list[Article] | None: ...
+
+
+def on_workers(
+    handoff: BatchHandOff, batch_size: int, timeout: float
+) -> Callable[[list[Article]], list[Article]]:
+    """An ``analyse`` for ``reanalyze`` that leaves its articles to the nlp workers,
+    ``batch_size`` per task, all at once (the workers share them out), and waits for
+    every batch back (order kept). ``TransientError`` when a batch is not back within
+    ``timeout`` seconds (no worker, or one that died): running again continues."""
+
+    def analyse(articles: list[Article]) -> list[Article]:
+        keys = [
+            handoff.submit(articles[start : start + batch_size])
+            for start in range(0, len(articles), batch_size)
+        ]
+        out: list[Article] = []
+        for key in keys:
+            got = handoff.collect(key, timeout)
+            if got is None:
+                raise TransientError(f"no nlp worker returned batch {key} within {timeout:.0f}s")
+            out += got
+        if [a.id for a in out] != [a.id for a in articles]:
+            raise TransientError("the nlp workers returned other articles than were sent")
+        return out
+
+    return analyse

@@ -5,9 +5,10 @@ from __future__ import annotations
 import signal
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -20,7 +21,14 @@ from rich.progress import (
 )
 
 from pipeline.cli.root import State, app, err, out
+from pipeline.errors import InputError
 
+if TYPE_CHECKING:
+    from pipeline.models import Article
+    from pipeline.settings import Settings
+
+# Distributed: batches handed to the workers at once, so that every worker has one.
+_FAN_OUT = 8
 _RESUME = "run `newswire reanalyze` again with the same options to continue where it stopped"
 
 
@@ -66,6 +74,26 @@ class ProgressReport:
             self._bar.stop()
 
 
+def _on_workers(
+    settings: Settings, version: str, size: int, wait: float
+) -> Callable[[list[Article]], list[Article]]:
+    """``analyse`` by the nlp workers; ``InputError`` when none is alive."""
+    from pipeline.reanalyze import on_workers
+    from pipeline.store.redis import RedisStore, connect
+    from pipeline.store.redis.reanalysis import RedisReanalysis
+
+    store = RedisStore.from_settings(settings)
+    try:
+        workers = store.live_workers()
+    finally:
+        store.close()
+    if not any("nlp" in w.get("queues", []) for w in workers.values()):
+        raise InputError("no live worker consumes the nlp queue (or run with --local)")
+    handoff = RedisReanalysis(connect(settings.state_redis_url))
+    handoff.start_run(version)
+    return on_workers(handoff, size, wait)
+
+
 def _terminate(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # a kill stops like Ctrl-C: the message says how to resume
 
@@ -89,11 +117,19 @@ def reanalyze(
     every: Annotated[
         int, typer.Option(min=1, help="A progress line every N stories (no TTY).")
     ] = 100,
+    local: Annotated[
+        bool, typer.Option("--local", help="Analyse here even in the distributed mode.")
+    ] = False,
+    wait: Annotated[
+        float, typer.Option(min=1, help="Distributed: seconds to wait for a batch.")
+    ] = 600.0,
 ) -> None:
     """Re-run the analysis with the current models on the stored stories that older ones
     analysed. Searches keep working throughout (a new index version behind the alias on
-    Elasticsearch/OpenSearch, a transaction per batch on SQLite); a killed run resumes."""
-    from pipeline.analysis_version import analysis_version
+    Elasticsearch/OpenSearch, a transaction per batch on SQLite); a killed run resumes.
+    In the distributed mode (the Redis store) the nlp workers analyse, as tasks on the
+    nlp queue, unless ``--local``."""
+    from pipeline.analysis_version import analysis_version, model_meta
     from pipeline.analyze import load_claims
     from pipeline.index import Outdated, open_index
     from pipeline.nlp import load_model
@@ -102,10 +138,25 @@ def reanalyze(
 
     settings = State.settings()
     size = batch or settings.nlp_batch_size
-    nlp = load_model(settings.spacy_model)
-    claims = load_claims(settings.claims_file)
-    version = analysis_version(nlp.meta, settings.analysis_steps)
+    version = analysis_version(model_meta(settings.spacy_model), settings.analysis_steps)
     outdated = Outdated(version, since=since, source=source)
+
+    def here(articles: list[Article]) -> list[Article]:
+        return revise_articles(
+            load_model(settings.spacy_model),  # loaded once, on the first batch
+            articles,
+            version=version,
+            steps=settings.analysis_steps,
+            claims=claims,
+            batch_size=size,
+        )
+
+    claims = load_claims(settings.claims_file)
+    analyse: Callable[[list[Article]], list[Article]] = here
+    per_write = size
+    if settings.store == "redis" and not local:
+        analyse = _on_workers(settings, version, size, wait)
+        per_write = size * _FAN_OUT
 
     index = open_index(settings)
     signal.signal(signal.SIGTERM, _terminate)
@@ -116,20 +167,7 @@ def reanalyze(
             out.print(f"every selected story is analysed by {escape(version)}")
             return
         report = ProgressReport(total, every)
-        done = run(
-            index,
-            outdated,
-            lambda articles: revise_articles(
-                nlp,
-                articles,
-                version=version,
-                steps=settings.analysis_steps,
-                claims=claims,
-                batch_size=size,
-            ),
-            batch_size=size,
-            progress=report,
-        )
+        done = run(index, outdated, analyse, batch_size=per_write, progress=report)
         report.close()
         out.print(
             f"reanalysed {done} stories with {escape(version)} ({report.rate():.1f} stories/s)"
