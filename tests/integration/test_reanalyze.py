@@ -5,6 +5,7 @@ SIGKILL resumes and completes without duplicates."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -29,7 +30,7 @@ from pipeline.index.sqlite import SqliteIndex
 from pipeline.models import Article, Entity
 from pipeline.reanalyze import reanalyze, revise_articles
 from pipeline.settings import ANALYSIS_STEPS
-from tests.conftest import ROOT
+from tests.conftest import ROOT, newswire
 
 pytestmark = pytest.mark.integration
 
@@ -279,3 +280,52 @@ def _all(engine: EngineIndex) -> list[str]:
         except Exception:
             continue
     return names
+
+
+def test_demo_index_upgraded_after_a_model_change_while_the_api_serves(tmp_path: Path) -> None:
+    """The done-when of issue 18 item 5, on SQLite: the demo ingested, the analysis
+    changed (stances and claims switched off: another version), ``newswire serve``
+    searched over HTTP all the while ``newswire reanalyze`` runs in another process."""
+    import httpx
+
+    from tests.integration.api_server import ApiServer, ingest_demo
+
+    db = ingest_demo(tmp_path)
+    changed = {"NEWSWIRE_ANALYSIS_STEPS": "entities,quotes"}
+    before = newswire("status", "--json", db=db, **changed)
+    assert before.returncode == 0, before.stderr
+    report = json.loads(before.stdout)
+    total = SqliteIndex(db).count()
+    assert report["older_analysis"] == total > 0
+    server = ApiServer(db, tmp_path / "api.log")
+    stop = threading.Event()
+    answers: list[tuple[int, int]] = []
+
+    def search() -> None:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            while not stop.is_set():
+                r = client.get("/api/search", params={"limit": 3})
+                answers.append((r.status_code, r.json().get("total", -1)))
+                client.get("/api/search", params={"q": "said", "limit": 3}).raise_for_status()
+
+    thread = threading.Thread(target=search)
+    thread.start()
+    try:
+        run = newswire("reanalyze", "--batch", "4", "--every", "10", db=db, **changed)
+    finally:
+        stop.set()
+        thread.join()
+        server.stop()
+    assert run.returncode == 0, run.stderr
+    assert f"reanalysed {total} stories" in run.stdout and "stories/s" in run.stdout
+    assert len(answers) > 5 and set(answers) == {(200, total)}, "every search answered, whole"
+    after = json.loads(newswire("status", "--json", db=db, **changed).stdout)
+    assert after["older_analysis"] == 0
+    index = SqliteIndex(db)
+    stories = [index.get(h.id) for h in index.search(SearchQuery(limit=100)).hits]
+    assert all(a is not None and not a.stances and not a.claims for a in stories)
+    assert any(a is not None and a.quotes for a in stories)
+    # back to every step: each story is on an older version again
+    again = json.loads(newswire("status", "--json", db=db).stdout)
+    assert again["older_analysis"] == total
+    index.close()
