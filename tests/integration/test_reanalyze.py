@@ -203,16 +203,18 @@ def _cli(db: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
     )
 
 
-def _kill_when(proc: subprocess.Popen[str], done: Callable[[], int], n: int) -> int:
-    """SIGKILL ``proc`` once ``done()`` reaches ``n``; returns what it had done."""
+def _kill_when(
+    proc: subprocess.Popen[str], done: Callable[[], int], n: int, sig: int = signal.SIGKILL
+) -> int:
+    """Send ``sig`` to ``proc`` once ``done()`` reaches ``n``; returns what it had done."""
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             pytest.fail(f"finished before the kill: {proc.communicate()}")
         count = done()
         if count >= n:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
+            proc.send_signal(sig)
+            proc.wait(timeout=120)
             return count
         time.sleep(0.05)
     proc.kill()
@@ -253,8 +255,13 @@ def test_killed_run_resumes_and_completes_without_duplicates(
             except Exception:  # not created yet
                 return 0
 
-    killed_at = _kill_when(_cli(db, env), done, 6)
-    assert 6 <= killed_at < len(stored)
+    if kind == "sqlite":  # a plain kill first: it stops between batches and says so
+        stopped = _cli(db, env)
+        assert _kill_when(stopped, done, 2, signal.SIGTERM) < len(stored)
+        _, stderr = stopped.communicate()
+        assert stopped.returncode == 130 and "run `newswire reanalyze` again" in stderr
+    killed_at = _kill_when(_cli(db, env), done, 8)
+    assert 8 <= killed_at < len(stored)
     if kind == "opensearch":
         assert engine.client.indices_for(alias) == [f"{alias}-v1"], "the alias never moved"
     again = _cli(db, env, "--every", "1")
