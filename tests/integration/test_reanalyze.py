@@ -31,6 +31,7 @@ from pipeline.models import Article, Entity
 from pipeline.reanalyze import reanalyze, revise_articles
 from pipeline.settings import ANALYSIS_STEPS
 from tests.conftest import ROOT, newswire
+from tests.integration.es_compat_proxy import CompatProxy
 
 pytestmark = pytest.mark.integration
 
@@ -80,17 +81,28 @@ def _alias() -> str:
     return f"rea-{uuid.uuid4().hex[:8]}"
 
 
-@pytest.fixture(params=["sqlite", "opensearch"])
+@pytest.fixture(params=["sqlite", "opensearch", "elasticsearch-on-opensearch"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Index]:
+    """Each backend; the Elasticsearch adapter's calls against the OpenSearch node
+    through the proxy that translates media types (as the contract suite does)."""
     if request.param == "sqlite":
         index: Index = SqliteIndex(tmp_path / "rea.db")
         yield index
         index.close()
         return
-    from pipeline.index.opensearch import OpenSearchClient
-
     url = request.getfixturevalue("opensearch_url")
-    engine = EngineIndex(OpenSearchClient(url), alias=_alias(), refresh=True, batch_size=8)
+    client: Any
+    if request.param == "opensearch":
+        from pipeline.index.opensearch import OpenSearchClient
+
+        client = OpenSearchClient(url)
+    else:
+        from pipeline.index.elasticsearch import ElasticsearchClient
+
+        proxy = CompatProxy(url)
+        request.addfinalizer(proxy.close)
+        client = ElasticsearchClient(proxy.url)
+    engine = EngineIndex(client, alias=_alias(), refresh=True, batch_size=8)
     yield engine
     for name in engine.client.indices_for(engine.alias):
         engine.client.delete_index(name)
