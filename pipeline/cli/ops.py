@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 
 from pipeline.cli.root import State, app, deadletters_app, out
-from pipeline.errors import TransientError
+from pipeline.errors import InputError, TransientError
 from pipeline.index import open_index
 from pipeline.queues import QUEUES
 from pipeline.settings import Settings
@@ -79,12 +79,16 @@ def status_report() -> dict[str, Any]:
 
 
 def analysis_report(settings: Settings) -> dict[str, Any]:
-    """The current analysis version and how many stories an older one analysed (None
-    when the index cannot be reached)."""
+    """The current analysis version and how many stories an older one analysed; None
+    for what is unknown (no spaCy model installed here, the index unreachable)."""
     from pipeline.analysis_version import analysis_version, model_meta
     from pipeline.index import Outdated
 
-    version = analysis_version(model_meta(settings.spacy_model), settings.analysis_steps)
+    try:
+        version = analysis_version(model_meta(settings.spacy_model), settings.analysis_steps)
+    except InputError as exc:  # a machine that only operates: no model, no version
+        log.warning("no analysis version: %s", exc.reason)
+        return {"analysis_version": None, "older_analysis": None}
     index = open_index(settings)
     try:
         older: int | None = index.count_outdated(Outdated(version))
@@ -107,12 +111,15 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         f"store {report['store']}: {report['feeds']} feeds, {report['feeds_due']} due, "
         f"{len(report['feeds_failing'])} failing, {report['dead_letters']} dead letters"
     )
-    older = report["older_analysis"]
-    out.print(
-        f"analysis {escape(report['analysis_version'])}: "
-        + ("index unreachable" if older is None else f"{older} stories on an older version")
-        + (" (newswire reanalyze)" if older else "")
-    )
+    version, older = report["analysis_version"], report["older_analysis"]
+    if version is None:
+        out.print("analysis: unknown here (no spaCy model installed)")
+    else:
+        out.print(
+            f"analysis {escape(version)}: "
+            + ("index unreachable" if older is None else f"{older} stories on an older version")
+            + (" (newswire reanalyze)" if older else "")
+        )
     for f in report["feeds_failing"]:
         out.print(f"  [red]failing[/red] {escape(f['name'])}: {escape(f['last_error'] or '')}")
     if "queues" in report:
