@@ -48,6 +48,8 @@ CREATE TABLE IF NOT EXISTS article_keys (
     language TEXT, published_at TEXT
 );
 CREATE INDEX IF NOT EXISTS article_keys_source ON article_keys (source);
+-- stories per analysis version: `status` counts the outdated ones (sqlite_revise.py)
+CREATE INDEX IF NOT EXISTS articles_analyzed_with ON articles (json_extract(doc, '$.analyzed_with'));
 CREATE INDEX IF NOT EXISTS article_keys_published ON article_keys (published_at);
 -- superseded by the two above and entity_terms_article_type below
 DROP INDEX IF EXISTS articles_source;
