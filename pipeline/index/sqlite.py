@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -280,7 +281,7 @@ class SqliteIndex(SqliteDatabase):
                 page_sql += " WHERE (rank > ? OR (rank = ? AND id > ?))"
                 page_params = [-after, -after, last_id]
         offset = 0 if query.cursor else max(0, query.offset)
-        with self._lock:
+        with self._lock, _snapshot(self._conn):
             c = self._conn
             c.execute(
                 "CREATE TEMP TABLE IF NOT EXISTS hits"
@@ -400,6 +401,18 @@ class SqliteIndex(SqliteDatabase):
             where.append("a.published_at <= ?")
             params.append(_utc(q.until))
         return where, params
+
+
+@contextmanager
+def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """One read transaction: a search's statements (matches, page, documents, snippets,
+    facets) see one state of the file, though another process writes meanwhile (a
+    story rewritten between two of them gets another rowid: its document was missing)."""
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        conn.execute("COMMIT")
 
 
 def _like_literal(text: str) -> str:
