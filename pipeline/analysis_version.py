@@ -81,3 +81,14 @@ def model_meta(name: str = "") -> dict[str, Any]:
     raise InputError(
         f"no spaCy model found (tried {', '.join((name,) if name else DEFAULT_MODELS)})"
     )
+
+
+@functools.cache
+def current_version(spacy_model: str, steps: tuple[str, ...]) -> str | None:
+    """``analysis_version`` of the model ``spacy_model`` names (``model_meta``) with
+    ``steps``, read once per process; None when no spaCy model is installed here (a
+    machine that only serves or operates)."""
+    try:
+        return analysis_version(model_meta(spacy_model), steps)
+    except InputError:
+        return None

@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 
 from pipeline.cli.root import State, app, deadletters_app, out
-from pipeline.errors import InputError, TransientError
+from pipeline.errors import TransientError
 from pipeline.index import open_index
 from pipeline.queues import QUEUES
 from pipeline.settings import Settings
@@ -81,13 +81,11 @@ def status_report() -> dict[str, Any]:
 def analysis_report(settings: Settings) -> dict[str, Any]:
     """The current analysis version and how many stories an older one analysed; None
     for what is unknown (no spaCy model installed here, the index unreachable)."""
-    from pipeline.analysis_version import analysis_version, model_meta
+    from pipeline.analysis_version import current_version
     from pipeline.index import Outdated
 
-    try:
-        version = analysis_version(model_meta(settings.spacy_model), settings.analysis_steps)
-    except InputError as exc:  # a machine that only operates: no model, no version
-        log.warning("no analysis version: %s", exc.reason)
+    version = current_version(settings.spacy_model, tuple(settings.analysis_steps))
+    if version is None:  # a machine that only operates: no model, no version
         return {"analysis_version": None, "older_analysis": None}
     index = open_index(settings)
     try:

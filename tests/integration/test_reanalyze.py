@@ -316,7 +316,9 @@ def test_demo_index_upgraded_after_a_model_change_while_the_api_serves(tmp_path:
     report = json.loads(before.stdout)
     total = SqliteIndex(db).count()
     assert report["older_analysis"] == total > 0
-    server = ApiServer(db, tmp_path / "api.log")
+    server = ApiServer(db, tmp_path / "api.log")  # with every step: all current
+    health = httpx.get(f"{server.url}/health", timeout=30).json()
+    assert health["index"]["older_analysis"] == 0
     stop = threading.Event()
     answers: list[tuple[int, int]] = []
 
@@ -331,6 +333,11 @@ def test_demo_index_upgraded_after_a_model_change_while_the_api_serves(tmp_path:
     thread.start()
     try:
         run = newswire("reanalyze", "--batch", "4", "--every", "10", db=db, **changed)
+        stop.set()
+        thread.join()
+        # the server analyses with every step: to it, every story is outdated now
+        health = httpx.get(f"{server.url}/health", timeout=30).json()
+        assert health["index"]["older_analysis"] == total
     finally:
         stop.set()
         thread.join()
@@ -347,4 +354,44 @@ def test_demo_index_upgraded_after_a_model_change_while_the_api_serves(tmp_path:
     # back to every step: each story is on an older version again
     again = json.loads(newswire("status", "--json", db=db).stdout)
     assert again["older_analysis"] == total
+    index.close()
+
+
+_WRITER = """
+import sys
+from pathlib import Path
+from pipeline.index.sqlite import SqliteIndex
+index = SqliteIndex(Path(sys.argv[1]))
+stories = [index.get(i) for i in sys.argv[3:]]
+index.upsert_many([a.model_copy(update={"analyzed_with": sys.argv[2]}) for a in stories if a])
+index.close()
+"""
+
+
+def test_sqlite_readers_see_writes_of_a_process_that_exits(
+    current: list[Article], tmp_path: Path
+) -> None:
+    """A process with the index and the store open on one file (as `newswire serve`
+    has) keeps reading the current state while other processes write and exit: opening
+    the store must not drop the index connection's WAL locks (before the fix, the
+    writer's exit deleted the WAL under it: stale reads, KeyError in search, "database
+    disk image is malformed")."""
+    from pipeline.store.sqlite import SqliteStore
+
+    db = tmp_path / "shared.db"
+    index = SqliteIndex(db)
+    index.upsert_many(current)
+    store = SqliteStore(db)  # a second connection to the file, opened after the index
+    ids = [a.id for a in current]
+    for version in ("v-one", "v-two", "v-three"):
+        subprocess.run(
+            [sys.executable, "-c", _WRITER, str(db), version, *ids],
+            check=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        assert index.count_outdated(Outdated(version)) == 0, "the index reads the new state"
+        assert index.search(SearchQuery(limit=100, facets=False)).total == len(ids)
+        got = index.get(ids[0])
+        assert got is not None and got.analyzed_with == version
+    store.close()
     index.close()
