@@ -111,11 +111,12 @@ class BatchHandOff(Protocol):
 
 
 def on_workers(
-    handoff: BatchHandOff, batch_size: int, timeout: float
+    handoff: BatchHandOff, batch_size: int, timeout: float, version: str
 ) -> Callable[[list[Article]], list[Article]]:
     """An ``analyse`` for ``reanalyze`` that leaves its articles to the nlp workers,
     ``batch_size`` per task, all at once (the workers share them out), and waits for
-    every batch back (order kept). ``TransientError`` when a batch is not back within
+    every batch back (order kept); warns when a worker stamped another ``version``
+    (other models deployed there). ``TransientError`` when a batch is not back within
     ``timeout`` seconds (no worker, or one that died): running again continues."""
 
     def analyse(articles: list[Article]) -> list[Article]:
@@ -131,6 +132,9 @@ def on_workers(
             out += got
         if [a.id for a in out] != [a.id for a in articles]:
             raise TransientError("the nlp workers returned other articles than were sent")
+        others = {a.analyzed_with for a in out} - {version}
+        if others:  # such stories stay outdated here: the next run sends them again
+            log.warning("nlp workers analyse with %s, not %s", sorted(map(str, others)), version)
         return out
 
     return analyse

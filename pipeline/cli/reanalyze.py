@@ -91,7 +91,7 @@ def _on_workers(
         raise InputError("no live worker consumes the nlp queue (or run with --local)")
     handoff = RedisReanalysis(connect(settings.state_redis_url))
     handoff.start_run(version)
-    return on_workers(handoff, size, wait)
+    return on_workers(handoff, size, wait, version)
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:

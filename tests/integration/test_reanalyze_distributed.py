@@ -91,7 +91,7 @@ def test_hand_off_round_trip_and_a_batch_never_returned(redis_server: Any) -> No
         for n in range(5)
     ]  # fmt: skip
     handoff.start_run("v2")
-    analyse = on_workers(handoff, batch_size=2, timeout=1)
+    analyse = on_workers(handoff, batch_size=2, timeout=1, version="v2")
     with pytest.raises(TransientError, match="no nlp worker returned"):
         analyse(stories)
     keys = handoff.take_submitted()
