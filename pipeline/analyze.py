@@ -157,8 +157,10 @@ def to_article(
     url: str,
     feed: str | None = None,
     fetched_at: datetime | None = None,
+    analyzed_with: str | None = None,
 ) -> Article:
     """The contract record of an analysed article; its id derives from the canonical URL.
+    ``analyzed_with`` names what analysed it (``analysis_version.analysis_version``).
 
     The page's canonical URL counts only when it is on the site the page came from
     (``urls.same_site``: same host or registrable domain); a page claiming another
@@ -186,6 +188,7 @@ def to_article(
         quotes=analysis.quotes,
         stances=analysis.stances,
         claims=analysis.claims,
+        analyzed_with=analyzed_with,
     )
 
 

@@ -15,6 +15,7 @@ ROUTES: dict[str, str] = {
     "newswire.poll_feed": "poll",
     "newswire.fetch_article": "fetch",
     "newswire.analyze_article": "nlp",
+    "newswire.reanalyze_batch": "nlp",
     "newswire.index_batch": "index",
     "newswire.deliver_watches": "poll",  # a few short POSTs: the light queue
 }

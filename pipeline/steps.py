@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from spacy.language import Language
 
 from pipeline import watches
+from pipeline.analysis_version import analysis_version
 from pipeline.analyze import analyze_batch, to_article
 from pipeline.errors import NewswireError, PermanentError, TransientError, retry_delay
 from pipeline.extract import fetch_and_extract
@@ -229,8 +230,9 @@ def analyze_pages(
     analyses = analyze_batch(
         nlp, [p.extracted for p in pages], claims, batch_size, steps=analysis_steps
     )
+    version = analysis_version(nlp.meta, analysis_steps)
     return [
-        to_article(p.extracted, a, url=p.url, feed=p.feed)
+        to_article(p.extracted, a, url=p.url, feed=p.feed, analyzed_with=version)
         for p, a in zip(pages, analyses, strict=True)
     ]
 

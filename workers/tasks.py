@@ -28,6 +28,7 @@ from kombu.exceptions import OperationalError
 from spacy.language import Language
 
 from pipeline import steps
+from pipeline.analysis_version import analysis_version
 from pipeline.analyze import load_claims
 from pipeline.errors import NewswireError, StoreUnavailableError
 from pipeline.fetch import Fetcher
@@ -36,9 +37,11 @@ from pipeline.index import Index, open_index
 from pipeline.nlp import load_model
 from pipeline.policies import ExtractPolicy, PollPolicy, RetryPolicy
 from pipeline.poll import pick_due
+from pipeline.reanalyze import revise_articles
 from pipeline.steps import Fetched, Outcome, Retry
 from pipeline.store import DistributedStore, PendingEntry, open_distributed_store, sync_feeds
 from pipeline.store.redis import connect
+from pipeline.store.redis.reanalysis import RedisReanalysis
 from pipeline.watch_delivery import WebhookSender, deliver_due
 from workers.app import QUEUES, app, settings
 
@@ -70,6 +73,7 @@ class _Process:
         self._webhooks: WebhookSender | None = None
         self._nlp: Language | None = None
         self._claims: list[str] | None = None
+        self._reanalysis: RedisReanalysis | None = None
         self._lock = threading.Lock()  # thread pools share one process
 
     def _once(self, name: str, make: Callable[[], Any]) -> Any:
@@ -112,6 +116,13 @@ class _Process:
     def nlp(self) -> Language:
         nlp: Language = self._once("_nlp", lambda: load_model(settings.spacy_model))
         return nlp
+
+    @property
+    def reanalysis(self) -> RedisReanalysis:
+        made: RedisReanalysis = self._once(
+            "_reanalysis", lambda: RedisReanalysis(connect(settings.state_redis_url))
+        )
+        return made
 
     @property
     def claims(self) -> list[str]:
@@ -228,6 +239,8 @@ def tick(self: Task[Any, Any]) -> dict[str, int]:
                 store.retry_later(found.entry, note, attempts=found.attempts, delay=0)
                 fetch_article.delay(ref)
         fetches = _dispatch_fetches()
+        for key in proc.reanalysis.take_submitted():  # `newswire reanalyze` batches
+            reanalyze_batch.delay(key)
         if store.index_backlog() and store.request_index_run():
             index_batch.delay()
         if store.due_deliveries(now, limit=1):  # retries whose time has come
@@ -337,6 +350,31 @@ def deliver_watches() -> int:
     return deliver_due(proc.store, proc.webhooks, _RETRY_POLICY).delivered
 
 
+@app.task(name="newswire.reanalyze_batch", bind=True, max_retries=None)
+def reanalyze_batch(self: Task[Any, Any], key: str) -> int:
+    """Analyse a batch of stored stories again (``newswire reanalyze`` left them in the
+    store under ``key``) and hand them back to it; a batch already done is skipped."""
+    try:
+        handoff = proc.reanalysis
+        articles = handoff.batch(key)
+        if articles is None:
+            log.info("nothing to reanalyse key=%s (done already, or expired)", key)
+            return 0
+        revised = revise_articles(
+            proc.nlp,
+            articles,
+            version=analysis_version(proc.nlp.meta, settings.analysis_steps),
+            steps=settings.analysis_steps,
+            claims=proc.claims,
+            batch_size=settings.nlp_batch_size,
+        )
+        handoff.finish(key, revised)
+        return len(revised)
+    except Exception as exc:
+        _settle(self, None, exc)
+        return 0
+
+
 __all__ = [
     "QUEUES",
     "analyze_article",
@@ -344,5 +382,6 @@ __all__ = [
     "fetch_article",
     "index_batch",
     "poll_feed",
+    "reanalyze_batch",
     "tick",
 ]

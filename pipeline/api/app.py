@@ -25,11 +25,12 @@ from prometheus_client import (
 )
 from pydantic import BaseModel, Field, HttpUrl
 
+from pipeline.analysis_version import current_version
 from pipeline.api import pages, watches
 from pipeline.api.profile import EntityProfile, entity_profile
 from pipeline.api.resources import Resources, Stats, reason
 from pipeline.errors import InputError, NewswireError, TransientError
-from pipeline.index import EntityName, SearchQuery, SearchResult, Sort
+from pipeline.index import EntityName, Outdated, SearchQuery, SearchResult, Sort
 from pipeline.models import Article, EntityType, StanceLabel
 from pipeline.settings import Settings, load_settings, mask_url_credentials
 from pipeline.store import EntryRecord, FeedStatus, feed_health
@@ -341,6 +342,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             report = res.index.health()
             index = {"ok": report.ok, "backend": report.backend, **report.detail}
+            version = current_version(settings.spacy_model, tuple(settings.analysis_steps))
+            if report.ok and version is not None:  # stories for `newswire reanalyze`
+                index["older_analysis"] = res.index.count_outdated(Outdated(version))
             if "error" in index:
                 index["error"] = mask_url_credentials(str(index["error"]))
         except Exception as exc:

@@ -12,7 +12,16 @@ import sys
 import typer
 from rich.markup import escape
 
-from pipeline.cli import analyze, evaluate, feeds, ops, run, search, watch  # noqa: F401 (registers)
+from pipeline.cli import (  # noqa: F401 (registers)
+    analyze,
+    evaluate,
+    feeds,
+    ops,
+    reanalyze,
+    run,
+    search,
+    watch,
+)
 from pipeline.cli.errors import EXPECTED, one_line
 from pipeline.cli.root import State, app, err
 

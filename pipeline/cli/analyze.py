@@ -41,18 +41,22 @@ def analyze(
     as_json: Annotated[bool, typer.Option("--json", help="Print the contract JSON.")] = False,
 ) -> None:
     """Analyse one article: entities, quotes, stances. Nothing is stored."""
+    from pipeline.analysis_version import analysis_version
     from pipeline.analyze import analyze_batch, load_claims, to_article
     from pipeline.nlp import load_model
 
     settings = State.settings()
     extracted = read_article(file)
+    nlp = load_model(settings.spacy_model)
     analysis = analyze_batch(
-        load_model(settings.spacy_model),
-        [extracted],
-        load_claims(settings.claims_file),
-        steps=settings.analysis_steps,
+        nlp, [extracted], load_claims(settings.claims_file), steps=settings.analysis_steps
     )[0]
-    article = to_article(extracted, analysis, url=file.resolve().as_uri())
+    article = to_article(
+        extracted,
+        analysis,
+        url=file.resolve().as_uri(),
+        analyzed_with=analysis_version(nlp.meta, settings.analysis_steps),
+    )
     if as_json:
         out.print_json(article.model_dump_json())
         return

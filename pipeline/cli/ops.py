@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -10,8 +11,12 @@ import typer
 from rich.markup import escape
 
 from pipeline.cli.root import State, app, deadletters_app, out
+from pipeline.errors import TransientError
 from pipeline.index import open_index
 from pipeline.queues import QUEUES
+from pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 @app.command()
@@ -72,7 +77,28 @@ def status_report() -> dict[str, Any]:
             report["workers"] = store.live_workers()
     finally:
         store.close()
+    report.update(analysis_report(settings))
     return report
+
+
+def analysis_report(settings: Settings) -> dict[str, Any]:
+    """The current analysis version and how many stories an older one analysed; None
+    for what is unknown (no spaCy model installed here, the index unreachable)."""
+    from pipeline.analysis_version import current_version
+    from pipeline.index import Outdated
+
+    version = current_version(settings.spacy_model, tuple(settings.analysis_steps))
+    if version is None:  # a machine that only operates: no model, no version
+        return {"analysis_version": None, "older_analysis": None}
+    index = open_index(settings)
+    try:
+        older: int | None = index.count_outdated(Outdated(version))
+    except TransientError as exc:
+        log.warning("could not count outdated stories: %s", exc.reason)
+        older = None
+    finally:
+        index.close()
+    return {"analysis_version": version, "older_analysis": older}
 
 
 @app.command()
@@ -87,6 +113,15 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         f"{len(report['feeds_failing'])} failing, {report['dead_letters']} dead letters, "
         f"{report['webhook_dead_letters']} dead webhook deliveries"
     )
+    version, older = report["analysis_version"], report["older_analysis"]
+    if version is None:
+        out.print("analysis: unknown here (no spaCy model installed)")
+    else:
+        out.print(
+            f"analysis {escape(version)}: "
+            + ("index unreachable" if older is None else f"{older} stories on an older version")
+            + (" (newswire reanalyze)" if older else "")
+        )
     for f in report["feeds_failing"]:
         out.print(f"  [red]failing[/red] {escape(f['name'])}: {escape(f['last_error'] or '')}")
     if "queues" in report:

@@ -4,14 +4,14 @@ and the facts every backend shares (full-text fields and their weights)."""
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from pipeline.models import Article, Entity, Quote, Stance
+from pipeline.models import Article, Entity, Quote, Stance, utc
 
 Sort = Literal["relevance", "date"]
 
@@ -143,6 +143,33 @@ def search_texts(article: Article) -> tuple[str, str]:
     return quotes, names
 
 
+@dataclass(frozen=True)
+class Outdated:
+    """Stories that analysis ``version`` did not analyse (``Article.analyzed_with``
+    another version, or none), published (else fetched) since ``since`` if given, on the
+    site ``source`` or a subdomain of it if given: what ``newswire reanalyze`` selects.
+    ``matches`` is the reference every backend's query implements."""
+
+    version: str
+    since: datetime | None = None
+    source: str | None = None
+
+    def matches(self, article: Article) -> bool:
+        if article.analyzed_with == self.version:
+            return False
+        when = article.published_at or article.fetched_at
+        if self.since is not None and (when is None or utc(when) < utc(self.since)):
+            return False
+        if self.source:
+            site = self.source.strip().lower().removeprefix("www.")
+            return article.source == site or article.source.endswith("." + site)
+        return True
+
+
+# ``Index.revise``'s function: the articles given, re-analysed (same ids, same order).
+Revise = Callable[[list[Article]], list[Article]]
+
+
 @dataclass
 class Health:
     ok: bool
@@ -166,5 +193,16 @@ class Index(Protocol):
     def count(self) -> int: ...
     def health(self) -> Health: ...
     def reindex(self) -> tuple[str, str, int]: ...
+
+    def count_outdated(self, outdated: Outdated) -> int:
+        """How many stories ``outdated`` selects."""
+        ...
+
+    def revise(self, outdated: Outdated, revise: Revise, batch_size: int) -> int:
+        """Replace each story ``outdated`` selects by ``revise`` of it, ``batch_size`` at
+        a time, with no search failing or missing a story meanwhile; resumable after a
+        kill (what was written stays written). Returns how many were revised."""
+        ...
+
     def refresh(self) -> None: ...
     def close(self) -> None: ...

@@ -13,8 +13,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from pipeline.errors import PermanentError, TransientError
-from pipeline.index.base import EntityName, Health, SearchQuery, SearchResult
+from pipeline.index.base import EntityName, Health, Outdated, Revise, SearchQuery, SearchResult
 from pipeline.index.dsl import (
+    _filters,
     entity_names_body,
     from_document,
     load_mapping,
@@ -24,7 +25,7 @@ from pipeline.index.dsl import (
     to_entity_names,
     to_result,
 )
-from pipeline.models import Article
+from pipeline.models import Article, utc
 
 log = logging.getLogger(__name__)
 
@@ -126,19 +127,25 @@ class EngineIndex:
     def _live(self) -> str:
         return self.ensure() if not self._ready else self.alias
 
-    def reindex(self, *, delete_old: bool = True) -> tuple[str, str, int]:
+    def reindex(
+        self, *, delete_old: bool = True, transform: Revise | None = None, batch_size: int = 0
+    ) -> tuple[str, str, int]:
         """Copy every document into a new version built from the current mapping, swap
         the alias in one atomic step, then copy what was written meanwhile.
+
+        ``transform``, if given, gets each batch of copied articles (``batch_size``, or
+        the bulk size) and returns what to write in their place (same ids, same order).
+        A run killed midway leaves its new version; the next run continues into it,
+        copying only what it lacks: a document there stamped (``indexed_at``) no
+        earlier than in the old index is not copied again.
 
         Returns (old index, new index, documents in the new index). Searches never see an
         empty or missing index: the alias points at a complete index throughout.
         """
         old = self.ensure()
-        version = int(old.rsplit("-v", 1)[1]) + 1 if "-v" in old else 2
-        new = f"{self.alias}-v{version}"
-        self.client.create_index(new, self._body())
-        started = datetime.now(UTC)
-        self._copy(old, new, since=None)
+        new, started = self._next_version(old)
+        size = batch_size or self.batch_size
+        self._copy(old, new, since=None, transform=transform, size=size)
         self.client.refresh(new)
         self.client.update_aliases(
             [
@@ -148,11 +155,13 @@ class EngineIndex:
         )
         # Writes that reached the old index while we copied or just before the swap:
         # let requests already in flight land, then copy everything stamped since a
-        # margin before we started (a write is stamped before it is sent; copying a
-        # document twice is harmless).
+        # margin before we started (a write is stamped before it is sent). Writes to
+        # the new index since the swap are newer: they are looked up one by one (a get
+        # sees a write at once, a search only after a refresh) and kept.
         time.sleep(_SWAP_GRACE_S)
         self.client.refresh(old)
-        self._copy(old, new, since=started - _STAMP_MARGIN)
+        since = started - _STAMP_MARGIN
+        self._copy(old, new, since=since, transform=transform, size=size, realtime=True)
         self.client.refresh(new)
         copied = self.client.count(new)
         if delete_old:
@@ -160,14 +169,70 @@ class EngineIndex:
         log.info("reindexed %s -> %s (%d documents)", old, new, copied)
         return old, new, copied
 
-    def _copy(self, source: str, target: str, since: datetime | None) -> None:
-        for batch in self._scan(source, since):
-            ops: list[dict[str, Any]] = []
-            for doc in batch:
-                ops += [{"index": {"_index": target, "_id": doc["id"]}}, doc]
-            self._bulk(ops)
+    def _next_version(self, old: str) -> tuple[str, datetime]:
+        """The index after ``old`` and when its filling started: an unfinished one of
+        the current mapping left by a killed run, else a new one (one of another
+        mapping is dropped)."""
+        version = int(old.rsplit("-v", 1)[1]) + 1 if "-v" in old else 2
+        new = f"{self.alias}-v{version}"
+        try:
+            meta: dict[str, Any] | None = self.client.index_meta(new)
+        except EngineRejected:  # 404: none yet
+            meta = None
+        current = meta is not None and meta.get("mapping_hash") == mapping_hash(self.mapping)
+        if current and meta is not None and "reindex_started" in meta:
+            log.info("continuing the unfinished %s", new)
+            self.client.refresh(new)
+            return new, datetime.fromisoformat(meta["reindex_started"])
+        if meta is not None:
+            log.warning("dropping %s, left unfinished with another mapping", new)
+            self.client.delete_index(new)
+        started = datetime.now(UTC)
+        body = self._body()
+        body["mappings"]["_meta"]["reindex_started"] = started.isoformat()
+        self.client.create_index(new, body)
+        return new, started
 
-    def _scan(self, index: str, since: datetime | None) -> Iterator[list[dict[str, Any]]]:
+    def _copy(
+        self,
+        source: str,
+        target: str,
+        since: datetime | None,
+        *,
+        transform: Revise | None = None,
+        size: int = 0,
+        realtime: bool = False,
+    ) -> None:
+        for batch in self._scan(source, since, size or self.batch_size):
+            docs = self._lacking(target, batch, realtime)
+            if transform is not None and docs:
+                revised = transform([from_document(d) for d in docs])
+                docs = [
+                    to_document(a, datetime.fromisoformat(d["indexed_at"]))
+                    for d, a in zip(docs, revised, strict=True)
+                ]
+            ops: list[dict[str, Any]] = []
+            for doc in docs:
+                ops += [{"index": {"_index": target, "_id": doc["id"]}}, doc]
+            if ops:
+                self._bulk(ops)
+
+    def _lacking(
+        self, target: str, docs: list[dict[str, Any]], realtime: bool
+    ) -> list[dict[str, Any]]:
+        """The documents of ``docs`` that ``target`` has not, or has stamped earlier."""
+        ids = [d["id"] for d in docs]
+        if realtime:
+            there = {i: (self.client.get(target, i) or {}).get("indexed_at") for i in ids}
+        else:
+            body = {"query": {"ids": {"values": ids}}, "size": len(ids), "_source": ["indexed_at"]}
+            hits = self.client.search(target, body)["hits"]["hits"]
+            there = {h["_id"]: h["_source"].get("indexed_at") for h in hits}
+        return [d for d in docs if not _stamped_since(there.get(d["id"]), d.get("indexed_at"))]
+
+    def _scan(
+        self, index: str, since: datetime | None, size: int
+    ) -> Iterator[list[dict[str, Any]]]:
         query: dict[str, Any] = {"match_all": {}}
         if since is not None:
             query = {"range": {"indexed_at": {"gte": since.isoformat()}}}
@@ -175,7 +240,7 @@ class EngineIndex:
         while True:
             body: dict[str, Any] = {
                 "query": query,
-                "size": self.batch_size,
+                "size": size,
                 "sort": [{"id": "asc"}],
             }
             if after is not None:
@@ -185,6 +250,34 @@ class EngineIndex:
                 return
             yield [h["_source"] for h in hits]
             after = hits[-1]["sort"]
+
+    # re-analysis -----------------------------------------------------------------------
+
+    def count_outdated(self, outdated: Outdated) -> int:
+        body = {"size": 0, "track_total_hits": True, "query": _outdated_query(outdated)}
+        return int(self.client.search(self._live(), body)["hits"]["total"]["value"])
+
+    def revise(self, outdated: Outdated, revise: Revise, batch_size: int) -> int:
+        """Into a new version behind the alias (``reindex`` with a transform that
+        revises the selected articles and copies the others as they are)."""
+        if not self.count_outdated(outdated):
+            return 0
+        revised = 0
+
+        def transform(articles: list[Article]) -> list[Article]:
+            nonlocal revised
+            out = list(articles)
+            picked = [i for i, a in enumerate(articles) if outdated.matches(a)]
+            for start in range(0, len(picked), batch_size):
+                chunk = picked[start : start + batch_size]
+                for i, a in zip(chunk, revise([articles[i] for i in chunk]), strict=True):
+                    out[i] = a
+            revised += len(picked)
+            return out
+
+        # a few analysis batches per bulk write: a kill loses little work
+        self.reindex(transform=transform, batch_size=min(self.batch_size, 4 * batch_size))
+        return revised
 
     # writes ----------------------------------------------------------------------------
 
@@ -272,3 +365,30 @@ class EngineIndex:
         except TransientError as exc:
             return Health(False, self.name, {"error": exc.reason})
         return Health(True, self.name, detail)
+
+
+def _stamped_since(there: str | None, here: str | None) -> bool:
+    """Whether a copy stamped ``there`` is no older than one stamped ``here``."""
+    if there is None:
+        return False
+    return here is None or datetime.fromisoformat(there) >= datetime.fromisoformat(here)
+
+
+def _outdated_query(outdated: Outdated) -> dict[str, Any]:
+    """``Outdated.matches`` as an engine query."""
+    filters: list[dict[str, Any]] = _filters(SearchQuery(source=outdated.source))
+    if outdated.since is not None:
+        since = {"gte": utc(outdated.since).isoformat()}
+        undated = {"bool": {"must_not": [{"exists": {"field": "published_at"}}]}}
+        fetched = {"bool": {"filter": [undated, {"range": {"fetched_at": since}}]}}
+        filters.append(
+            {
+                "bool": {
+                    "should": [{"range": {"published_at": since}}, fetched],
+                    "minimum_should_match": 1,
+                }
+            }
+        )
+    return {
+        "bool": {"filter": filters, "must_not": [{"term": {"analyzed_with": outdated.version}}]}
+    }

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from pipeline.index.base import (
     Facets,
     Health,
     Hit,
+    Outdated,
+    Revise,
     SearchQuery,
     SearchResult,
     fold,
@@ -23,6 +26,7 @@ from pipeline.index.base import (
 )
 from pipeline.index.cursor import decode_cursor, encode_cursor
 from pipeline.index.sqlite_facets import count_facets
+from pipeline.index.sqlite_revise import count_outdated, revise_outdated
 from pipeline.models import Article, utc
 from pipeline.query import exclusions, parse, positive, to_fts5
 from pipeline.store.sqlite import SqliteDatabase
@@ -45,6 +49,8 @@ CREATE TABLE IF NOT EXISTS article_keys (
     language TEXT, published_at TEXT
 );
 CREATE INDEX IF NOT EXISTS article_keys_source ON article_keys (source);
+-- stories per analysis version: `status` counts the outdated ones (sqlite_revise.py)
+CREATE INDEX IF NOT EXISTS articles_analyzed_with ON articles (json_extract(doc, '$.analyzed_with'));
 CREATE INDEX IF NOT EXISTS article_keys_published ON article_keys (published_at);
 -- superseded by the two above and entity_terms_article_type below
 DROP INDEX IF EXISTS articles_source;
@@ -193,6 +199,14 @@ class SqliteIndex(SqliteDatabase):
         with self._tx():
             return self._delete(article_id)
 
+    def revise(self, outdated: Outdated, revise: Revise, batch_size: int) -> int:
+        """In place, a transaction per batch (``sqlite_revise``)."""
+        return revise_outdated(self, outdated, revise, batch_size)
+
+    def count_outdated(self, outdated: Outdated) -> int:
+        with self._lock:
+            return count_outdated(self._conn, outdated)
+
     # reads ----------------------------------------------------------------
 
     def get(self, article_id: str) -> Article | None:
@@ -267,7 +281,7 @@ class SqliteIndex(SqliteDatabase):
                 page_sql += " WHERE (rank > ? OR (rank = ? AND id > ?))"
                 page_params = [-after, -after, last_id]
         offset = 0 if query.cursor else max(0, query.offset)
-        with self._lock:
+        with self._lock, _snapshot(self._conn):
             c = self._conn
             c.execute(
                 "CREATE TEMP TABLE IF NOT EXISTS hits"
@@ -387,6 +401,18 @@ class SqliteIndex(SqliteDatabase):
             where.append("a.published_at <= ?")
             params.append(_utc(q.until))
         return where, params
+
+
+@contextmanager
+def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """One read transaction: a search's statements (matches, page, documents, snippets,
+    facets) see one state of the file, though another process writes meanwhile (a
+    story rewritten between two of them gets another rowid: its document was missing)."""
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        conn.execute("COMMIT")
 
 
 def _like_literal(text: str) -> str:

@@ -60,15 +60,23 @@ def connect(path: Path) -> sqlite3.Connection:
     database, empty ones included: SQLite would quietly start a new database in it,
     and the state or index the user meant would be lost from sight.
     """
-    if str(path) != ":memory:":
+    if str(path) != ":memory:" and path.resolve() not in _checked:
         path.parent.mkdir(parents=True, exist_ok=True)
         _refuse_foreign_file(path)
+        # Once per process: closing any descriptor of the file drops every POSIX lock
+        # this process holds on it, the WAL locks of its open connections included;
+        # another process's last connection then deletes the WAL under their feet
+        # (stale reads, "database disk image is malformed").
+        _checked.add(path.resolve())
     conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30, isolation_level=None)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
     return conn
+
+
+_checked: set[Path] = set()
 
 
 def _refuse_foreign_file(path: Path) -> None:

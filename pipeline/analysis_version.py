@@ -1,0 +1,94 @@
+"""What analysed a story: a short stable string stamped on every article
+(``Article.analyzed_with``), so that ``newswire reanalyze`` and ``newswire status`` find
+the stories that older models analysed.
+
+``analysis_version(nlp.meta, steps)`` is ``{lang}_{name}-{version}/{digest}``: the spaCy
+model's name and version as its meta says, then 12 hex digits of a SHA-256 over
+
+- the bytes of every file shipped in ``pipeline/data/`` (the news NER, the sentiment
+  and stance models, the claim model) with its path: retraining or replacing any of
+  them changes the version, while installing them elsewhere (new mtimes) does not;
+  the holdout sets there are evaluation data, not models, and are left out;
+- the switched-on ``analysis_steps``, in their order;
+- ``ANALYSIS_REVISION``, which we bump by hand when a change of the rules in code
+  (quotes, stances) should send every story through ``reanalyze``.
+
+The files are hashed once per process (about 50 MB, a fraction of a second), the
+result cached per data directory.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import InputError
+
+DATA_DIR = Path(__file__).parent / "data"
+ANALYSIS_REVISION = 1
+_NOT_MODELS = (".holdout.json",)
+
+
+@functools.cache
+def artifacts_digest(data_dir: Path = DATA_DIR) -> str:
+    """SHA-256 (hex) over the relative path and bytes of each model file under
+    ``data_dir``, in path order; cached per directory for the life of the process."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in data_dir.rglob("*") if p.is_file()):
+        if path.name.endswith(_NOT_MODELS):
+            continue
+        digest.update(path.relative_to(data_dir).as_posix().encode() + b"\0")
+        with path.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def analysis_version(
+    meta: Mapping[str, Any], steps: Sequence[str], *, data_dir: Path = DATA_DIR
+) -> str:
+    """The version string of analyses made by the spaCy model of ``meta`` (a loaded
+    pipeline's ``nlp.meta``, or ``model_meta``) with ``steps`` (see the module's
+    docstring), e.g. ``en_core_web_sm-3.8.0/1f0c9a7e52b4``."""
+    model = f"{meta.get('lang', 'xx')}_{meta.get('name', 'model')}-{meta.get('version', '0')}"
+    mixed = hashlib.sha256(
+        "\n".join([artifacts_digest(data_dir), ",".join(steps), str(ANALYSIS_REVISION)]).encode()
+    )
+    return f"{model}/{mixed.hexdigest()[:12]}"
+
+
+def model_meta(name: str = "") -> dict[str, Any]:
+    """The meta of the spaCy model ``nlp.load_model(name)`` loads, read from its
+    package without loading it (``newswire status`` needs the version, not the model).
+    ``InputError`` when none is installed."""
+    import spacy.util
+
+    from pipeline.nlp import DEFAULT_MODELS
+
+    for candidate in (name,) if name else DEFAULT_MODELS:
+        path = Path(candidate)
+        try:
+            meta: dict[str, Any] = spacy.util.get_model_meta(
+                path if path.is_dir() else spacy.util.get_package_path(candidate)
+            )
+        except (ImportError, OSError, ValueError):
+            continue
+        return meta
+    raise InputError(
+        f"no spaCy model found (tried {', '.join((name,) if name else DEFAULT_MODELS)})"
+    )
+
+
+@functools.cache
+def current_version(spacy_model: str, steps: tuple[str, ...]) -> str | None:
+    """``analysis_version`` of the model ``spacy_model`` names (``model_meta``) with
+    ``steps``, read once per process; None when no spaCy model is installed here (a
+    machine that only serves or operates)."""
+    try:
+        return analysis_version(model_meta(spacy_model), steps)
+    except InputError:
+        return None
