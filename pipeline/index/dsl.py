@@ -15,20 +15,19 @@ from typing import Any
 
 from pipeline.errors import InputError
 from pipeline.index.base import (
-    FACET_SIZE,
     TARGET_LABELS,
     TEXT_WEIGHTS,
     EntityName,
-    Facets,
-    FacetValue,
     Hit,
     SearchQuery,
     SearchResult,
-    TargetValue,
+    cluster_info,
     fold,
+    own_cluster,
     search_texts,
 )
-from pipeline.index.cursor import decode_cursor, encode_cursor
+from pipeline.index.cursor import MAX_WINDOW, decode_cursor, decode_offset_cursor, encode_cursor
+from pipeline.index.dsl_facets import aggregations, cluster_count, facets
 from pipeline.models import Article, utc
 from pipeline.query import And, Node, Not, Or, Term, parse
 
@@ -63,8 +62,9 @@ def mapping_hash(mapping: dict[str, Any]) -> str:
 
 
 def to_document(article: Article, indexed_at: datetime | None = None) -> dict[str, Any]:
-    """The engine document of an article: the contract fields plus search helpers."""
-    doc = article.model_dump(mode="json")
+    """The engine document of an article: the contract fields (in its own cluster when it
+    names none, as ``own_cluster`` says) plus search helpers."""
+    doc = own_cluster(article).model_dump(mode="json")
     if article.published_at is not None:
         doc["published_at"] = utc(article.published_at).isoformat()
     for entity in doc["entities"]:
@@ -173,79 +173,6 @@ def _wildcard_literal(text: str) -> str:
     return "".join("\\" + ch if ch in "*?\\" else ch for ch in text)
 
 
-def _aggregations() -> dict[str, Any]:
-    return {
-        "entities": {
-            "nested": {"path": "entities"},
-            "aggs": {
-                "types": {
-                    "terms": {"field": "entities.type", "size": 20},
-                    "aggs": {
-                        "names": {
-                            "terms": {
-                                "field": "entities.name",
-                                "size": FACET_SIZE,
-                                "order": [{"articles": "desc"}, {"_key": "asc"}],
-                            },
-                            "aggs": {"articles": {"reverse_nested": {}}},
-                        }
-                    },
-                }
-            },
-        },
-        "sources": {
-            "terms": {
-                "field": "source",
-                "size": FACET_SIZE,
-                "order": [{"_count": "desc"}, {"_key": "asc"}],
-            }
-        },
-        "stances": {
-            "nested": {"path": "stances"},
-            "aggs": {
-                "labels": {
-                    "terms": {"field": "stances.stance", "size": 3},
-                    "aggs": {"articles": {"reverse_nested": {}}},
-                },
-                "positions": {
-                    "filter": {"terms": {"stances.stance": list(TARGET_LABELS)}},
-                    "aggs": {
-                        "targets": {
-                            "terms": {
-                                "field": "stances.target.raw",
-                                "size": FACET_SIZE,
-                                "order": [{"articles": "desc"}, {"_key": "asc"}],
-                            },
-                            "aggs": {
-                                "articles": {"reverse_nested": {}},
-                                "labels": {
-                                    "terms": {"field": "stances.stance", "size": 3},
-                                    "aggs": {"articles": {"reverse_nested": {}}},
-                                },
-                                "type": {
-                                    "terms": {
-                                        "field": "stances.target_type",
-                                        "size": 1,
-                                        "order": [{"_count": "desc"}, {"_key": "asc"}],
-                                    }
-                                },
-                            },
-                        }
-                    },
-                },
-            },
-        },
-        "dates": {
-            "date_histogram": {
-                "field": "published_at",
-                "calendar_interval": "day",
-                "format": "yyyy-MM-dd",
-                "min_doc_count": 1,
-            }
-        },
-    }
-
-
 def _sort(q: SearchQuery, has_text: bool) -> list[Any]:
     if q.sort == "date" or not has_text:
         return [{"published_at": {"order": "desc", "missing": "_last"}}, {"id": "asc"}]
@@ -272,15 +199,51 @@ def search_body(q: SearchQuery) -> dict[str, Any]:
         },
         "_source": {"excludes": ["body", "quotes_text", "entities_text", "claims"]},
     }
-    if q.cursor:
+    if q.collapse:
+        # One hit per cluster, its best by the sort. The engines refuse ``search_after``
+        # with ``collapse`` (but on the collapse field itself), so a collapsed search
+        # pages by offset, which its cursor carries.
+        body["collapse"] = {"field": "cluster_id"}
+        start = decode_offset_cursor(q.cursor) if q.cursor else q.offset
+        if start:
+            body["from"] = start
+        body["aggs"] = {"clusters": cluster_count()}
+    elif q.cursor:
         # engines sort dates as epoch milliseconds (longs), relevance by score
         kinds = (int, type(None)) if q.sort == "date" or node is None else (float, int)
         body["search_after"] = decode_cursor(q.cursor, kinds)
     elif q.offset:
         body["from"] = q.offset
     if q.facets:
-        body["aggs"] = _aggregations()
+        body["aggs"] = {**body.get("aggs", {}), **aggregations(q.count_clusters)}
     return body
+
+
+def cluster_sources_body(q: SearchQuery, clusters: list[str]) -> dict[str, Any]:
+    """The request body counting, for each of ``clusters`` (a collapsed page's), its
+    stories matching ``q`` per source."""
+    body = search_body(
+        SearchQuery(**{**q.__dict__, "collapse": False, "facets": False, "cursor": None})
+    )
+    body["query"]["bool"]["filter"].append({"terms": {"cluster_id": clusters}})
+    return {
+        "size": 0,
+        "query": body["query"],
+        "aggs": {
+            "clusters": {
+                "terms": {"field": "cluster_id", "size": len(clusters)},
+                "aggs": {"sources": {"terms": {"field": "source", "size": 1000}}},
+            }
+        },
+    }
+
+
+def to_cluster_sources(resp: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """Matching stories per cluster and source from the answer to ``cluster_sources_body``."""
+    return {
+        b["key"]: {s["key"]: s["doc_count"] for s in b["sources"]["buckets"]}
+        for b in resp["aggregations"]["clusters"]["buckets"]
+    }
 
 
 def to_result(resp: dict[str, Any], q: SearchQuery) -> SearchResult:
@@ -305,55 +268,31 @@ def to_result(resp: dict[str, Any], q: SearchQuery) -> SearchResult:
                 ][:10],
                 stances=src.get("stances", []),
                 quotes=src.get("quotes", []),
+                # the engine counts the cluster's other matches after the search
+                cluster=cluster_info(src.get("cluster_id") or src["id"], src["source"], {})
+                if q.collapse
+                else None,
             )
         )
     total = resp["hits"]["total"]
-    total = total["value"] if isinstance(total, dict) else int(total)
+    stories = total["value"] if isinstance(total, dict) else int(total)
+    aggs = resp.get("aggregations") or {}
     next_cursor = None
-    if raw_hits and len(raw_hits) == q.limit and raw_hits[-1].get("sort"):
-        next_cursor = encode_cursor(raw_hits[-1]["sort"])
+    if q.collapse:
+        total = int(aggs["clusters"]["value"]) if stories else 0
+        start = decode_offset_cursor(q.cursor) if q.cursor else q.offset
+        if raw_hits and len(raw_hits) == q.limit and start + q.limit < MAX_WINDOW:
+            next_cursor = encode_cursor([start + q.limit, hits[-1].id])
+    else:
+        total = stories
+        if raw_hits and len(raw_hits) == q.limit and raw_hits[-1].get("sort"):
+            next_cursor = encode_cursor(raw_hits[-1]["sort"])
     return SearchResult(
-        total=total, hits=hits, facets=_facets(resp.get("aggregations")), next_cursor=next_cursor
-    )
-
-
-def _facets(aggs: dict[str, Any] | None) -> Facets:
-    if not aggs:
-        return Facets()
-    entities: dict[str, list[FacetValue]] = {}
-    for t in aggs["entities"]["types"]["buckets"]:
-        entities[t["key"]] = [
-            FacetValue(value=b["key"], count=b["articles"]["doc_count"])
-            for b in t["names"]["buckets"]
-        ]
-    stances = sorted(
-        (
-            FacetValue(value=b["key"], count=b["articles"]["doc_count"])
-            for b in aggs["stances"]["labels"]["buckets"]
-        ),
-        key=lambda v: (-v.count, v.value),
-    )
-    targets: list[TargetValue] = []
-    for t in aggs["stances"]["positions"]["targets"]["buckets"]:
-        kind = t["type"]["buckets"][0]["key"] if t["type"]["buckets"] else "ISSUE"
-        labels = sorted(
-            ((b["key"], b["articles"]["doc_count"]) for b in t["labels"]["buckets"]),
-            key=lambda kv: (-kv[1], kv[0]),
-        )
-        targets += [
-            TargetValue(value=t["key"], stance=label, type=kind, count=n) for label, n in labels
-        ]
-    return Facets(
-        entities=dict(sorted(entities.items(), key=lambda kv: -sum(v.count for v in kv[1]))),
-        sources=[
-            FacetValue(value=b["key"], count=b["doc_count"]) for b in aggs["sources"]["buckets"]
-        ],
-        stances=stances,
-        targets=targets,
-        dates=[
-            FacetValue(value=b["key_as_string"], count=b["doc_count"])
-            for b in aggs["dates"]["buckets"]
-        ],
+        total=total,
+        stories=stories,
+        hits=hits,
+        facets=facets(aggs, q.count_clusters),
+        next_cursor=next_cursor,
     )
 
 

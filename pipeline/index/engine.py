@@ -13,13 +13,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from pipeline.errors import PermanentError, TransientError
-from pipeline.index.base import EntityName, Health, SearchQuery, SearchResult
+from pipeline.index.base import EntityName, Health, SearchQuery, SearchResult, cluster_info
 from pipeline.index.dsl import (
+    cluster_sources_body,
     entity_names_body,
     from_document,
     load_mapping,
     mapping_hash,
     search_body,
+    to_cluster_sources,
     to_document,
     to_entity_names,
     to_result,
@@ -164,6 +166,8 @@ class EngineIndex:
         for batch in self._scan(source, since):
             ops: list[dict[str, Any]] = []
             for doc in batch:
+                # a story from before clusters is its own cluster (as ``to_document``)
+                doc["cluster_id"] = doc.get("cluster_id") or doc["id"]
                 ops += [{"index": {"_index": target, "_id": doc["id"]}}, doc]
             self._bulk(ops)
 
@@ -253,7 +257,27 @@ class EngineIndex:
         return self.client.count(self._live())
 
     def search(self, query: SearchQuery) -> SearchResult:
-        return to_result(self.client.search(self._live(), search_body(query)), query)
+        """One search; collapsed, a second request counts the page's clusters' matching
+        stories per source (``Hit.cluster``)."""
+        live = self._live()
+        result = to_result(self.client.search(live, search_body(query)), query)
+        shown = {h.cluster.id: h for h in result.hits if h.cluster is not None}
+        if shown:
+            sources = to_cluster_sources(
+                self.client.search(live, cluster_sources_body(query, list(shown)))
+            )
+            for cid, hit in shown.items():
+                hit.cluster = cluster_info(cid, hit.source, sources.get(cid, {hit.source: 1}))
+        return result
+
+    def cluster(self, cluster_id: str, limit: int = 200) -> list[Article]:
+        body = {
+            "query": {"term": {"cluster_id": cluster_id}},
+            "size": max(0, limit),
+            "sort": [{"published_at": {"order": "asc", "missing": "_last"}}, {"id": "asc"}],
+        }
+        hits = self.client.search(self._live(), body)["hits"]["hits"]
+        return [from_document(h["_source"]) for h in hits]
 
     def entity_names(self, prefix: str, limit: int = 10) -> list[EntityName]:
         if not prefix.strip():
