@@ -35,6 +35,9 @@ from pipeline.query import And, Node, Not, Or, Term, parse
 TEXT_FIELDS = [name if w == 1 else f"{name}^{w:g}" for name, w in TEXT_WEIGHTS.items()]
 _DERIVED = ("indexed_at", "quotes_text", "entities_text")
 MAPPING_FILE = "articles.mapping.json"  # the one mapping, beside this module
+# engines sort dates as epoch milliseconds (longs), undated last (None)
+_DATE_SORT: tuple[type[Any], ...] = (int, type(None))
+_UNDATED = -(2**63)  # the sort value of an undated story (missing last, newest first)
 
 
 def load_mapping(path: Path | None = None) -> dict[str, Any]:
@@ -201,16 +204,20 @@ def search_body(q: SearchQuery) -> dict[str, Any]:
     }
     if q.collapse:
         # One hit per cluster, its best by the sort. The engines refuse ``search_after``
-        # with ``collapse`` (but on the collapse field itself), so a collapsed search
-        # pages by offset, which its cursor carries.
+        # with ``collapse`` (but on the collapse field itself). By date, the cursor's
+        # position filters the hits (``post_filter``: the counts still see every match)
+        # and the engine drops the clusters shown before it (``shown_body``); by
+        # relevance (a score is no filter) the cursor carries an offset.
         body["collapse"] = {"field": "cluster_id"}
-        start = decode_offset_cursor(q.cursor) if q.cursor else q.offset
-        if start:
+        if q.cursor and by_date(q):
+            body["post_filter"] = after_position(decode_cursor(q.cursor, _DATE_SORT))
+        elif start := decode_offset_cursor(q.cursor) if q.cursor else q.offset:
             body["from"] = start
-        body["aggs"] = {"clusters": cluster_count()}
+        # counted by aggregations, which the post_filter leaves alone (hits.total not)
+        body["aggs"] = {"clusters": cluster_count(), "stories": {"filter": {"match_all": {}}}}
     elif q.cursor:
         # engines sort dates as epoch milliseconds (longs), relevance by score
-        kinds = (int, type(None)) if q.sort == "date" or node is None else (float, int)
+        kinds = _DATE_SORT if by_date(q) else (float, int)
         body["search_after"] = decode_cursor(q.cursor, kinds)
     elif q.offset:
         body["from"] = q.offset
@@ -219,16 +226,59 @@ def search_body(q: SearchQuery) -> dict[str, Any]:
     return body
 
 
-def cluster_sources_body(q: SearchQuery, clusters: list[str]) -> dict[str, Any]:
-    """The request body counting, for each of ``clusters`` (a collapsed page's), its
-    stories matching ``q`` per source."""
+def by_date(q: SearchQuery) -> bool:
+    """Whether ``q`` sorts by date (asked, or no words to rank by)."""
+    return q.sort == "date" or parse(q.text) is None
+
+
+def after_position(position: list[Any]) -> dict[str, Any]:
+    """The documents after ``position`` (``[epoch ms or None, id]``, a hit's sort values)
+    in the date order: newest first, undated last, ties by id."""
+    when, last_id = position
+    undated = {"bool": {"must_not": [{"exists": {"field": "published_at"}}]}}
+    later_id = {"range": {"id": {"gt": last_id}}}
+    if when is None or when == _UNDATED:
+        return {"bool": {"filter": [undated, later_id]}}
+    same = {"range": {"published_at": {"gte": when, "lte": when, "format": "epoch_millis"}}}
+    return {
+        "bool": {
+            "should": [
+                {"range": {"published_at": {"lt": when, "format": "epoch_millis"}}},
+                {"bool": {"filter": [same, later_id]}},
+                undated,
+            ],
+            "minimum_should_match": 1,
+        }
+    }
+
+
+def shown_body(q: SearchQuery, clusters: list[str], position: list[Any]) -> dict[str, Any]:
+    """The request body finding which of ``clusters`` have a story matching ``q`` at or
+    before ``position`` in the date order: shown by an earlier page."""
+    body = _matching(q, clusters)
+    body["query"]["bool"]["must_not"] = [after_position(position)]
+    body["aggs"] = {"shown": {"terms": {"field": "cluster_id", "size": len(clusters)}}}
+    return body
+
+
+def to_shown(resp: dict[str, Any]) -> set[str]:
+    return {b["key"] for b in resp["aggregations"]["shown"]["buckets"]}
+
+
+def _matching(q: SearchQuery, clusters: list[str]) -> dict[str, Any]:
+    """A count-only body over the stories of ``clusters`` matching ``q``."""
     body = search_body(
         SearchQuery(**{**q.__dict__, "collapse": False, "facets": False, "cursor": None})
     )
     body["query"]["bool"]["filter"].append({"terms": {"cluster_id": clusters}})
+    return {"size": 0, "query": body["query"]}
+
+
+def cluster_sources_body(q: SearchQuery, clusters: list[str]) -> dict[str, Any]:
+    """The request body counting, for each of ``clusters`` (a collapsed page's), its
+    stories matching ``q`` per source."""
     return {
-        "size": 0,
-        "query": body["query"],
+        **_matching(q, clusters),
         "aggs": {
             "clusters": {
                 "terms": {"field": "cluster_id", "size": len(clusters)},
@@ -279,9 +329,14 @@ def to_result(resp: dict[str, Any], q: SearchQuery) -> SearchResult:
     aggs = resp.get("aggregations") or {}
     next_cursor = None
     if q.collapse:
-        total = int(aggs["clusters"]["value"]) if stories else 0
-        start = decode_offset_cursor(q.cursor) if q.cursor else q.offset
-        if raw_hits and len(raw_hits) == q.limit and start + q.limit < MAX_WINDOW:
+        total = int(aggs["clusters"]["value"])
+        stories = int(aggs["stories"]["doc_count"])
+        start = 0 if by_date(q) else decode_offset_cursor(q.cursor) if q.cursor else q.offset
+        if not raw_hits or len(raw_hits) < q.limit:
+            pass
+        elif by_date(q):
+            next_cursor = encode_cursor(raw_hits[-1]["sort"])
+        elif start + q.limit < MAX_WINDOW:
             next_cursor = encode_cursor([start + q.limit, hits[-1].id])
     else:
         total = stories

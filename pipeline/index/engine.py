@@ -9,22 +9,34 @@ import random
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from pipeline.errors import PermanentError, TransientError
-from pipeline.index.base import EntityName, Health, SearchQuery, SearchResult, cluster_info
+from pipeline.index.base import (
+    EntityName,
+    Health,
+    Hit,
+    SearchQuery,
+    SearchResult,
+    cluster_info,
+)
+from pipeline.index.cursor import decode_cursor, encode_cursor
 from pipeline.index.dsl import (
+    by_date,
     cluster_sources_body,
     entity_names_body,
     from_document,
     load_mapping,
     mapping_hash,
     search_body,
+    shown_body,
     to_cluster_sources,
     to_document,
     to_entity_names,
     to_result,
+    to_shown,
 )
 from pipeline.models import Article
 
@@ -260,7 +272,10 @@ class EngineIndex:
         """One search; collapsed, a second request counts the page's clusters' matching
         stories per source (``Hit.cluster``)."""
         live = self._live()
-        result = to_result(self.client.search(live, search_body(query)), query)
+        resp = self.client.search(live, search_body(query))
+        result = to_result(resp, query)
+        if query.collapse and query.cursor and by_date(query):
+            result = self._unshown(live, query, resp, result)
         shown = {h.cluster.id: h for h in result.hits if h.cluster is not None}
         if shown:
             sources = to_cluster_sources(
@@ -269,6 +284,42 @@ class EngineIndex:
             for cid, hit in shown.items():
                 hit.cluster = cluster_info(cid, hit.source, sources.get(cid, {hit.source: 1}))
         return result
+
+    def _unshown(
+        self, live: str, query: SearchQuery, resp: dict[str, Any], result: SearchResult
+    ) -> SearchResult:
+        """A collapsed page by date after a cursor, without the clusters an earlier page
+        showed (those with a match at or before the cursor), read further while the
+        page is short: each cluster shows once, where its newest match falls."""
+        kept: list[Hit] = []
+        sorts: dict[str, list[Any]] = {}
+        page_query, page = query, result
+        while True:
+            position = decode_cursor(page_query.cursor or "", (int, type(None)))
+            ids = [h.cluster.id for h in page.hits if h.cluster is not None]
+            shown = (
+                to_shown(self.client.search(live, shown_body(query, ids, position)))
+                if ids
+                else set()
+            )
+            raw = {h["_source"]["id"]: h["sort"] for h in resp["hits"]["hits"]}
+            for hit in page.hits:
+                if hit.cluster is not None and hit.cluster.id not in shown:
+                    kept.append(hit)
+                    sorts[hit.id] = raw[hit.id]
+            if len(kept) >= query.limit or page.next_cursor is None:
+                break
+            page_query = replace(query, cursor=page.next_cursor, facets=False)
+            resp = self.client.search(live, search_body(page_query))
+            page = to_result(resp, page_query)
+        kept = kept[: query.limit]
+        full = len(kept) == query.limit and kept
+        return result.model_copy(
+            update={
+                "hits": kept,
+                "next_cursor": encode_cursor(sorts[kept[-1].id]) if full else None,
+            }
+        )
 
     def cluster(self, cluster_id: str, limit: int = 200) -> list[Article]:
         body = {

@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.index import Facets, Index, SearchQuery
 from pipeline.models import Article
-from tests.clustered import cluster_key, expected_counts, stories
+from tests.clustered import cluster_key, expected_counts, stories, story
 from tests.integration.test_index_contract import backend  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.integration
@@ -144,3 +144,52 @@ def test_a_story_moved_to_another_cluster(clustered: Index) -> None:
     assert [a.id for a in clustered.cluster("port-1")] == ["bridge-3", "port-1", "port-2"]
     hit = next(h for h in search(clustered, text="toll").hits if h.id == "bridge-3")
     assert hit.cluster is not None and hit.cluster.id == "port-1"
+
+
+def test_news_arriving_while_paging_by_date_repeats_nothing(clustered: Index) -> None:
+    """Pages by date hold their place: stories indexed between two pages, newer than
+    the cursor, neither repeat a cluster nor shift the next page."""
+    whole = [h.id for h in search(clustered, sort="date", facets=False).hits]
+    first = clustered.search(SearchQuery(sort="date", limit=3, facets=False))
+    newest = first.hits[0].published_at
+    assert newest is not None
+    clustered.upsert_many(
+        [
+            story("fresh-1", "wire.example", None, cluster=None).model_copy(
+                update={"published_at": newest.replace(hour=23)}
+            )
+        ]
+    )
+    seen = [h.id for h in first.hits]
+    cursor = first.next_cursor
+    while cursor:
+        page = clustered.search(SearchQuery(sort="date", limit=3, cursor=cursor, facets=False))
+        seen += [h.id for h in page.hits]
+        cursor = page.next_cursor
+    assert seen == whole
+
+
+def test_a_cluster_filling_the_first_matches(backend: Index) -> None:  # noqa: F811
+    """A story run by forty outlets, newest of all: the next pages go past its copies."""
+    wire = [
+        story(f"w{n:02d}", f"o{n}.example", 20, cluster="w00", title="Harbour wire story")
+        for n in range(40)
+    ]
+    wire = [
+        w.model_copy(update={"published_at": w.published_at.replace(minute=n)})
+        for n, w in enumerate(wire)
+    ]  # type: ignore[union-attr]
+    backend.upsert_many([*wire, *stories()])
+    whole = [h.id for h in search(backend, sort="date", facets=False).hits]
+    assert whole[0] == "w39" and len(whole) == len({cluster_key(a) for a in stories()}) + 1
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = backend.search(SearchQuery(sort="date", limit=2, cursor=cursor, facets=False))
+        seen += [h.id for h in page.hits]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == whole
+    top = search(backend, sort="date").hits[0]
+    assert top.cluster is not None and (top.cluster.size, len(top.cluster.sources)) == (40, 10)

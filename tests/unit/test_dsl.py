@@ -234,7 +234,19 @@ def test_documents_both_ways() -> None:
 )  # fmt: skip
 def test_a_collapsed_cursor_holds_an_offset_within_the_window(cursor: str) -> None:
     with pytest.raises(InputError):
-        search_body(SearchQuery(cursor=cursor))
+        search_body(SearchQuery(text="bridge", cursor=cursor))
+
+
+def test_a_collapsed_date_cursor_filters_the_hits_not_the_counts() -> None:
+    body = search_body(SearchQuery(cursor=encode_cursor([1732000000000, "id9"])))
+    assert not {"from", "search_after"} & set(body)
+    later_id = {"range": {"id": {"gt": "id9"}}}
+    assert body["post_filter"]["bool"]["should"][0] == {
+        "range": {"published_at": {"lt": 1732000000000, "format": "epoch_millis"}}
+    }
+    assert later_id in body["post_filter"]["bool"]["should"][1]["bool"]["filter"]
+    undated = search_body(SearchQuery(sort="date", text="x", cursor=encode_cursor([None, "id9"])))
+    assert later_id in undated["post_filter"]["bool"]["filter"]
 
 
 def test_facets_count_clusters_by_cardinality() -> None:
@@ -291,7 +303,7 @@ def test_to_result_reads_hits_total_facets_and_cursor() -> None:
     assert result.next_cursor == encode_cursor([2.3, "a1"]), "a full page has a next cursor"
     assert to_result(resp, SearchQuery(text="bridge", limit=10, collapse=False)).next_cursor is None
     # collapsed: clusters from their cardinality, the page's offset in the cursor
-    resp["aggregations"]["clusters"] = {"value": 2}
+    resp["aggregations"] |= {"clusters": {"value": 2}, "stories": {"doc_count": 3}}
     result = to_result(resp, SearchQuery(text="bridge", limit=1, facet_count="stories"))
     assert (result.total, result.stories) == (2, 3)
     assert result.hits[0].cluster is not None and result.hits[0].cluster.id == "a1"
