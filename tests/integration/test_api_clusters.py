@@ -113,6 +113,9 @@ def test_search_page_says_how_many_more_and_links_the_cluster(api: ApiServer) ->
     every = get(api, "/", q="toll", collapse="false").text
     assert "group copies" in every and "and 3 more" not in every
     assert every.count('class="hit"') == 4
+    assert '<input type="hidden" name="collapse" value="false">' in every, (
+        "a new search stays expanded"
+    )
 
 
 def test_cluster_page_escapes_what_outlets_wrote(api: ApiServer) -> None:
