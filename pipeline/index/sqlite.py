@@ -216,7 +216,7 @@ class SqliteIndex(SqliteDatabase):
             ]
             for a in docs:
                 self._delete(a.id)
-                self._insert(a)
+                self._insert(own_cluster(a))  # as the engines' reindex: no story without one
         return "articles", "articles", len(docs)
 
     def delete(self, article_id: str) -> bool:

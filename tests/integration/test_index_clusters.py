@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from pipeline.index import Facets, Index, SearchQuery
+from pipeline.index.dsl import to_document
+from pipeline.index.engine import EngineIndex
 from pipeline.models import Article
 from tests.clustered import cluster_key, expected_counts, stories, story
 from tests.integration.test_index_contract import backend  # noqa: F401  (the fixture)
@@ -193,3 +195,27 @@ def test_a_cluster_filling_the_first_matches(backend: Index) -> None:  # noqa: F
     assert seen == whole
     top = search(backend, sort="date").hits[0]
     assert top.cluster is not None and (top.cluster.size, len(top.cluster.sources)) == (40, 10)
+
+
+def test_reindex_gives_engine_stories_from_before_clusters_their_own(
+    backend: Index,  # noqa: F811
+) -> None:
+    """Documents written before clusters have no cluster id, and an engine collapses all
+    of those into one group: ``reindex`` gives each its own id as cluster."""
+    if not isinstance(backend, EngineIndex):
+        pytest.skip("the engines' documents; SQLite keys its own column (unit tests)")
+    live = backend.ensure()
+    ops: list[dict[str, Any]] = []
+    for a in stories()[7:10]:  # old-1..old-3, all three with "harbour"
+        doc = to_document(a)
+        del doc["cluster_id"]
+        ops += [{"index": {"_index": live, "_id": a.id}}, doc]
+    backend.client.bulk(ops)
+    backend.refresh()
+    lumped = search(backend, text="harbour")
+    assert (len(lumped.hits), lumped.total) == (1, 0), "one group, of no cluster"
+    backend.reindex()
+    backend.refresh()
+    own = search(backend, text="harbour")
+    assert (len(own.hits), own.total) == (3, 3)
+    assert [a.id for a in backend.cluster("old-2")] == ["old-2"]

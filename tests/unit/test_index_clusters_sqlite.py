@@ -136,6 +136,11 @@ def test_an_older_database_gets_its_clusters(tmp_path: Path) -> None:
     assert [a.id for a in index.cluster("old-2")] == ["old-2"]
     got = index.search(SearchQuery(text="harbour", limit=50))
     assert got.total == len({cluster_key(a) for a in stories() if a.id != "old-4"})
+    old = index.get("old-2")
+    assert old is not None and old.cluster_id is None, "stored as it was"
+    index.reindex()
+    old = index.get("old-2")
+    assert old is not None and old.cluster_id == "old-2", "a reindex gives it its own"
     index.close()
 
 
