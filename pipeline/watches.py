@@ -30,6 +30,7 @@ from pipeline.index import Index, SearchQuery
 from pipeline.index.dsl import mapping_hash, search_body, to_document
 from pipeline.index.engine import EngineIndex, EngineRejected
 from pipeline.index.sqlite import SqliteIndex
+from pipeline.index.sqlite_filters import filters
 from pipeline.models import Article
 from pipeline.netguard import address_refusal, parse_address, parse_networks
 from pipeline.query import parse, positive, to_fts5
@@ -138,7 +139,7 @@ class SqliteMatcher:
                 node = parse(q.text)
                 match = to_fts5(node) if node is not None and positive(node) else None
                 # the search's filters, as `newswire search` applies them
-                where, params = self.index._filters(q, node)
+                where, params = filters(q, node)
                 where.append(f"a.id IN ({marks})")
                 params += ids
                 if match:

@@ -6,8 +6,6 @@ import hmac
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime
-from datetime import time as dtime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlencode
@@ -27,18 +25,17 @@ from pydantic import BaseModel, Field, HttpUrl
 
 from pipeline.analysis_version import current_version
 from pipeline.api import pages, watches
+from pipeline.api.clusters import Cluster, cluster_view
+from pipeline.api.params import search_query
 from pipeline.api.profile import EntityProfile, entity_profile
 from pipeline.api.resources import Resources, Stats, reason
 from pipeline.errors import InputError, NewswireError, TransientError
-from pipeline.index import EntityName, Outdated, SearchQuery, SearchResult, Sort
-from pipeline.models import Article, EntityType, StanceLabel
+from pipeline.index import EntityName, Outdated, SearchQuery, SearchResult
+from pipeline.models import Article
 from pipeline.settings import Settings, load_settings, mask_url_credentials
 from pipeline.store import EntryRecord, FeedStatus, feed_health
 
 HERE = Path(__file__).parent
-
-Text = Annotated[str, Query(max_length=500)]
-Name = Annotated[str | None, Query(max_length=200)]
 
 
 class NewFeed(BaseModel):
@@ -57,63 +54,6 @@ class HealthReport(BaseModel):
     status: Literal["ok", "degraded"]
     index: dict[str, Any]
     store: dict[str, Any]
-
-
-def _day(value: date | None, end: bool = False) -> datetime | None:
-    if value is None:
-        return None
-    return datetime.combine(value, dtime.max if end else dtime.min, tzinfo=UTC)
-
-
-def search_query(
-    q: Text = "",
-    entity: Name = None,
-    type: Annotated[
-        EntityType | None, Query(description="Only stories with an entity of this type.")
-    ] = None,
-    speaker: Name = None,
-    stance: Annotated[
-        StanceLabel | None,
-        Query(description="With speaker and/or target: one stance (speaker its holder)."),
-    ] = None,
-    target: Annotated[
-        str | None,
-        Query(
-            max_length=200,
-            description="Only stories with a favor/against stance on this target (a name or"
-            " an issue; its words inside the target, any case). With stance and speaker:"
-            " one stance.",
-        ),
-    ] = None,
-    source: Name = None,
-    language: Annotated[str | None, Query(max_length=10, pattern=r"^[A-Za-z-]+$")] = None,
-    since: Annotated[date | None, Query(description="Published on or after (YYYY-MM-DD).")] = None,
-    until: Annotated[date | None, Query(description="Published on or before (YYYY-MM-DD).")] = None,
-    sort: Sort = "relevance",
-    limit: Annotated[int, Query(ge=1, le=100)] = 10,
-    offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
-    cursor: Annotated[
-        str | None, Query(max_length=4096, description="next_cursor of the previous page.")
-    ] = None,
-) -> SearchQuery:
-    """The search contract's parameters (the CLI's options), validated. The cursor is
-    checked by the backend, which knows the types its sort values have."""
-    return SearchQuery(
-        text=q,
-        entity=entity or None,
-        type=type,
-        speaker=speaker or None,
-        stance=stance,
-        target=target or None,
-        source=source or None,
-        language=language,
-        since=_day(since),
-        until=_day(until, end=True),
-        sort=sort,
-        limit=limit,
-        offset=offset,
-        cursor=cursor or None,
-    )
 
 
 def _unprocessable(param: str, message: str) -> HTTPException:
@@ -235,6 +175,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if article is None:
             raise HTTPException(404, f"no article {article_id}")
         return article
+
+    @app.get(
+        "/api/clusters/{cluster_id}", response_model=Cluster, dependencies=reads, tags=["search"]
+    )
+    def api_cluster(cluster_id: Annotated[str, PathParam(max_length=100)]) -> Cluster:
+        """A same-event cluster: its stories with sources and times, its headline variants,
+        which stories are copies of another and which tell it differently."""
+        found = cluster_view(res.index, cluster_id)
+        if found is None:
+            raise HTTPException(404, f"no cluster {cluster_id}")
+        return found
 
     @app.get(
         "/api/entities", response_model=list[EntityName], dependencies=reads, tags=["entities"]
@@ -419,6 +370,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return templates.TemplateResponse(
             request, "entity.html", {"p": profile, "timeline": timeline}
         )
+
+    @app.get("/cluster/{cluster_id}", response_class=HTMLResponse, include_in_schema=False)
+    def page_cluster(
+        request: Request,
+        cluster_id: Annotated[str, PathParam(max_length=100)],
+        _: None = Depends(read_access),
+    ) -> HTMLResponse:
+        found = cluster_view(res.index, cluster_id)
+        if found is None:
+            return templates.TemplateResponse(
+                request, "missing.html", {"what": f"No cluster {cluster_id}."}, status_code=404
+            )
+        return templates.TemplateResponse(request, "cluster.html", {"c": found})
 
     @app.get("/feeds", response_class=HTMLResponse, include_in_schema=False)
     def page_feeds(request: Request, _: None = Depends(read_access)) -> HTMLResponse:

@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from pipeline.cli.root import State, app, out
 from pipeline.errors import InputError
-from pipeline.index import SearchQuery, SearchResult, Sort, open_index
+from pipeline.index import FacetCount, SearchQuery, SearchResult, Sort, open_index
 
 
 def parse_date(value: str | None, name: str) -> datetime | None:
@@ -56,6 +56,16 @@ def search(
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 10,
     offset: Annotated[int, typer.Option(min=0)] = 0,
     cursor: Annotated[str | None, typer.Option(help="next_cursor of the previous page.")] = None,
+    expand: Annotated[
+        bool,
+        typer.Option(
+            "--expand", help="Every story, not one per same-event cluster (with how many more)."
+        ),
+    ] = False,
+    facet_count: Annotated[
+        FacetCount | None,
+        typer.Option(help="Facets count clusters or stories (default: clusters unless --expand)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print hits and facets as JSON.")] = False,
 ) -> None:
     """Search indexed stories."""
@@ -76,6 +86,8 @@ def search(
         limit=limit,
         offset=offset,
         cursor=cursor,
+        collapse=not expand,
+        facet_count=facet_count,
     )
     index = open_index(State.settings())
     try:
@@ -105,13 +117,23 @@ def _counts(values: list[tuple[str, int]]) -> str:
 
 def print_result(result: SearchResult, offset: int) -> None:
     """Hits, facets and the next cursor as text; every value from the index escaped."""
-    out.print(f"[bold]{result.total}[/bold] stories")
+    copies = f" ({result.stories} with copies)" if result.stories > result.total else ""
+    out.print(f"[bold]{result.total}[/bold] stories{copies}")
     for n, hit in enumerate(result.hits, offset + 1):
         date = hit.published_at.strftime("%Y-%m-%d") if hit.published_at else "undated"
         out.print(
             f"\n{n}. [bold]{escape(hit.title)}[/bold]  [dim]{escape(hit.source)} · {date}[/dim]"
         )
         out.print(f"   {marked(hit.snippet)}")
+        if hit.cluster and hit.cluster.more:
+            sources = ", ".join(hit.cluster.sources[:3])
+            others = len(hit.cluster.sources) - 3
+            out.print(
+                f"   [green]and {hit.cluster.more} more"
+                + (f" from {escape(sources)}" if sources else "")
+                + (f" and {others} other outlets" if others > 0 else "")
+                + f"[/green] [dim](newswire cluster {escape(hit.cluster.id)})[/dim]"
+            )
         people = [e.name for e in hit.entities if e.type in ("PERSON", "ORG")][:5]
         if people:
             out.print(f"   [dim]{escape(', '.join(people))}[/dim]")
@@ -134,3 +156,36 @@ def print_result(result: SearchResult, offset: int) -> None:
             out.print(f"[dim]dates:[/dim] {escape(f.dates[0].value)} … {escape(f.dates[-1].value)}")
     if result.next_cursor:
         out.print(f"[dim]more: --cursor {escape(result.next_cursor)}[/dim]")
+
+
+@app.command()
+def cluster(
+    cluster_id: Annotated[str, typer.Argument(help="A cluster id (from search).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the cluster as JSON.")] = False,
+) -> None:
+    """The stories of a same-event cluster: sources, times, headlines, copies."""
+    # here, not at the top: the API package imports the web server, which search needs not
+    from pipeline.api.clusters import cluster_view
+
+    index = open_index(State.settings())
+    try:
+        found = cluster_view(index, cluster_id)
+    finally:
+        index.close()
+    if found is None:
+        raise InputError(f"no cluster {cluster_id}")
+    if as_json:
+        out.print_json(found.model_dump_json())
+        return
+    out.print(
+        f"[bold]{found.size}[/bold] stories from {len(found.sources)} outlets,"
+        f" {found.copies} copies of another story"
+    )
+    for s in found.stories:
+        date = s.published_at.strftime("%Y-%m-%d %H:%M") if s.published_at else "undated"
+        kind = f"copy of {s.duplicate_of}" if s.kind == "copy" else s.kind
+        out.print(
+            f"\n[bold]{escape(s.title)}[/bold]  [dim]{escape(s.source)} · {date}"
+            f" · {escape(kind)}[/dim]"
+        )
+        out.print(f"   [blue]{escape(s.url)}[/blue]")

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from pipeline.models import Article, Entity, Quote, Stance, utc
 
 Sort = Literal["relevance", "date"]
+FacetCount = Literal["clusters", "stories"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,24 @@ class SearchQuery:
     offset: int = 0
     cursor: str | None = None
     facets: bool = True
+    collapse: bool = True
+    facet_count: FacetCount | None = None
+
+    @property
+    def count_clusters(self) -> bool:
+        """Whether facets count clusters (else stories)."""
+        return self.facet_count == "clusters" or (self.facet_count is None and self.collapse)
+
+
+class ClusterInfo(BaseModel):
+    """A collapsed hit's cluster: ``size`` stories of it match the search, the hit and
+    ``more`` others, whose sources are ``sources`` (most stories first, at most
+    FACET_SIZE): "and 12 more from Outlet A, Outlet B"."""
+
+    id: str
+    size: int
+    more: int
+    sources: list[str] = Field(default_factory=list)
 
 
 class Hit(BaseModel):
@@ -59,6 +78,7 @@ class Hit(BaseModel):
     stances: list[Stance] = Field(default_factory=list)
     # for the page's quote cards; not part of the search JSON (the contract's hit fields)
     quotes: list[Quote] = Field(default_factory=list, exclude=True)
+    cluster: ClusterInfo | None = None  # set on collapsed searches
 
 
 class FacetValue(BaseModel):
@@ -95,8 +115,9 @@ class EntityName(BaseModel):
 
 
 class SearchResult(BaseModel):
-    total: int
+    total: int  # matching clusters when collapsed, else matching stories
     hits: list[Hit]
+    stories: int = 0  # matching stories (the total of an expanded search)
     facets: Facets = Field(default_factory=Facets)
     next_cursor: str | None = None
 
@@ -134,6 +155,35 @@ TEXT_WEIGHTS: dict[str, float] = {
     "quotes_text": 1.5,
     "entities_text": 3.0,
 }
+
+
+def cluster_of(article: Article) -> str:
+    """The id of ``article``'s same-event cluster: a story without one (indexed before
+    clustering existed) is a cluster of its own."""
+    return article.cluster_id or article.id
+
+
+def own_cluster(article: Article) -> Article:
+    """``article`` as every backend stores it: in its cluster, its own when it names none
+    (the engines collapse on the stored ``cluster_id``, where a missing one would lump
+    every such story together)."""
+    return article if article.cluster_id else article.model_copy(update={"cluster_id": article.id})
+
+
+def cluster_info(cluster_id: str, hit_source: str, per_source: dict[str, int]) -> ClusterInfo:
+    """A collapsed hit's ``ClusterInfo`` from its cluster's matching stories per source
+    (the hit's own story included; it is left out of ``more`` and ``sources``)."""
+    per_source = per_source or {hit_source: 1}
+    others = dict(per_source)
+    others[hit_source] = others.get(hit_source, 1) - 1
+    size = sum(per_source.values())
+    ranked = sorted((kv for kv in others.items() if kv[1] > 0), key=lambda kv: (-kv[1], kv[0]))
+    return ClusterInfo(
+        id=cluster_id,
+        size=size,
+        more=max(size - 1, 0),
+        sources=[s for s, _ in ranked[:FACET_SIZE]],
+    )
 
 
 def search_texts(article: Article) -> tuple[str, str]:
@@ -178,12 +228,18 @@ class Health:
 
 
 class Index(Protocol):
-    """A search backend. Writes are idempotent upserts keyed by article id."""
+    """A search backend. Writes are idempotent upserts keyed by article id; a story
+    written without ``cluster_id`` is stored as its own cluster (``own_cluster``)."""
 
     def upsert_many(self, articles: Sequence[Article]) -> int: ...
     def get(self, article_id: str) -> Article | None: ...
     def delete(self, article_id: str) -> bool: ...
     def search(self, query: SearchQuery) -> SearchResult: ...
+
+    def cluster(self, cluster_id: str, limit: int = 200) -> list[Article]:
+        """The stories of a same-event cluster (a story without a cluster id is its own
+        cluster), earliest first (undated last, then by id), at most ``limit``."""
+        ...
 
     def entity_names(self, prefix: str, limit: int = 10) -> list[EntityName]:
         """Names (or aliases) of entities starting with ``prefix`` (case-insensitive),

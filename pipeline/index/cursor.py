@@ -16,6 +16,9 @@ _CURSOR_CHARS = 4096
 _CURSOR_TEXT = 200  # the longest sort value or id text a cursor may hold
 _INT64 = 2**63  # engines sort on 64-bit longs (dates in ms)
 ANY_SORT_VALUE: tuple[type[Any], ...] = (str, int, float, type(None))
+# The engines' index.max_result_window: how deep ``from`` may page (a collapsed search's
+# cursor holds an offset, as the engines page collapsed results by ``from`` only).
+MAX_WINDOW = 10_000
 
 
 def encode_cursor(values: Sequence[Any]) -> str:
@@ -59,3 +62,13 @@ def decode_cursor(cursor: str, after: tuple[type[Any], ...] = ANY_SORT_VALUE) ->
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a sort value")
+
+
+def decode_offset_cursor(cursor: str) -> int:
+    """The offset in a collapsed engine search's cursor (``[offset, id of the last
+    hit]``, made by ``encode_cursor``): a positive int below ``MAX_WINDOW``. Raises
+    ``InputError("invalid cursor")`` for anything else, as ``decode_cursor``."""
+    offset, _ = decode_cursor(cursor, (int,))
+    if not 0 < offset < MAX_WINDOW:
+        raise InputError("invalid cursor")
+    return int(offset)

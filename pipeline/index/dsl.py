@@ -15,20 +15,19 @@ from typing import Any
 
 from pipeline.errors import InputError
 from pipeline.index.base import (
-    FACET_SIZE,
     TARGET_LABELS,
     TEXT_WEIGHTS,
     EntityName,
-    Facets,
-    FacetValue,
     Hit,
     SearchQuery,
     SearchResult,
-    TargetValue,
+    cluster_info,
     fold,
+    own_cluster,
     search_texts,
 )
-from pipeline.index.cursor import decode_cursor, encode_cursor
+from pipeline.index.cursor import MAX_WINDOW, decode_cursor, decode_offset_cursor, encode_cursor
+from pipeline.index.dsl_facets import aggregations, cluster_count, facets
 from pipeline.models import Article, utc
 from pipeline.query import And, Node, Not, Or, Term, parse
 
@@ -36,6 +35,9 @@ from pipeline.query import And, Node, Not, Or, Term, parse
 TEXT_FIELDS = [name if w == 1 else f"{name}^{w:g}" for name, w in TEXT_WEIGHTS.items()]
 _DERIVED = ("indexed_at", "quotes_text", "entities_text")
 MAPPING_FILE = "articles.mapping.json"  # the one mapping, beside this module
+# engines sort dates as epoch milliseconds (longs), undated last (None)
+_DATE_SORT: tuple[type[Any], ...] = (int, type(None))
+_UNDATED = -(2**63)  # the sort value of an undated story (missing last, newest first)
 
 
 def load_mapping(path: Path | None = None) -> dict[str, Any]:
@@ -63,8 +65,9 @@ def mapping_hash(mapping: dict[str, Any]) -> str:
 
 
 def to_document(article: Article, indexed_at: datetime | None = None) -> dict[str, Any]:
-    """The engine document of an article: the contract fields plus search helpers."""
-    doc = article.model_dump(mode="json")
+    """The engine document of an article: the contract fields (in its own cluster when it
+    names none, as ``own_cluster`` says) plus search helpers."""
+    doc = own_cluster(article).model_dump(mode="json")
     if article.published_at is not None:
         doc["published_at"] = utc(article.published_at).isoformat()
     for entity in doc["entities"]:
@@ -173,79 +176,6 @@ def _wildcard_literal(text: str) -> str:
     return "".join("\\" + ch if ch in "*?\\" else ch for ch in text)
 
 
-def _aggregations() -> dict[str, Any]:
-    return {
-        "entities": {
-            "nested": {"path": "entities"},
-            "aggs": {
-                "types": {
-                    "terms": {"field": "entities.type", "size": 20},
-                    "aggs": {
-                        "names": {
-                            "terms": {
-                                "field": "entities.name",
-                                "size": FACET_SIZE,
-                                "order": [{"articles": "desc"}, {"_key": "asc"}],
-                            },
-                            "aggs": {"articles": {"reverse_nested": {}}},
-                        }
-                    },
-                }
-            },
-        },
-        "sources": {
-            "terms": {
-                "field": "source",
-                "size": FACET_SIZE,
-                "order": [{"_count": "desc"}, {"_key": "asc"}],
-            }
-        },
-        "stances": {
-            "nested": {"path": "stances"},
-            "aggs": {
-                "labels": {
-                    "terms": {"field": "stances.stance", "size": 3},
-                    "aggs": {"articles": {"reverse_nested": {}}},
-                },
-                "positions": {
-                    "filter": {"terms": {"stances.stance": list(TARGET_LABELS)}},
-                    "aggs": {
-                        "targets": {
-                            "terms": {
-                                "field": "stances.target.raw",
-                                "size": FACET_SIZE,
-                                "order": [{"articles": "desc"}, {"_key": "asc"}],
-                            },
-                            "aggs": {
-                                "articles": {"reverse_nested": {}},
-                                "labels": {
-                                    "terms": {"field": "stances.stance", "size": 3},
-                                    "aggs": {"articles": {"reverse_nested": {}}},
-                                },
-                                "type": {
-                                    "terms": {
-                                        "field": "stances.target_type",
-                                        "size": 1,
-                                        "order": [{"_count": "desc"}, {"_key": "asc"}],
-                                    }
-                                },
-                            },
-                        }
-                    },
-                },
-            },
-        },
-        "dates": {
-            "date_histogram": {
-                "field": "published_at",
-                "calendar_interval": "day",
-                "format": "yyyy-MM-dd",
-                "min_doc_count": 1,
-            }
-        },
-    }
-
-
 def _sort(q: SearchQuery, has_text: bool) -> list[Any]:
     if q.sort == "date" or not has_text:
         return [{"published_at": {"order": "desc", "missing": "_last"}}, {"id": "asc"}]
@@ -272,15 +202,98 @@ def search_body(q: SearchQuery) -> dict[str, Any]:
         },
         "_source": {"excludes": ["body", "quotes_text", "entities_text", "claims"]},
     }
-    if q.cursor:
+    if q.collapse:
+        # One hit per cluster, its best by the sort. The engines refuse ``search_after``
+        # with ``collapse`` (but on the collapse field itself). By date, the cursor's
+        # position filters the hits (``post_filter``: the counts still see every match)
+        # and the engine drops the clusters shown before it (``shown_body``); by
+        # relevance (a score is no filter) the cursor carries an offset.
+        body["collapse"] = {"field": "cluster_id"}
+        if q.cursor and by_date(q):
+            body["post_filter"] = after_position(decode_cursor(q.cursor, _DATE_SORT))
+        elif start := decode_offset_cursor(q.cursor) if q.cursor else q.offset:
+            body["from"] = start
+        # counted by aggregations, which the post_filter leaves alone (hits.total not)
+        body["aggs"] = {"clusters": cluster_count(), "stories": {"filter": {"match_all": {}}}}
+    elif q.cursor:
         # engines sort dates as epoch milliseconds (longs), relevance by score
-        kinds = (int, type(None)) if q.sort == "date" or node is None else (float, int)
+        kinds = _DATE_SORT if by_date(q) else (float, int)
         body["search_after"] = decode_cursor(q.cursor, kinds)
     elif q.offset:
         body["from"] = q.offset
     if q.facets:
-        body["aggs"] = _aggregations()
+        body["aggs"] = {**body.get("aggs", {}), **aggregations(q.count_clusters)}
     return body
+
+
+def by_date(q: SearchQuery) -> bool:
+    """Whether ``q`` sorts by date (asked, or no words to rank by)."""
+    return q.sort == "date" or parse(q.text) is None
+
+
+def after_position(position: list[Any]) -> dict[str, Any]:
+    """The documents after ``position`` (``[epoch ms or None, id]``, a hit's sort values)
+    in the date order: newest first, undated last, ties by id."""
+    when, last_id = position
+    undated = {"bool": {"must_not": [{"exists": {"field": "published_at"}}]}}
+    later_id = {"range": {"id": {"gt": last_id}}}
+    if when is None or when == _UNDATED:
+        return {"bool": {"filter": [undated, later_id]}}
+    same = {"range": {"published_at": {"gte": when, "lte": when, "format": "epoch_millis"}}}
+    return {
+        "bool": {
+            "should": [
+                {"range": {"published_at": {"lt": when, "format": "epoch_millis"}}},
+                {"bool": {"filter": [same, later_id]}},
+                undated,
+            ],
+            "minimum_should_match": 1,
+        }
+    }
+
+
+def shown_body(q: SearchQuery, clusters: list[str], position: list[Any]) -> dict[str, Any]:
+    """The request body finding which of ``clusters`` have a story matching ``q`` at or
+    before ``position`` in the date order: shown by an earlier page."""
+    body = _matching(q, clusters)
+    body["query"]["bool"]["must_not"] = [after_position(position)]
+    body["aggs"] = {"shown": {"terms": {"field": "cluster_id", "size": len(clusters)}}}
+    return body
+
+
+def to_shown(resp: dict[str, Any]) -> set[str]:
+    return {b["key"] for b in resp["aggregations"]["shown"]["buckets"]}
+
+
+def _matching(q: SearchQuery, clusters: list[str]) -> dict[str, Any]:
+    """A count-only body over the stories of ``clusters`` matching ``q``."""
+    body = search_body(
+        SearchQuery(**{**q.__dict__, "collapse": False, "facets": False, "cursor": None})
+    )
+    body["query"]["bool"]["filter"].append({"terms": {"cluster_id": clusters}})
+    return {"size": 0, "query": body["query"]}
+
+
+def cluster_sources_body(q: SearchQuery, clusters: list[str]) -> dict[str, Any]:
+    """The request body counting, for each of ``clusters`` (a collapsed page's), its
+    stories matching ``q`` per source."""
+    return {
+        **_matching(q, clusters),
+        "aggs": {
+            "clusters": {
+                "terms": {"field": "cluster_id", "size": len(clusters)},
+                "aggs": {"sources": {"terms": {"field": "source", "size": 1000}}},
+            }
+        },
+    }
+
+
+def to_cluster_sources(resp: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """Matching stories per cluster and source from the answer to ``cluster_sources_body``."""
+    return {
+        b["key"]: {s["key"]: s["doc_count"] for s in b["sources"]["buckets"]}
+        for b in resp["aggregations"]["clusters"]["buckets"]
+    }
 
 
 def to_result(resp: dict[str, Any], q: SearchQuery) -> SearchResult:
@@ -305,55 +318,36 @@ def to_result(resp: dict[str, Any], q: SearchQuery) -> SearchResult:
                 ][:10],
                 stances=src.get("stances", []),
                 quotes=src.get("quotes", []),
+                # the engine counts the cluster's other matches after the search
+                cluster=cluster_info(src.get("cluster_id") or src["id"], src["source"], {})
+                if q.collapse
+                else None,
             )
         )
     total = resp["hits"]["total"]
-    total = total["value"] if isinstance(total, dict) else int(total)
+    stories = total["value"] if isinstance(total, dict) else int(total)
+    aggs = resp.get("aggregations") or {}
     next_cursor = None
-    if raw_hits and len(raw_hits) == q.limit and raw_hits[-1].get("sort"):
-        next_cursor = encode_cursor(raw_hits[-1]["sort"])
+    if q.collapse:
+        total = int(aggs["clusters"]["value"])
+        stories = int(aggs["stories"]["doc_count"])
+        start = 0 if by_date(q) else decode_offset_cursor(q.cursor) if q.cursor else q.offset
+        if not raw_hits or len(raw_hits) < q.limit:
+            pass
+        elif by_date(q):
+            next_cursor = encode_cursor(raw_hits[-1]["sort"])
+        elif start + q.limit < MAX_WINDOW:
+            next_cursor = encode_cursor([start + q.limit, hits[-1].id])
+    else:
+        total = stories
+        if raw_hits and len(raw_hits) == q.limit and raw_hits[-1].get("sort"):
+            next_cursor = encode_cursor(raw_hits[-1]["sort"])
     return SearchResult(
-        total=total, hits=hits, facets=_facets(resp.get("aggregations")), next_cursor=next_cursor
-    )
-
-
-def _facets(aggs: dict[str, Any] | None) -> Facets:
-    if not aggs:
-        return Facets()
-    entities: dict[str, list[FacetValue]] = {}
-    for t in aggs["entities"]["types"]["buckets"]:
-        entities[t["key"]] = [
-            FacetValue(value=b["key"], count=b["articles"]["doc_count"])
-            for b in t["names"]["buckets"]
-        ]
-    stances = sorted(
-        (
-            FacetValue(value=b["key"], count=b["articles"]["doc_count"])
-            for b in aggs["stances"]["labels"]["buckets"]
-        ),
-        key=lambda v: (-v.count, v.value),
-    )
-    targets: list[TargetValue] = []
-    for t in aggs["stances"]["positions"]["targets"]["buckets"]:
-        kind = t["type"]["buckets"][0]["key"] if t["type"]["buckets"] else "ISSUE"
-        labels = sorted(
-            ((b["key"], b["articles"]["doc_count"]) for b in t["labels"]["buckets"]),
-            key=lambda kv: (-kv[1], kv[0]),
-        )
-        targets += [
-            TargetValue(value=t["key"], stance=label, type=kind, count=n) for label, n in labels
-        ]
-    return Facets(
-        entities=dict(sorted(entities.items(), key=lambda kv: -sum(v.count for v in kv[1]))),
-        sources=[
-            FacetValue(value=b["key"], count=b["doc_count"]) for b in aggs["sources"]["buckets"]
-        ],
-        stances=stances,
-        targets=targets,
-        dates=[
-            FacetValue(value=b["key_as_string"], count=b["doc_count"])
-            for b in aggs["dates"]["buckets"]
-        ],
+        total=total,
+        stories=stories,
+        hits=hits,
+        facets=facets(aggs, q.count_clusters),
+        next_cursor=next_cursor,
     )
 
 

@@ -9,21 +9,37 @@ import random
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from pipeline.errors import PermanentError, TransientError
-from pipeline.index.base import EntityName, Health, Outdated, Revise, SearchQuery, SearchResult
+from pipeline.index.base import (
+    EntityName,
+    Health,
+    Hit,
+    Outdated,
+    Revise,
+    SearchQuery,
+    SearchResult,
+    cluster_info,
+)
+from pipeline.index.cursor import decode_cursor, encode_cursor
 from pipeline.index.dsl import (
     _filters,
+    by_date,
+    cluster_sources_body,
     entity_names_body,
     from_document,
     load_mapping,
     mapping_hash,
     search_body,
+    shown_body,
+    to_cluster_sources,
     to_document,
     to_entity_names,
     to_result,
+    to_shown,
 )
 from pipeline.models import Article, utc
 
@@ -213,6 +229,8 @@ class EngineIndex:
                 ]
             ops: list[dict[str, Any]] = []
             for doc in docs:
+                # a story from before clusters is its own cluster (as ``to_document``)
+                doc["cluster_id"] = doc.get("cluster_id") or doc["id"]
                 ops += [{"index": {"_index": target, "_id": doc["id"]}}, doc]
             if ops:
                 self._bulk(ops)
@@ -346,7 +364,66 @@ class EngineIndex:
         return self.client.count(self._live())
 
     def search(self, query: SearchQuery) -> SearchResult:
-        return to_result(self.client.search(self._live(), search_body(query)), query)
+        """One search; collapsed, a second request counts the page's clusters' matching
+        stories per source (``Hit.cluster``)."""
+        live = self._live()
+        resp = self.client.search(live, search_body(query))
+        result = to_result(resp, query)
+        if query.collapse and query.cursor and by_date(query):
+            result = self._unshown(live, query, resp, result)
+        shown = {h.cluster.id: h for h in result.hits if h.cluster is not None}
+        if shown:
+            sources = to_cluster_sources(
+                self.client.search(live, cluster_sources_body(query, list(shown)))
+            )
+            for cid, hit in shown.items():
+                hit.cluster = cluster_info(cid, hit.source, sources.get(cid, {hit.source: 1}))
+        return result
+
+    def _unshown(
+        self, live: str, query: SearchQuery, resp: dict[str, Any], result: SearchResult
+    ) -> SearchResult:
+        """A collapsed page by date after a cursor, without the clusters an earlier page
+        showed (those with a match at or before the cursor), read further while the
+        page is short: each cluster shows once, where its newest match falls."""
+        kept: list[Hit] = []
+        sorts: dict[str, list[Any]] = {}
+        page_query, page = query, result
+        while True:
+            position = decode_cursor(page_query.cursor or "", (int, type(None)))
+            ids = [h.cluster.id for h in page.hits if h.cluster is not None]
+            shown = (
+                to_shown(self.client.search(live, shown_body(query, ids, position)))
+                if ids
+                else set()
+            )
+            raw = {h["_source"]["id"]: h["sort"] for h in resp["hits"]["hits"]}
+            for hit in page.hits:
+                if hit.cluster is not None and hit.cluster.id not in shown:
+                    kept.append(hit)
+                    sorts[hit.id] = raw[hit.id]
+            if len(kept) >= query.limit or page.next_cursor is None:
+                break
+            page_query = replace(query, cursor=page.next_cursor, facets=False)
+            resp = self.client.search(live, search_body(page_query))
+            page = to_result(resp, page_query)
+        kept = kept[: query.limit]
+        full = len(kept) == query.limit and kept
+        return result.model_copy(
+            update={
+                "hits": kept,
+                "next_cursor": encode_cursor(sorts[kept[-1].id]) if full else None,
+            }
+        )
+
+    def cluster(self, cluster_id: str, limit: int = 200) -> list[Article]:
+        body = {
+            "query": {"term": {"cluster_id": cluster_id}},
+            "size": max(0, limit),
+            "sort": [{"published_at": {"order": "asc", "missing": "_last"}}, {"id": "asc"}],
+        }
+        hits = self.client.search(self._live(), body)["hits"]["hits"]
+        return [from_document(h["_source"]) for h in hits]
 
     def entity_names(self, prefix: str, limit: int = 10) -> list[EntityName]:
         if not prefix.strip():

@@ -6,12 +6,10 @@ import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
+from pipeline.index import sqlite_clusters as clusters
 from pipeline.index.base import (
-    TARGET_LABELS,
     TEXT_WEIGHTS,
     EntityName,
     Facets,
@@ -21,14 +19,18 @@ from pipeline.index.base import (
     Revise,
     SearchQuery,
     SearchResult,
+    cluster_info,
+    cluster_of,
     fold,
+    own_cluster,
     search_texts,
 )
 from pipeline.index.cursor import decode_cursor, encode_cursor
 from pipeline.index.sqlite_facets import count_facets
+from pipeline.index.sqlite_filters import filters, utc_text
 from pipeline.index.sqlite_revise import count_outdated, revise_outdated
-from pipeline.models import Article, utc
-from pipeline.query import exclusions, parse, positive, to_fts5
+from pipeline.models import Article
+from pipeline.query import parse, positive, to_fts5
 from pipeline.store.sqlite import SqliteDatabase
 
 _SCHEMA = """
@@ -43,10 +45,11 @@ CREATE TABLE IF NOT EXISTS articles (
 );
 -- What a search reads of every match, apart from the documents: in ``articles`` these
 -- columns sit behind ``doc``, and reading them walks its overflow pages (~2 ms per
--- 1000 matches, most of a large search). rowid = articles.rowid.
+-- 1000 matches, most of a large search). rowid = articles.rowid. ``cluster`` is the
+-- story's same-event cluster (its own id when it has none), which searches collapse on.
 CREATE TABLE IF NOT EXISTS article_keys (
     rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, source TEXT NOT NULL,
-    language TEXT, published_at TEXT
+    language TEXT, published_at TEXT, cluster TEXT
 );
 CREATE INDEX IF NOT EXISTS article_keys_source ON article_keys (source);
 -- stories per analysis version: `status` counts the outdated ones (sqlite_revise.py)
@@ -86,6 +89,17 @@ CREATE TABLE IF NOT EXISTS article_stances (
 CREATE INDEX IF NOT EXISTS article_stances_article ON article_stances (article_id);
 CREATE INDEX IF NOT EXISTS article_stances_holder ON article_stances (holder COLLATE NOCASE);
 """
+# Made after the cluster column exists (``_migrate`` adds it to older databases). The
+# trigger keeps the column in step with the document, whoever rewrites it (a cluster
+# merge relabels stories in place).
+_CLUSTERS = """
+CREATE INDEX IF NOT EXISTS article_keys_cluster ON article_keys (cluster);
+CREATE TRIGGER IF NOT EXISTS article_keys_cluster AFTER UPDATE OF doc ON articles BEGIN
+    UPDATE article_keys SET cluster = coalesce(json_extract(NEW.doc, '$.cluster_id'), NEW.id)
+    WHERE rowid = NEW.rowid;
+END;
+"""
+_CLUSTER_OF_DOC = "coalesce(json_extract(doc, '$.cluster_id'), id)"
 # BM25 with the shared weights, in the order of the FTS columns above (title, summary,
 # body, quotes, entities: the fields of TEXT_WEIGHTS).
 _BM25 = f"bm25(articles_fts, {', '.join(str(w) for w in TEXT_WEIGHTS.values())})"
@@ -104,12 +118,21 @@ class SqliteIndex(SqliteDatabase):
         self._conn.execute("PRAGMA temp_store=MEMORY")
 
     def _migrate(self) -> None:
-        """A database from before the keys table gets it filled; one from before stance
+        """A database from before the keys table gets it filled, one from before clusters
+        gets their column (filled from the stored documents); one from before stance
         target types gets the column, filled from the stored documents (their stances
         load with the model's default type)."""
+        keys = {r["name"] for r in self._conn.execute("PRAGMA table_info(article_keys)")}
+        if "cluster" not in keys:
+            self._conn.execute("ALTER TABLE article_keys ADD COLUMN cluster TEXT")
+            self._conn.execute(
+                f"UPDATE article_keys SET cluster = (SELECT {_CLUSTER_OF_DOC} FROM articles"
+                " WHERE articles.rowid = article_keys.rowid)"
+            )
+        self._conn.executescript(_CLUSTERS)
         self._conn.execute(
-            "INSERT INTO article_keys SELECT rowid, id, source, language, published_at"
-            " FROM articles WHERE NOT EXISTS (SELECT 1 FROM article_keys)"
+            "INSERT INTO article_keys SELECT rowid, id, source, language, published_at,"
+            f" {_CLUSTER_OF_DOC} FROM articles WHERE NOT EXISTS (SELECT 1 FROM article_keys)"
         )
         columns = {r["name"] for r in self._conn.execute("PRAGMA table_info(article_stances)")}
         if "target_type" in columns:
@@ -126,7 +149,7 @@ class SqliteIndex(SqliteDatabase):
         with self._tx():
             for a in articles:
                 self._delete(a.id)
-                self._insert(a)
+                self._insert(own_cluster(a))
         return len(articles)
 
     def _insert(self, a: Article) -> None:
@@ -141,12 +164,19 @@ class SqliteIndex(SqliteDatabase):
                 a.url,
                 a.source,
                 a.language,
-                _utc(a.published_at) if a.published_at else None,
+                utc_text(a.published_at) if a.published_at else None,
             ),
         ).lastrowid
         c.execute(
-            "INSERT INTO article_keys VALUES (?,?,?,?,?)",
-            (rowid, a.id, a.source, a.language, _utc(a.published_at) if a.published_at else None),
+            "INSERT INTO article_keys VALUES (?,?,?,?,?,?)",
+            (
+                rowid,
+                a.id,
+                a.source,
+                a.language,
+                utc_text(a.published_at) if a.published_at else None,
+                cluster_of(a),
+            ),
         )
         c.execute(
             "INSERT INTO articles_fts(rowid, title, summary, body, quotes, entities) VALUES (?,?,?,?,?,?)",
@@ -192,12 +222,14 @@ class SqliteIndex(SqliteDatabase):
             ]
             for a in docs:
                 self._delete(a.id)
-                self._insert(a)
+                self._insert(own_cluster(a))  # as the engines' reindex: no story without one
         return "articles", "articles", len(docs)
 
     def delete(self, article_id: str) -> bool:
         with self._tx():
             return self._delete(article_id)
+
+    # reads ----------------------------------------------------------------
 
     def revise(self, outdated: Outdated, revise: Revise, batch_size: int) -> int:
         """In place, a transaction per batch (``sqlite_revise``)."""
@@ -246,15 +278,16 @@ class SqliteIndex(SqliteDatabase):
         return Health(True, self.name, {"articles": n})
 
     def search(self, query: SearchQuery) -> SearchResult:
-        """Full text (BM25, title weighted) with filters, snippets, facets and cursors.
+        """Full text (BM25, title weighted) with filters, snippets, facets and cursors;
+        collapsed, one hit per cluster (its best match by the result's order).
 
-        The matching set is computed once into a temporary table; the count, the
+        The matching set is computed once into a temporary table; the counts, the
         page and the facets read it, and snippets are made for the page only.
         """
         node = parse(query.text)
         match = to_fts5(node) if node is not None and positive(node) else None
-        where, params = self._filters(query, node)
-        columns = "a.rowid AS rid, a.id, a.published_at AS pub, a.source"
+        where, params = filters(query, node)
+        columns = "a.rowid AS rid, a.id, a.published_at AS pub, a.source, a.cluster"
         if match:
             base = (
                 f"SELECT {columns}, {_BM25} AS rank"
@@ -266,26 +299,28 @@ class SqliteIndex(SqliteDatabase):
             base = f"SELECT {columns}, 0.0 AS rank FROM article_keys a WHERE 1"
         by_date = query.sort == "date" or not match
         order = "pub IS NULL, pub DESC, id" if by_date else "rank, id"
-        page_sql, page_params = "SELECT * FROM temp.hits", []
+        after, after_params = "1", []
         if query.cursor:
             # dates sort as ISO text (None: undated), relevance by BM25 rank
             kinds = (str, type(None)) if by_date else (float, int)
-            after, last_id = decode_cursor(query.cursor, kinds)
-            if by_date and after is None:
-                page_sql += " WHERE pub IS NULL AND id > ?"
-                page_params = [last_id]
+            value, last_id = decode_cursor(query.cursor, kinds)
+            if by_date and value is None:
+                after, after_params = "pub IS NULL AND id > ?", [last_id]
             elif by_date:
-                page_sql += " WHERE (pub < ? OR pub IS NULL OR (pub = ? AND id > ?))"
-                page_params = [after, after, last_id]
+                after = "(pub < ? OR pub IS NULL OR (pub = ? AND id > ?))"
+                after_params = [value, value, last_id]
             else:
-                page_sql += " WHERE (rank > ? OR (rank = ? AND id > ?))"
-                page_params = [-after, -after, last_id]
+                after, after_params = (
+                    "(rank > ? OR (rank = ? AND id > ?))",
+                    [-value, -value, last_id],
+                )
         offset = 0 if query.cursor else max(0, query.offset)
+        limit = max(0, query.limit)
         with self._lock, _snapshot(self._conn):
             c = self._conn
             c.execute(
                 "CREATE TEMP TABLE IF NOT EXISTS hits"
-                " (rid INTEGER, id TEXT, pub TEXT, source TEXT, rank REAL)"
+                " (rid INTEGER, id TEXT, pub TEXT, source TEXT, cluster TEXT, rank REAL)"
             )
             c.execute("DELETE FROM temp.hits")
             # by date, the matches go in newest first (the date index read backwards,
@@ -295,11 +330,17 @@ class SqliteIndex(SqliteDatabase):
                 f"INSERT INTO temp.hits {base}{''.join(f' AND {w}' for w in where)}{newest}",
                 params,
             )
-            total = c.execute("SELECT COUNT(*) FROM temp.hits").fetchone()[0]
-            page = c.execute(
-                f"{page_sql} ORDER BY {order} LIMIT ? OFFSET ?",
-                [*page_params, max(0, query.limit), offset],
-            ).fetchall()
+            stories = c.execute("SELECT COUNT(*) FROM temp.hits").fetchone()[0]
+            # with no copies among the matches, every match is a cluster of its own
+            grouped = (query.collapse or query.count_clusters) and clusters.copies(c) > 0
+            total = clusters.count(c) if query.collapse and grouped else stories
+            if query.collapse and grouped:
+                page = clusters.page(c, order, after, after_params, limit, offset)
+            else:
+                page = c.execute(
+                    f"SELECT * FROM temp.hits WHERE {after} ORDER BY {order} LIMIT ? OFFSET ?",
+                    [*after_params, limit, offset],
+                ).fetchall()
             snippets = self._snippets(match, [r["rid"] for r in page])
             docs = {
                 r["rowid"]: r["doc"]
@@ -308,15 +349,42 @@ class SqliteIndex(SqliteDatabase):
                     [r["rid"] for r in page],
                 )
             }
+            sources = (
+                clusters.sources(c, [r["cluster"] for r in page])
+                if query.collapse and grouped
+                else {r["cluster"]: {r["source"]: 1} for r in page}
+            )
             facets = (
-                count_facets(c, total, "rowid" if by_date else "rank") if query.facets else Facets()
+                count_facets(
+                    c,
+                    stories,
+                    "rowid" if by_date else "rank",
+                    "cluster" if query.count_clusters and grouped else "id",
+                )
+                if query.facets
+                else Facets()
             )
         hits = [_hit(docs[r["rid"]], r["rank"], snippets.get(r["rid"])) for r in page]
+        if query.collapse:
+            for hit, r in zip(hits, page, strict=True):
+                hit.cluster = cluster_info(r["cluster"], r["source"], sources[r["cluster"]])
         next_cursor = None
         if page and len(page) == query.limit:
             last = page[-1]
             next_cursor = encode_cursor([last["pub"] if by_date else -last["rank"], last["id"]])
-        return SearchResult(total=total, hits=hits, facets=facets, next_cursor=next_cursor)
+        return SearchResult(
+            total=total, stories=stories, hits=hits, facets=facets, next_cursor=next_cursor
+        )
+
+    def cluster(self, cluster_id: str, limit: int = 200) -> list[Article]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT a.doc FROM article_keys k JOIN articles a ON a.rowid = k.rowid"
+                " WHERE k.cluster = ?"
+                " ORDER BY k.published_at IS NULL, k.published_at, k.id LIMIT ?",
+                (cluster_id, max(0, limit)),
+            ).fetchall()
+        return [Article.model_validate_json(r["doc"]) for r in rows]
 
     def _snippets(self, match: str | None, rowids: list[int]) -> dict[int, str]:
         if not match or not rowids:
@@ -328,101 +396,6 @@ class SqliteIndex(SqliteDatabase):
             [match, *rowids],
         )
         return {r["rowid"]: r["body"] if "<mark>" in r["body"] else r["title"] for r in rows}
-
-    def _filters(self, q: SearchQuery, node: Any) -> tuple[list[str], list[Any]]:
-        where: list[str] = []
-        params: list[Any] = []
-        for excluded in exclusions(node):
-            expr = to_fts5(excluded)
-            if expr:
-                where.append(
-                    "a.rowid NOT IN (SELECT rowid FROM articles_fts WHERE articles_fts MATCH ?)"
-                )
-                params.append(expr)
-        # A name or a speaker is rare: the stories naming it are found by its index
-        # (IN) and drive the query. A type alone is common: each candidate story is
-        # checked instead (EXISTS), as reading every row of the type would cost more.
-        if q.entity:
-            term = "t.term = ?"
-            params.append(q.entity.strip().lower())
-            if q.type:
-                term += " AND t.type = ?"
-                params.append(q.type.strip().upper())
-            where.append(f"a.id IN (SELECT t.article_id FROM entity_terms t WHERE {term})")
-        elif q.type:
-            where.append(
-                "EXISTS (SELECT 1 FROM entity_terms t WHERE t.article_id = a.id AND t.type = ?)"
-            )
-            params.append(q.type.strip().upper())
-        target = fold(q.target or "")  # no words: no target filter
-        if q.speaker and not (q.stance or target):  # with those, the speaker holds a stance
-            where.append(
-                "a.id IN (SELECT s.article_id FROM article_quotes s"
-                " WHERE s.speaker = ? COLLATE NOCASE)"
-            )
-            params.append(q.speaker.strip())
-        if q.stance or target:
-            # "holder X, stance S, target T" is one condition on one stance
-            cond = ["st.article_id = a.id"]
-            if q.stance:
-                cond.append("st.stance = ?")
-                params.append(q.stance.strip().lower())
-            else:
-                cond.append(f"st.stance IN ({','.join('?' * len(TARGET_LABELS))})")
-                params += TARGET_LABELS
-            if q.speaker:
-                cond.append("st.holder = ? COLLATE NOCASE")
-                params.append(q.speaker.strip())
-            if target:
-                # the filter's words as a run of whole words of the target (target_matches)
-                cond.append("(' ' || fold(st.target) || ' ') LIKE ? ESCAPE '\\'")
-                params.append(f"% {_like_literal(target)} %")
-            if q.speaker:  # a holder is rare and indexed: its stances drive, as above
-                where.append(
-                    "a.id IN (SELECT st.article_id FROM article_stances st"
-                    f" WHERE {' AND '.join(cond[1:])})"
-                )
-            else:
-                where.append(
-                    f"EXISTS (SELECT 1 FROM article_stances st WHERE {' AND '.join(cond)})"
-                )
-        if q.source:
-            # the site itself or a subdomain of it; the name's own % and _ are literal
-            where.append("(a.source = ? OR a.source LIKE ? ESCAPE '\\')")
-            src = q.source.strip().lower().removeprefix("www.")
-            params += [src, "%." + _like_literal(src)]
-        if q.language:
-            where.append("a.language = ?")
-            params.append(q.language.strip().lower())
-        if q.since:
-            where.append("a.published_at >= ?")
-            params.append(_utc(q.since))
-        if q.until:
-            where.append("a.published_at <= ?")
-            params.append(_utc(q.until))
-        return where, params
-
-
-@contextmanager
-def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
-    """One read transaction: a search's statements (matches, page, documents, snippets,
-    facets) see one state of the file, though another process writes meanwhile (a
-    story rewritten between two of them gets another rowid: its document was missing)."""
-    conn.execute("BEGIN")
-    try:
-        yield
-    finally:
-        conn.execute("COMMIT")
-
-
-def _like_literal(text: str) -> str:
-    """``text`` matched literally by ``LIKE ? ESCAPE '\\'``."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _utc(when: datetime) -> str:
-    """ISO time in UTC, so that string order is time order and days group by prefix."""
-    return utc(when).isoformat()
 
 
 def _hit(doc_json: str, rank: float, snippet: str | None) -> Hit:
@@ -441,3 +414,15 @@ def _hit(doc_json: str, rank: float, snippet: str | None) -> Hit:
         stances=doc.get("stances", []),
         quotes=doc.get("quotes", []),
     )
+
+
+@contextmanager
+def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """One read transaction: a search's statements (matches, page, documents, snippets,
+    facets) see one state of the file, though another process writes meanwhile (a
+    story rewritten between two of them gets another rowid: its document was missing)."""
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        conn.execute("COMMIT")

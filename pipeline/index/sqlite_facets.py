@@ -14,26 +14,30 @@ from pipeline.index.base import FACET_SIZE, TARGET_LABELS, Facets, FacetValue, T
 FACET_SAMPLE = 2000
 
 
-def count_facets(c: sqlite3.Connection, total: int, order: str) -> Facets:
-    """Facets of the ``total`` matches in ``temp.hits``: sources and days exactly
-    (they are columns of the hits); entities, stances and targets exactly up to
-    FACET_SAMPLE matches, above it over the first FACET_SAMPLE by ``order`` (SQL:
-    the result's order, without its tie-break) and flagged ``Facets.sampled``, so
-    that their cost stays bounded at any size."""
+def count_facets(c: sqlite3.Connection, total: int, order: str, key: str = "id") -> Facets:
+    """Facets of the ``total`` matches in ``temp.hits``, counting distinct ``key``s
+    (``id``: stories; ``cluster``: same-event clusters, so wire copies count once):
+    sources and days exactly (they are columns of the hits); entities, stances and
+    targets exactly up to FACET_SAMPLE matches, above it over the first FACET_SAMPLE by
+    ``order`` (SQL: the result's order, without its tie-break) and flagged
+    ``Facets.sampled``, so that their cost stays bounded at any size."""
     sampled = total > FACET_SAMPLE
-    ids_sql = "SELECT id FROM temp.hits"
+    rows_sql = "temp.hits"
     if sampled:
-        c.execute("CREATE TEMP TABLE IF NOT EXISTS sample (id TEXT)")
+        c.execute("CREATE TEMP TABLE IF NOT EXISTS sample (id TEXT, cluster TEXT)")
         c.execute("DELETE FROM temp.sample")
         c.execute(
-            f"INSERT INTO temp.sample SELECT id FROM temp.hits ORDER BY {order} LIMIT ?",
+            f"INSERT INTO temp.sample SELECT id, cluster FROM temp.hits ORDER BY {order} LIMIT ?",
             [FACET_SAMPLE],
         )
-        ids_sql = "SELECT id FROM temp.sample"
+        rows_sql = "temp.sample"
+    # sources and days: stories are the hits' rows; clusters need a distinct count
+    counted = "*" if key == "id" else f"DISTINCT {key}"
     entities: dict[str, list[FacetValue]] = {}
     rows = c.execute(
-        "SELECT type, name, COUNT(DISTINCT article_id) n FROM article_entities"
-        f" WHERE article_id IN ({ids_sql}) GROUP BY type, name ORDER BY n DESC, name"
+        f"SELECT e.type, e.name, COUNT(DISTINCT h.{key}) n FROM {rows_sql} h"
+        " JOIN article_entities e ON e.article_id = h.id"
+        " GROUP BY e.type, e.name ORDER BY n DESC, e.name"
     )
     for r in rows:
         bucket = entities.setdefault(r["type"], [])
@@ -42,21 +46,21 @@ def count_facets(c: sqlite3.Connection, total: int, order: str) -> Facets:
     sources = [
         FacetValue(value=r["source"], count=r["n"])
         for r in c.execute(
-            "SELECT source, COUNT(*) n FROM temp.hits"
+            f"SELECT source, COUNT({counted}) n FROM temp.hits"
             " GROUP BY source ORDER BY n DESC, source LIMIT ?",
             [FACET_SIZE],
         )
     ]
     stances, targets = _stance_facets(
         c.execute(
-            "SELECT article_id, target, stance, target_type FROM article_stances"
-            f" WHERE article_id IN ({ids_sql})"
+            f"SELECT h.{key} AS story, st.target, st.stance, st.target_type FROM {rows_sql} h"
+            " JOIN article_stances st ON st.article_id = h.id"
         ).fetchall()
     )
     dates = [
         FacetValue(value=r["day"], count=r["n"])
         for r in c.execute(
-            "SELECT substr(pub, 1, 10) day, COUNT(*) n FROM temp.hits"
+            f"SELECT substr(pub, 1, 10) day, COUNT({counted}) n FROM temp.hits"
             " WHERE pub IS NOT NULL GROUP BY day ORDER BY day"
         )
     ]
@@ -71,7 +75,8 @@ def count_facets(c: sqlite3.Connection, total: int, order: str) -> Facets:
 
 
 def _stance_facets(rows: list[sqlite3.Row]) -> tuple[list[FacetValue], list[TargetValue]]:
-    """From the stance rows of the counted stories: stories per label (most first), and
+    """From the stance rows of the counted stories (or clusters: ``story`` is what is
+    counted): stories per label (most first), and
     the FACET_SIZE targets with the most favor/against stories (ties by name), each
     split by label (most stories first), typed by their most common type."""
     per_label: dict[str, set[str]] = defaultdict(set)
@@ -79,11 +84,11 @@ def _stance_facets(rows: list[sqlite3.Row]) -> tuple[list[FacetValue], list[Targ
     by_label: dict[tuple[str, str], set[str]] = defaultdict(set)
     types: dict[str, Counter[str]] = defaultdict(Counter)
     for r in rows:
-        per_label[r["stance"]].add(r["article_id"])
+        per_label[r["stance"]].add(r["story"])
         if r["stance"] not in TARGET_LABELS:
             continue
-        stories[r["target"]].add(r["article_id"])
-        by_label[(r["target"], r["stance"])].add(r["article_id"])
+        stories[r["target"]].add(r["story"])
+        by_label[(r["target"], r["stance"])].add(r["story"])
         types[r["target"]][r["target_type"]] += 1
     stances = [
         FacetValue(value=label, count=len(ids))

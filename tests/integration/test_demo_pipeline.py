@@ -141,7 +141,9 @@ def test_cli_demo_then_search(tmp_path: Path) -> None:
     result = newswire("search", "bridge", "--json", db=db)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert set(data) == {"total", "hits", "facets", "next_cursor"} and data["total"] >= 3
+    # issue 18: total counts same-event clusters, stories the matching stories
+    assert set(data) == {"total", "stories", "hits", "facets", "next_cursor"}
+    assert data["total"] >= 3
     hit = data["hits"][0]
     assert set(hit) == {
         "id",
@@ -153,6 +155,7 @@ def test_cli_demo_then_search(tmp_path: Path) -> None:
         "score",
         "entities",
         "stances",
+        "cluster",  # issue 18: {id, size, more, sources} of the hit's cluster
     }
     assert "<mark>" in hit["snippet"]
     assert set(data["facets"]) == {

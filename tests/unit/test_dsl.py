@@ -15,6 +15,7 @@ import pytest
 from pipeline.errors import InputError
 from pipeline.index import TEXT_WEIGHTS, SearchQuery, encode_cursor
 from pipeline.index import sqlite as sqlite_index
+from pipeline.index.base import own_cluster
 from pipeline.index.dsl import (
     TEXT_FIELDS,
     entity_names_body,
@@ -160,9 +161,15 @@ def test_sort(query: SearchQuery, sort: list[Any]) -> None:
     [
         (SearchQuery(limit=5), {"size": 5, "aggs": ...}, {"from", "search_after"}),
         (SearchQuery(offset=20), {"from": 20}, {"search_after"}),
-        (SearchQuery(text="bridge", offset=20, cursor=encode_cursor([1.5, "id9"])), {"search_after": [1.5, "id9"]}, {"from"}),
-        (SearchQuery(offset=20, cursor=encode_cursor([1732000000000, "id9"])), {"search_after": [1732000000000, "id9"]}, {"from"}),
-        (SearchQuery(facets=False), {}, {"aggs"}),
+        (SearchQuery(text="bridge", offset=20, cursor=encode_cursor([1.5, "id9"]), collapse=False),
+         {"search_after": [1.5, "id9"]}, {"from"}),
+        (SearchQuery(offset=20, cursor=encode_cursor([1732000000000, "id9"]), collapse=False),
+         {"search_after": [1732000000000, "id9"]}, {"from"}),
+        (SearchQuery(facets=False, collapse=False), {}, {"aggs", "collapse"}),
+        # collapsed: one hit per cluster, clusters counted, paged by offset (the engines
+        # refuse search_after with collapse)
+        (SearchQuery(facets=False), {"collapse": {"field": "cluster_id"}, "aggs": ...}, {"search_after", "from"}),
+        (SearchQuery(text="bridge", cursor=encode_cursor([30, "id9"])), {"from": 30}, {"search_after"}),
     ],
 )  # fmt: skip
 def test_paging_and_facets(query: SearchQuery, present: dict[str, Any], absent: set[str]) -> None:
@@ -213,7 +220,47 @@ def test_documents_both_ways() -> None:
     assert doc["entities"][0]["terms"] == ["Marcus Hale", "Hale"]
     assert doc["quotes_text"] == "Marcus Hale: At last." and "Hale" in doc["entities_text"]
     assert doc["indexed_at"] == "2026-11-03T00:00:00+00:00"
-    assert from_document(json.loads(json.dumps(doc))) == ARTICLE
+    # a story without a cluster is stored as its own: the engines collapse on the field
+    assert from_document(json.loads(json.dumps(doc))) == own_cluster(ARTICLE)
+    assert doc["cluster_id"] == "a1"
+    clustered = ARTICLE.model_copy(update={"cluster_id": "c7", "duplicate_of": "a0"})
+    assert from_document(json.loads(json.dumps(to_document(clustered)))) == clustered
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [encode_cursor([0, "a"]), encode_cursor([-3, "a"]), encode_cursor([10_000, "a"]),
+     encode_cursor([2.5, "a"]), encode_cursor(["x", "a"]), encode_cursor([True, "a"])],
+)  # fmt: skip
+def test_a_collapsed_cursor_holds_an_offset_within_the_window(cursor: str) -> None:
+    with pytest.raises(InputError):
+        search_body(SearchQuery(text="bridge", cursor=cursor))
+
+
+def test_a_collapsed_date_cursor_filters_the_hits_not_the_counts() -> None:
+    body = search_body(SearchQuery(cursor=encode_cursor([1732000000000, "id9"])))
+    assert not {"from", "search_after"} & set(body)
+    later_id = {"range": {"id": {"gt": "id9"}}}
+    assert body["post_filter"]["bool"]["should"][0] == {
+        "range": {"published_at": {"lt": 1732000000000, "format": "epoch_millis"}}
+    }
+    assert later_id in body["post_filter"]["bool"]["should"][1]["bool"]["filter"]
+    undated = search_body(SearchQuery(sort="date", text="x", cursor=encode_cursor([None, "id9"])))
+    assert later_id in undated["post_filter"]["bool"]["filter"]
+
+
+def test_facets_count_clusters_by_cardinality() -> None:
+    aggs = search_body(SearchQuery(collapse=False, facet_count="clusters"))["aggs"]
+    assert "clusters" not in aggs, "an expanded search counts stories"
+    count = {"cardinality": {"field": "cluster_id", "precision_threshold": 40_000}}
+    assert aggs["sources"]["aggs"]["clusters"] == count
+    assert aggs["sources"]["terms"]["order"] == [{"clusters": "desc"}, {"_key": "asc"}]
+    names = aggs["entities"]["aggs"]["types"]["aggs"]["names"]
+    assert names["terms"]["order"] == [{"articles>clusters": "desc"}, {"_key": "asc"}]
+    assert names["aggs"]["articles"] == {"reverse_nested": {}, "aggs": {"clusters": count}}
+    stories = search_body(SearchQuery(facet_count="stories"))["aggs"]
+    assert stories["clusters"] == count, "the total still counts clusters"
+    assert "aggs" not in stories["sources"]
 
 
 def test_to_result_reads_hits_total_facets_and_cursor() -> None:
@@ -241,7 +288,7 @@ def test_to_result_reads_hits_total_facets_and_cursor() -> None:
             "dates": {"buckets": [{"key_as_string": "2026-11-02", "doc_count": 3}]},
         },
     }  # fmt: skip
-    result = to_result(resp, SearchQuery(text="bridge", limit=1))
+    result = to_result(resp, SearchQuery(text="bridge", limit=1, collapse=False))
     [hit] = result.hits
     assert (result.total, hit.id, hit.score) == (3, "a1", 2.3457)
     assert hit.snippet == "The <mark>bridge</mark> reopened"
@@ -254,7 +301,13 @@ def test_to_result_reads_hits_total_facets_and_cursor() -> None:
     assert hit.quotes == ARTICLE.quotes, "cards badge quotes: hits carry them"
     assert result.facets.entities["PERSON"][0].value == "Marcus Hale"
     assert result.next_cursor == encode_cursor([2.3, "a1"]), "a full page has a next cursor"
-    assert to_result(resp, SearchQuery(text="bridge", limit=10)).next_cursor is None
+    assert to_result(resp, SearchQuery(text="bridge", limit=10, collapse=False)).next_cursor is None
+    # collapsed: clusters from their cardinality, the page's offset in the cursor
+    resp["aggregations"] |= {"clusters": {"value": 2}, "stories": {"doc_count": 3}}
+    result = to_result(resp, SearchQuery(text="bridge", limit=1, facet_count="stories"))
+    assert (result.total, result.stories) == (2, 3)
+    assert result.hits[0].cluster is not None and result.hits[0].cluster.id == "a1"
+    assert result.next_cursor == encode_cursor([1, "a1"])
 
 
 def test_one_weights_table_for_every_backend() -> None:
@@ -269,7 +322,7 @@ def test_one_weights_table_for_every_backend() -> None:
 
 
 def test_targets_facet_counts_favor_and_against_by_raw_target() -> None:
-    aggs = search_body(SearchQuery())["aggs"]["stances"]["aggs"]["positions"]
+    aggs = search_body(SearchQuery(collapse=False))["aggs"]["stances"]["aggs"]["positions"]
     assert aggs["filter"] == {"terms": {"stances.stance": ["favor", "against"]}}
     terms = aggs["aggs"]["targets"]["terms"]
     # as written (not folded), most stories first, ties by name: as SQLite ranks them
