@@ -193,6 +193,15 @@ class SqliteIndex(SqliteDatabase):
         with self._tx():
             return self._delete(article_id)
 
+    def relabel_cluster(self, old: str, new: str) -> int:
+        """Clusters merged: ``old``'s stories carry ``new`` (in their stored documents)."""
+        with self._tx() as c:
+            return c.execute(
+                "UPDATE articles SET doc = json_set(doc, '$.cluster_id', ?)"
+                " WHERE json_extract(doc, '$.cluster_id') = ?",
+                (new, old),
+            ).rowcount
+
     # reads ----------------------------------------------------------------
 
     def get(self, article_id: str) -> Article | None:

@@ -6,7 +6,9 @@
   entries saved in one step;
 - ``handoffs``: extracted texts and analysed articles between the steps (``x:*``,
   ``ix``, ``ixdoc:*``);
-- ``coordination``: locks, the index run flag, heartbeats, queue depths.
+- ``coordination``: locks, the index run flag, heartbeats, queue depths;
+- ``groups``: the stories' fingerprints, band index and cluster parents (``fp:*``,
+  ``band:*``, ``cparent``, ``lock:grouping``).
 
 All keys live under one prefix (``nw:`` by default). Redis being unreachable surfaces
 as ``StoreUnavailableError`` (transient).
@@ -18,13 +20,14 @@ from pipeline.settings import Settings
 from pipeline.store.redis.client import connect, entry_ref, guarded
 from pipeline.store.redis.coordination import RedisCoordination
 from pipeline.store.redis.entries import RedisEntries
+from pipeline.store.redis.groups import RedisGroups
 from pipeline.store.redis.handoffs import RedisHandOffs
 
 __all__ = ["RedisStore", "connect", "entry_ref"]
 
 
 @guarded
-class RedisStore(RedisEntries, RedisHandOffs, RedisCoordination):
+class RedisStore(RedisEntries, RedisHandOffs, RedisCoordination, RedisGroups):
     """Redis-backed state store, shared by every worker: ``Store``, ``HandOffs`` and
     ``Coordination`` at once. Thread- and fork-safe as long as each process builds its
     own (``from_settings`` after the fork)."""
