@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from spacy.language import Language
 
 from pipeline.analyze import analyze_batch, to_article
-from pipeline.clusters import find, fingerprint, place
+from pipeline.clusters import find, fingerprint, place, story_time
 from pipeline.errors import NewswireError, PermanentError, TransientError, retry_delay
 from pipeline.extract import fetch_and_extract
 from pipeline.fetch import Fetcher
@@ -292,18 +292,23 @@ def _write(engine: Index, articles: list[Article]) -> dict[str, NewswireError]:
 
 def group(engine: Index, groups: Groups, articles: Sequence[Article]) -> list[Article]:
     """The articles with ``duplicate_of`` and ``cluster_id`` from the store's groups
-    (``clusters.place``, in order: an article sees the ones before it). When an article
-    merges clusters, the absorbed clusters' stories already in the index are relabelled
-    with the surviving id; the batch's own articles get their final cluster ids. The
-    caller holds ``groups.grouping()``."""
-    placed = [place(groups, fingerprint(a)) for a in articles]
-    for old in sorted({old for p in placed for old in p.absorbed}):
+    (``clusters.place``, oldest story first, so that within a batch the earliest story of
+    a text or an event is its original; across batches arrival order decides). When an
+    article merges clusters, the absorbed clusters' stories already in the index are
+    relabelled with the surviving id; the batch's own articles get their final cluster
+    ids. Order kept. The caller holds ``groups.grouping()``."""
+    order = sorted(range(len(articles)), key=lambda i: (story_time(articles[i]), articles[i].id))
+    placed = {i: place(groups, fingerprint(articles[i])) for i in order}
+    for old in sorted({old for p in placed.values() for old in p.absorbed}):
         new = find(groups, old)
         moved = engine.relabel_cluster(old, new)
         log.info("clusters merged: %s into %s (%d stories relabelled)", old, new, moved)
     return [
         a.model_copy(
-            update={"duplicate_of": p.duplicate_of, "cluster_id": find(groups, p.cluster_id)}
+            update={
+                "duplicate_of": placed[i].duplicate_of,
+                "cluster_id": find(groups, placed[i].cluster_id),
+            }
         )
-        for a, p in zip(articles, placed, strict=True)
+        for i, a in enumerate(articles)
     ]
