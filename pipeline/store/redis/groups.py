@@ -19,11 +19,17 @@ from pipeline.store.redis.client import RedisPart, guarded
 
 _LEASE_S = 300.0  # a batch's grouping and write; a crashed holder's lease runs out
 
-# the fingerprint and its band entries in one step, unless the story is known
+# the fingerprint and its band entries in one step, unless the story is known; like
+# seen entries, they expire after ``seen_ttl`` (a band key lives on while stories join it,
+# and a member whose fingerprint expired is skipped: ``fingerprints`` no longer has it)
 _ADD = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
-for i = 2, #KEYS do redis.call('ZADD', KEYS[i], ARGV[1], ARGV[2]) end
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+for i = 2, #KEYS do
+  redis.call('ZADD', KEYS[i], ARGV[1], ARGV[2])
+  redis.call('EXPIRE', KEYS[i], ARGV[3])
+end
 return 1
 """
 _UNLOCK = """
@@ -79,7 +85,8 @@ class RedisGroups(RedisPart):
             "duplicate_of": fp.duplicate_of or "",
         }
         bands = [f"{self.p}band:{key}" for key in sorted(set(keys))]
-        args = [repr(fp.at), fp.id, *(x for kv in fields.items() for x in kv)]
+        args: list[str | int] = [repr(fp.at), fp.id, self.seen_ttl]
+        args += [x for kv in fields.items() for x in kv]
         return bool(self._script(_ADD)(keys=[f"{self.p}fp:{fp.id}", *bands], args=args))
 
     def parents(self, ids: Iterable[str]) -> dict[str, str]:
