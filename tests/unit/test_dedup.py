@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from pipeline import dedup
-from pipeline.clusters import GroupPolicy, fingerprint, is_copy, place
+from pipeline.clusters import GroupPolicy, find, fingerprint, is_copy, place
 from pipeline.errors import StoreUnavailableError
 from pipeline.index.sqlite import SqliteIndex
 from pipeline.models import Article, Entity, FeedEntry
@@ -182,6 +182,12 @@ def test_a_story_linking_two_clusters_merges_them_into_the_earlier(store: Sqlite
     with store.grouping():
         later = place(store, fingerprint(story("wind", as_id="w-copy", edit=EDITS["boilerplate"], hours=3)))  # fmt: skip
     assert later.cluster_id == "budget", "the absorbed cluster's stories lead to the survivor"
+
+
+def test_find_follows_merges_to_the_survivor_and_shortens_the_path(store: SqliteStore) -> None:
+    store.set_parents({"d": "c", "c": "b", "b": "a"})
+    assert find(store, "d") == "a" and find(store, "a") == "a" and find(store, "x") == "x"
+    assert store.parents(["d", "c", "b"]) == {"d": "a", "c": "a", "b": "a"}
 
 
 def test_the_grouping_is_held_by_one_batch_at_a_time(store: SqliteStore, tmp_path: Path) -> None:
