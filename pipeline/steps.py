@@ -26,6 +26,7 @@ from spacy.language import Language
 from pipeline import watches
 from pipeline.analysis_version import analysis_version
 from pipeline.analyze import analyze_batch, to_article
+from pipeline.clusters import find, fingerprint, place, story_time
 from pipeline.errors import NewswireError, PermanentError, TransientError, retry_delay
 from pipeline.extract import fetch_and_extract
 from pipeline.fetch import Fetcher
@@ -33,7 +34,7 @@ from pipeline.index import Index
 from pipeline.models import Article, Extracted, FeedEntry, FeedState
 from pipeline.policies import ExtractPolicy, PollPolicy, RetryPolicy
 from pipeline.poll import PollResult, next_state_error, poll
-from pipeline.store import PendingEntry, Store
+from pipeline.store import Groups, PendingEntry, Store
 from pipeline.urls import article_id
 
 log = logging.getLogger(__name__)
@@ -253,14 +254,20 @@ def index(
     batch: Sequence[tuple[PendingEntry, Article]],
     policy: RetryPolicy,
 ) -> Indexed:
-    """Write a batch of articles, mark their entries done, and record each article the
+    """Group a batch of articles (each gets ``duplicate_of`` and ``cluster_id`` from the
+    store, ``group``), write them, mark their entries done, and record each article the
     engine refuses (the batch is split until the refused one stands alone, so one bad
     article never fails the others forever).
 
-    Raises ``TransientError`` when the engine is unavailable: nothing is marked then,
-    and the driver decides how the batch waits.
+    The store's grouping is held throughout, so batches of several workers are placed
+    and written one after the other. Raises ``TransientError`` when the engine or the
+    store is unavailable: nothing is marked then, and the driver decides how the batch
+    waits (a story already placed keeps its place when it comes again).
     """
-    refused = _write(engine, [article for _, article in batch])
+    with store.grouping():
+        grouped = group(engine, store, [article for _, article in batch])
+        refused = _write(engine, grouped)
+    batch = [(item, a) for (item, _), a in zip(batch, grouped, strict=True)]
     outcomes = []
     for item, article in batch:
         error = refused.get(article.id)
@@ -291,3 +298,27 @@ def _write(engine: Index, articles: list[Article]) -> dict[str, NewswireError]:
             return {articles[0].id: as_error(exc)}
     half = len(articles) // 2
     return _write(engine, articles[:half]) | _write(engine, articles[half:])
+
+
+def group(engine: Index, groups: Groups, articles: Sequence[Article]) -> list[Article]:
+    """The articles with ``duplicate_of`` and ``cluster_id`` from the store's groups
+    (``clusters.place``, oldest story first, so that within a batch the earliest story of
+    a text or an event is its original; across batches arrival order decides). When an
+    article merges clusters, the absorbed clusters' stories already in the index are
+    relabelled with the surviving id; the batch's own articles get their final cluster
+    ids. Order kept. The caller holds ``groups.grouping()``."""
+    order = sorted(range(len(articles)), key=lambda i: (story_time(articles[i]), articles[i].id))
+    placed = {i: place(groups, fingerprint(articles[i])) for i in order}
+    for old in sorted({old for p in placed.values() for old in p.absorbed}):
+        new = find(groups, old)
+        moved = engine.relabel_cluster(old, new)
+        log.info("clusters merged: %s into %s (%d stories relabelled)", old, new, moved)
+    return [
+        a.model_copy(
+            update={
+                "duplicate_of": placed[i].duplicate_of,
+                "cluster_id": find(groups, placed[i].cluster_id),
+            }
+        )
+        for i, a in enumerate(articles)
+    ]

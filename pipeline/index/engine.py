@@ -348,6 +348,40 @@ class EngineIndex:
         """Make every write so far searchable (engines otherwise do so within a second)."""
         self.client.refresh(self._live())
 
+    def relabel_cluster(self, old: str, new: str) -> int:
+        """Clusters merged: ``old``'s stories carry ``new``. Their ids come from a term
+        query, the change goes in bulk partial updates (no scripting module needed, unlike
+        update_by_query, which the test node lacks). Refreshes first: a story written a
+        moment ago must be found."""
+        live = self._live()
+        self.client.refresh(live)
+        ids: list[str] = []
+        after: list[Any] | None = None
+        while True:
+            body: dict[str, Any] = {
+                "query": {"term": {"cluster_id": old}},
+                "size": self.batch_size,
+                "sort": [{"id": "asc"}],
+                "_source": False,
+            }
+            if after is not None:
+                body["search_after"] = after
+            hits = self.client.search(live, body)["hits"]["hits"]
+            if not hits:
+                break
+            ids += [h["_id"] for h in hits]
+            after = hits[-1]["sort"]
+        # stamped, so that a reindex running meanwhile copies the change too
+        change = {"cluster_id": new, "indexed_at": datetime.now(UTC).isoformat()}
+        for start in range(0, len(ids), self.batch_size):
+            ops: list[dict[str, Any]] = []
+            for doc_id in ids[start : start + self.batch_size]:
+                ops += [{"update": {"_index": live, "_id": doc_id}}, {"doc": change}]
+            self._bulk(ops)
+        if ids and self.refresh_writes:
+            self.client.refresh(live)
+        return len(ids)
+
     def delete(self, article_id: str) -> bool:
         deleted = self.client.delete(self._live(), article_id)
         if self.refresh_writes:

@@ -229,6 +229,15 @@ class SqliteIndex(SqliteDatabase):
         with self._tx():
             return self._delete(article_id)
 
+    def relabel_cluster(self, old: str, new: str) -> int:
+        """Clusters merged: ``old``'s stories carry ``new`` (in their stored documents)."""
+        with self._tx() as c:
+            return c.execute(
+                "UPDATE articles SET doc = json_set(doc, '$.cluster_id', ?)"
+                " WHERE rowid IN (SELECT rowid FROM article_keys WHERE cluster = ?)",
+                (new, old),
+            ).rowcount
+
     # reads ----------------------------------------------------------------
 
     def revise(self, outdated: Outdated, revise: Revise, batch_size: int) -> int:

@@ -12,6 +12,10 @@ Three roles, one protocol each, so no caller reaches for a concrete class:
   embedded runner hands these over in memory.
 - ``Coordination``: what many workers need to agree on (feed claims, locks, one
   index run at a time, heartbeats, queue depths, dead letters to re-enqueue).
+- ``Groups``: stories, not copies (issue 18): each indexed story's fingerprint, the
+  LSH band index that finds its look-alikes, and the same-event clusters' parents
+  (``pipeline.clusters`` decides; the store keeps). Part of ``Store``: both drivers
+  group in the index step.
 
 ``DistributedStore`` is all three: what ``workers/tasks.py`` is written against.
 
@@ -127,8 +131,61 @@ class WatchStore(Protocol):
         ...
 
 
-class Store(WatchStore, Protocol):
-    """Feeds, seen entries and their outcomes; what both drivers, the CLI and the API use."""
+@dataclass(frozen=True)
+class Fingerprint:
+    """What the grouping keeps of an indexed story: its time (published, else fetched;
+    seconds since the epoch), its text signature and its lead's event shingles
+    (``pipeline.dedup``, as bytes; empty when it has no words), its salient entity
+    names, how many distinct shingles its text has, and the story it copies (None for
+    an original)."""
+
+    id: str
+    at: float
+    text: bytes
+    event: bytes
+    entities: tuple[str, ...]
+    shingles: int
+    duplicate_of: str | None = None
+
+
+class Groups(Protocol):
+    """Fingerprints, their band index and cluster parents (a union-find forest: a story
+    without a parent is its cluster's root, the cluster id)."""
+
+    def fingerprints(self, ids: Iterable[str]) -> dict[str, Fingerprint]:
+        """The known fingerprints among ``ids``."""
+        ...
+
+    def band_members(
+        self, keys: Iterable[str], since: float | None = None, until: float | None = None
+    ) -> set[str]:
+        """Ids of stories filed under any of ``keys`` whose time is within
+        [``since``, ``until``] (unbounded when None)."""
+        ...
+
+    def add_fingerprint(self, fp: Fingerprint, keys: Iterable[str]) -> bool:
+        """Keep ``fp`` and file it under ``keys``, unless its id is known (then nothing
+        changes); True when it was new."""
+        ...
+
+    def parents(self, ids: Iterable[str]) -> dict[str, str]:
+        """The cluster parent of each of ``ids`` that has one."""
+        ...
+
+    def set_parents(self, parents: dict[str, str]) -> None:
+        """Point each story (or cluster root) at its new parent."""
+        ...
+
+    def grouping(self, timeout: float = 60.0) -> AbstractContextManager[None]:
+        """Hold the grouping for one index batch (placements are sequential: a story
+        must see the one placed before it); waits up to ``timeout`` seconds for another
+        process's batch, then raises ``StoreUnavailableError`` (transient)."""
+        ...
+
+
+class Store(WatchStore, Groups, Protocol):
+    """Feeds, seen entries and their outcomes, saved searches, and the stories' groups;
+    what both drivers, the CLI and the API use."""
 
     def add_feed(
         self,

@@ -1,5 +1,6 @@
 """The embedded mode's state store (SQLite): feeds and their schedule, seen entries,
-and the work queue of entries with their attempts, failures and dead letters.
+and the work queue of entries with their attempts, failures and dead letters; the
+stories' groups are in ``pipeline.store.sqlite_groups``.
 
 Entry rows double as the dedup set (``INSERT OR IGNORE`` is the atomic
 set-if-absent) and as the embedded runner's queue: ``pending`` → ``done``,
@@ -19,6 +20,7 @@ from pathlib import Path
 from pipeline.errors import InputError
 from pipeline.models import FeedEntry, FeedState
 from pipeline.store.base import EntryRecord, EntryStatus, Feed, FeedRegistry, PendingEntry
+from pipeline.store.sqlite_groups import GROUPS_SCHEMA, SqliteGroups
 from pipeline.store.sqlite_watches import WATCH_SCHEMA, SqliteWatches
 from pipeline.urls import host_of
 
@@ -127,11 +129,11 @@ class SqliteDatabase:
             self._conn.execute("COMMIT")
 
 
-class SqliteStore(FeedRegistry, SqliteDatabase, SqliteWatches):
+class SqliteStore(FeedRegistry, SqliteDatabase, SqliteWatches, SqliteGroups):
     """SQLite-backed state store. Thread-safe; one instance per process."""
 
     def __init__(self, path: Path) -> None:
-        super().__init__(path, _SCHEMA + WATCH_SCHEMA)
+        super().__init__(path, _SCHEMA + WATCH_SCHEMA + GROUPS_SCHEMA)
 
     def _migrate(self) -> None:
         columns = {r["name"] for r in self._conn.execute("PRAGMA table_info(entries)")}

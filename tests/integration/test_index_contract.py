@@ -301,3 +301,35 @@ def test_entity_autocomplete(loaded: Index, reference: SqliteIndex, prefix: str)
         assert n.count == loaded.search(SearchQuery(entity=n.name, facets=False)).total
     if prefix in ("lars", "Eriks"):
         assert got[0].name == "Lars Eriksen" and got[0].type == "PERSON"
+
+
+def test_relabel_cluster_moves_only_that_clusters_stories(backend: Index) -> None:
+    """Two clusters merged: the absorbed one's stories carry the survivor's id, on every
+    backend; the others keep theirs."""
+    stories = [
+        Article(
+            id=f"merge-{n}",
+            url=f"https://merge.example/{n}",
+            canonical_url=f"https://merge.example/{n}",
+            source="merge.example",
+            title=f"Bridge closure, part {n}",
+            body="The harbor bridge stays closed while its cables are checked.",
+            published_at=datetime(2026, 11, 2, n, tzinfo=UTC),
+            duplicate_of="merge-0" if n == 3 else None,
+            cluster_id=cluster,
+        )
+        for n, cluster in enumerate(["merge-0", "merge-1", "merge-1", "merge-1", "other"])
+    ]
+    backend.upsert_many(stories)  # a story just written is relabelled too
+    assert backend.relabel_cluster("merge-1", "merge-0") == 3
+    assert backend.relabel_cluster("merge-1", "merge-0") == 0, "nothing left to move"
+    backend.refresh()
+    got = {a.id: a for a in (backend.get(s.id) for s in stories) if a is not None}
+    assert {i: a.cluster_id for i, a in got.items()} == {
+        "merge-0": "merge-0",
+        "merge-1": "merge-0",
+        "merge-2": "merge-0",
+        "merge-3": "merge-0",
+        "merge-4": "other",
+    }
+    assert got["merge-3"].duplicate_of == "merge-0" and got["merge-3"].title == stories[3].title

@@ -17,7 +17,7 @@ from pipeline.errors import StoreUnavailableError, TransientError
 from pipeline.hostgate import RedisHostGate
 from pipeline.models import Article, Extracted, FeedEntry
 from pipeline.settings import Settings
-from pipeline.store import PendingEntry, Store
+from pipeline.store import Fingerprint, PendingEntry, Store
 from pipeline.store.redis import RedisStore, connect, entry_ref
 from pipeline.store.sqlite import SqliteStore
 
@@ -287,3 +287,64 @@ def test_new_entries_go_to_fetch_in_turns_across_hosts(redis_store: RedisStore) 
     assert set(redis_store.stale_pending(older_than=-3600)) == set(first), "dispatched"
     rest = redis_store.next_to_fetch(20_000)
     assert len(rest) == 10_005 - 20 and redis_store.next_to_fetch(10) == []
+
+
+# the stories' groups (issue 18), on both ------------------------------------------------
+
+
+def fp(n: int, at: float, dup: str | None = None) -> Fingerprint:
+    return Fingerprint(
+        id=f"s{n}",
+        at=at,
+        text=bytes(range(n, n + 8)),
+        event=b"",
+        entities=("mara quinlan", "port alder bridge") if n % 2 else (),
+        shingles=100 + n,
+        duplicate_of=dup,
+    )
+
+
+def test_fingerprints_and_band_index(store: Store) -> None:
+    assert store.add_fingerprint(fp(1, 1000.0), ["d0:aa", "e1:bb"])
+    assert store.add_fingerprint(fp(2, 5000.0, dup="s1"), ["d0:aa", "n:x|y"])
+    assert store.add_fingerprint(fp(3, 9000.0), ["e1:bb"])
+    # a known story changes nothing, not even its keys
+    assert not store.add_fingerprint(fp(1, 1.0, dup="s3"), ["d9:zz"])
+    got = store.fingerprints(["s1", "s2", "s4"])
+    assert got == {"s1": fp(1, 1000.0), "s2": fp(2, 5000.0, dup="s1")}
+    assert store.band_members(["d0:aa"]) == {"s1", "s2"}
+    assert store.band_members(["d9:zz", "nothing"]) == set()
+    assert store.band_members(["e1:bb", "n:x|y"]) == {"s1", "s2", "s3"}
+    assert store.band_members(["e1:bb", "n:x|y"], 1000.0, 5000.0) == {"s1", "s2"}, "inclusive"
+    assert store.band_members(["e1:bb", "n:x|y"], 1000.5, 8999.0) == {"s2"}
+    assert store.fingerprints([]) == {} and store.band_members([]) == set()
+
+
+def test_cluster_parents(store: Store) -> None:
+    assert store.parents(["a", "b"]) == {}
+    store.set_parents({"b": "a", "c": "b"})
+    store.set_parents({"c": "a"})  # path compression overwrites
+    assert store.parents(["a", "b", "c", "d"]) == {"b": "a", "c": "a"}
+
+
+def test_grouping_is_one_holder_at_a_time(store: Store) -> None:
+    held = threading.Event()
+    release = threading.Event()
+    order: list[str] = []
+
+    def first() -> None:
+        with store.grouping():
+            held.set()
+            release.wait(5)
+            order.append("first")
+
+    t = threading.Thread(target=first)
+    t.start()
+    held.wait(5)
+    with pytest.raises(StoreUnavailableError), store.grouping(timeout=0.2):
+        pass
+    release.set()
+    with store.grouping(timeout=5):
+        order.append("second")
+    t.join()
+    assert order == ["first", "second"]

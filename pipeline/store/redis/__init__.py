@@ -9,6 +9,8 @@
 - ``coordination``: locks, the index run flag, heartbeats, queue depths;
 - ``watches``: saved searches, their matches and deliveries (``watches``, ``wm:*``,
   ``wmt:*``, ``wdue``).
+- ``groups``: the stories' fingerprints, band index and cluster parents (``fp:*``,
+  ``band:*``, ``cparent``, ``lock:grouping``).
 
 All keys live under one prefix (``nw:`` by default). Redis being unreachable surfaces
 as ``StoreUnavailableError`` (transient).
@@ -20,6 +22,7 @@ from pipeline.settings import Settings
 from pipeline.store.redis.client import connect, entry_ref, guarded
 from pipeline.store.redis.coordination import RedisCoordination
 from pipeline.store.redis.entries import RedisEntries
+from pipeline.store.redis.groups import RedisGroups
 from pipeline.store.redis.handoffs import RedisHandOffs
 from pipeline.store.redis.watches import RedisWatches
 
@@ -27,7 +30,7 @@ __all__ = ["RedisStore", "connect", "entry_ref"]
 
 
 @guarded
-class RedisStore(RedisEntries, RedisHandOffs, RedisCoordination, RedisWatches):
+class RedisStore(RedisEntries, RedisHandOffs, RedisCoordination, RedisWatches, RedisGroups):
     """Redis-backed state store, shared by every worker: ``Store``, ``HandOffs`` and
     ``Coordination`` at once. Thread- and fork-safe as long as each process builds its
     own (``from_settings`` after the fork)."""
