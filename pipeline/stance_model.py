@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -100,6 +100,8 @@ def polarity(cand: Candidate, sentiment: NDArray[np.float32] | None) -> str:
 
 
 FEATURES = 1 + len(KINDS) + 2 * len(TYPES) + 9
+# where ``features`` puts what the sentiment model sets: the sign, the lean, neutrality
+SENTIMENT_AT = 1 + len(KINDS) + 2 * len(TYPES) + 2
 
 
 class StanceModel:
@@ -112,33 +114,60 @@ class StanceModel:
             raise ValueError(f"stance model has {self.weights.shape[0]} weights, not {FEATURES}")
 
     @staticmethod
-    def sentiments(cands: Sequence[Candidate]) -> list[NDArray[np.float32] | None]:
+    def sentiments(
+        cands: Sequence[Candidate], skip: Collection[int] = ()
+    ) -> list[NDArray[np.float32] | None]:
         """The sentiment model's probabilities for the candidates that need them:
         those whose cue carries no polarity (12 ms a target), once per target and
-        sentence (its first mention there stands for the others)."""
+        sentence (its first mention there stands for the others); not for the
+        candidates in ``skip`` (None) unless another one reads the same target there."""
         asks: dict[tuple[str, int], int] = {}
+        needed: set[tuple[str, int]] = set()
         for i, c in enumerate(cands):
             if c.prior == 0:
-                asks.setdefault((c.target.name, c.sent.start_char), i)
+                key = (c.target.name, c.sent.start_char)
+                asks.setdefault(key, i)
+                if i not in skip:
+                    needed.add(key)
         out: list[NDArray[np.float32] | None] = [None] * len(cands)
-        if not asks:
+        if not needed:
             return out
-        firsts = list(asks.values())
+        keys = [k for k in asks if k in needed]
         probas = sentiment_model.model().proba_many(
             [
                 (
-                    cands[i].sent.text,
-                    cands[i].target_start - cands[i].sent.start_char,
-                    cands[i].target_end - cands[i].sent.start_char,
+                    cands[asks[k]].sent.text,
+                    cands[asks[k]].target_start - cands[asks[k]].sent.start_char,
+                    cands[asks[k]].target_end - cands[asks[k]].sent.start_char,
                 )
-                for i in firsts
+                for k in keys
             ]
         )
-        by_key = {k: p for k, p in zip(asks, probas, strict=True)}
+        by_key = dict(zip(keys, probas, strict=True))
         for i, c in enumerate(cands):
             if c.prior == 0:
-                out[i] = by_key[(c.target.name, c.sent.start_char)]
+                out[i] = by_key.get((c.target.name, c.sent.start_char))
         return out
+
+    def hopeless(self, cands: Sequence[Candidate]) -> set[int]:
+        """The candidates no sentiment reading can lift to the threshold (issue 17: the
+        sentiment model only on the pairs the stance step may keep). Only those whose
+        polarity the model would give and whose holder → target pair is theirs alone:
+        the pair features of the others count their label. Their score with every
+        sentiment feature at its most favourable value stays below the threshold."""
+        if not 0.0 < self.threshold < 1.0:
+            return set()
+        pairs = Counter((c.holder.name, c.target.name) for c in cands)
+        lift = sum(max(0.0, float(w)) for w in self.weights[SENTIMENT_AT : SENTIMENT_AT + 3])
+        cutoff = float(np.log(self.threshold / (1.0 - self.threshold))) - lift
+        return {
+            i
+            for i, c in enumerate(cands)
+            if c.prior == 0
+            and pairs[(c.holder.name, c.target.name)] == 1
+            # a lone pair's own count and worded features are 0 whatever its label
+            and float(np.dot([*features(c, None), 0.0, 0.0], self.weights)) < cutoff - 1e-9
+        }
 
     def probability(self, rows: NDArray[np.float64]) -> NDArray[np.float64]:
         result: NDArray[np.float64] = 1.0 / (1.0 + np.exp(-(rows @ self.weights)))
@@ -149,7 +178,8 @@ class StanceModel:
         and the model's probability that a reader would list it."""
         if not cands:
             return []
-        sentiments = self.sentiments(cands)
+        # a candidate left without a reading scores below the threshold anyway
+        sentiments = self.sentiments(cands, self.hopeless(cands))
         rows = feature_rows(cands, sentiments)
         return [
             (polarity(c, s) if p >= self.threshold else "neutral", float(p))
