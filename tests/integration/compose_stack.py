@@ -96,7 +96,7 @@ class Stack:
 
     def stories(self) -> list[str]:
         try:
-            hits = self.get("/api/search?limit=100")["hits"]
+            hits = self.get("/api/search?limit=100&collapse=false")["hits"]
         except OSError:
             return []
         return [h["id"] for h in hits]

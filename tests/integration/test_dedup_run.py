@@ -85,7 +85,7 @@ def test_a_story_published_twice_is_one_story_in_one_cluster(
         runner.store.add_feed(outlets.url_for(f"/{outlet}.xml"), outlet, interval=600)
     first = runner.run_once()
     assert first.indexed == len(PAGES)
-    hits = runner.index.search(SearchQuery(limit=20, facets=False)).hits
+    hits = runner.index.search(SearchQuery(limit=20, facets=False, collapse=False)).hits
     ids = {h.url.rsplit("/", 1)[-1]: h.id for h in hits}
     stored = {path: runner.index.get(i) for path, i in ids.items()}
     labels = {p: (a.duplicate_of, a.cluster_id) for p, a in stored.items() if a is not None}

@@ -123,7 +123,7 @@ def assert_all_indexed_once(cluster: Cluster) -> None:
     """Every demo article is in the index exactly once, every entry is done, none lost."""
     index = cluster.index()
     try:
-        result = index.search(SearchQuery(text="", limit=100))
+        result = index.search(SearchQuery(text="", limit=100, collapse=False))
         ids = [h.id for h in result.hits]
         assert len(ids) == len(set(ids)) == index.count() == ARTICLES
     finally:

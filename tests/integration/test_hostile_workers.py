@@ -52,7 +52,7 @@ def good_hits(cluster: Cluster, corpus: HostileCorpus) -> dict[str, list[str]]:
     """Good story URL -> the titles the index holds under it."""
     index = cluster.index()
     try:
-        hits = index.search(SearchQuery(text="", limit=200)).hits
+        hits = index.search(SearchQuery(text="", limit=200, collapse=False)).hits
     finally:
         index.close()
     found: dict[str, list[str]] = {url: [] for url in corpus.good_urls()}
@@ -149,7 +149,7 @@ def test_workers_beside_hostile_feeds_index_every_good_story_once(
             assert not _STORED_SCRIPT.search(text), (key, text[:300])
     index = nodes.index()
     try:
-        urls = [h.url for h in index.search(SearchQuery(text="", limit=200)).hits]
+        urls = [h.url for h in index.search(SearchQuery(text="", limit=200, collapse=False)).hits]
     finally:
         index.close()
     # The counterfeit of a good story is kept under its own address.

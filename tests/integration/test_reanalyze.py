@@ -118,7 +118,7 @@ def _searcher(index: Index, total: int) -> tuple[Callable[[], None], list[str], 
     def run() -> None:
         while not stop.is_set():
             try:
-                totals.append(index.search(SearchQuery(limit=3)).total)
+                totals.append(index.search(SearchQuery(limit=3, collapse=False)).total)
                 index.search(SearchQuery(text="said", limit=3))
             except Exception as exc:  # any failed search fails the test
                 failures.append(repr(exc))
@@ -283,7 +283,7 @@ def test_killed_run_resumes_and_completes_without_duplicates(
     index.refresh()
     assert index.count() == len(stored)
     assert index.count_outdated(Outdated(version)) == 0
-    ids = {h.id for h in index.search(SearchQuery(limit=100, facets=False)).hits}
+    ids = {h.id for h in index.search(SearchQuery(limit=100, facets=False, collapse=False)).hits}
     assert ids == {a.id for a in stored}, "every story once, no duplicate"
     if kind == "opensearch":
         assert engine.client.indices_for(alias) == [f"{alias}-v2"]
@@ -390,7 +390,7 @@ def test_sqlite_readers_see_writes_of_a_process_that_exits(
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
         assert index.count_outdated(Outdated(version)) == 0, "the index reads the new state"
-        assert index.search(SearchQuery(limit=100, facets=False)).total == len(ids)
+        assert index.search(SearchQuery(limit=100, facets=False, collapse=False)).total == len(ids)
         got = index.get(ids[0])
         assert got is not None and got.analyzed_with == version
     store.close()
