@@ -17,6 +17,7 @@ from fastapi.params import Depends as DependsParam
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
+from pipeline.api.pages import is_web_url
 from pipeline.api.resources import Resources
 from pipeline.models import EntityType, StanceLabel
 from pipeline.settings import Settings
@@ -76,7 +77,8 @@ def _clean(text: str) -> str:
 def atom_feed(watch: Watch, matches: Sequence[WatchMatch]) -> bytes:
     """The Atom 1.0 document of a watch's matches (newest first): a feed id, title and
     updated time, and per story an entry with its id, title, link, updated time and
-    summary. Text is escaped by the XML writer; characters XML cannot hold are dropped."""
+    summary. Text is escaped by the XML writer; characters XML cannot hold are dropped;
+    only an http(s) URL with a host becomes an entry's link."""
     ET.register_namespace("", ATOM)
 
     def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
@@ -97,7 +99,7 @@ def atom_feed(watch: Watch, matches: Sequence[WatchMatch]) -> bytes:
         entry = sub(feed, "entry")
         sub(entry, "id", f"urn:newswire:watch:{watch.id}:article:{m.article_id}")
         sub(entry, "title", m.title or m.url)
-        if m.url:
+        if is_web_url(m.url):  # as on the pages: a script or file URL is never a link
             sub(entry, "link", rel="alternate", href=_clean(m.url))
         sub(entry, "updated", m.matched_at.astimezone(UTC).isoformat())
         if m.published_at is not None:

@@ -232,3 +232,50 @@ def test_atom_feed_parses_and_escapes() -> None:
     assert (
         not empty.bozo and empty.entries == [] and empty.feed.updated_parsed[:4] == (2026, 11, 3, 9)
     )
+
+
+HOSTILE_TEXT = [
+    "]]><script>alert(1)</script><![CDATA[",
+    "<img src=x onerror=alert(1)>&amp;&#0;",
+    "\x00\x01\x08\x0b\x0c\x1f\x7f\ufffe\uffff tab\tnew\nline",
+    '"><a href="javascript:alert(1)">x</a>',
+]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",
+        "JaVaScRiPt:alert(document.domain)",
+        "data:text/html,<script>alert(1)</script>",
+        "file:///etc/passwd",
+        "//evil.example/x",
+        "vbscript:msgbox(1)",
+    ],
+)
+def test_atom_feed_of_a_hostile_story_is_well_formed_and_links_only_the_web(url: str) -> None:
+    from pipeline.api.watches import atom_feed
+
+    watch = Watch(id="w1", query=HOSTILE_TEXT[0] + HOSTILE_TEXT[2], created_at=T0)
+    matches = [
+        WatchMatch(
+            watch_id="w1",
+            article_id=f"a{n}",
+            title=text,
+            url=url,
+            source=text,
+            summary=text,
+            matched_at=T0 + timedelta(minutes=n),
+        )
+        for n, text in enumerate(HOSTILE_TEXT)
+    ]
+    good = WatchMatch(
+        watch_id="w1", article_id="ok", title="ok", url="https://valley.example/ok", matched_at=T0
+    )
+    parsed = feedparser.parse(atom_feed(watch, [*matches, good]))
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    assert len(parsed.entries) == len(HOSTILE_TEXT) + 1
+    links = [link.href for e in parsed.entries for link in e.get("links", [])]
+    assert links == ["https://valley.example/ok"], "only the http(s) story is a link"
+    assert parsed.entries[0].title == HOSTILE_TEXT[0], "text is escaped, never cut at ]]>"
+    assert parsed.entries[2].title == "\x7f tab\tnew\nline", "what XML cannot hold is dropped"
