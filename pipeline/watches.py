@@ -34,11 +34,19 @@ from pipeline.models import Article
 from pipeline.netguard import address_refusal, parse_address, parse_networks
 from pipeline.query import parse, positive, to_fts5
 from pipeline.store.base import WatchStore
+from pipeline.urls import http_url
 from pipeline.watch_model import Watch, WatchFilters, WatchMatch
 
 log = logging.getLogger(__name__)
 
 _PERCOLATE_PAGE = 1_000  # matching watches per percolate search (more: the next page)
+# Bounds of a watch, the API's own (the CLI and any other caller get them here too).
+MAX_QUERY_CHARS = 500
+MAX_FILTER_CHARS = 200
+MAX_WEBHOOK_CHARS = 2_000
+# Each batch runs every watch (one SQLite search each, ~0.4 ms at 10k stories, see
+# bench/watches.py): 1,000 watches add about half a second to a batch of 50.
+MAX_WATCHES = 1_000
 
 
 def new_watch(
@@ -49,9 +57,15 @@ def new_watch(
     allow_private: object = False,
 ) -> Watch:
     """A new watch with a fresh id and signing secret. Raises ``InputError`` when it
-    would match nothing by itself (no words and no filter) and ``InputError`` or
+    would match nothing by itself (no words and no filter), for words or a filter over
+    their caps (``MAX_QUERY_CHARS``, ``MAX_FILTER_CHARS``), and ``InputError`` or
     ``BlockedHostError`` for a webhook the fetch rules refuse (see ``check_webhook``)."""
     filters = filters or WatchFilters()
+    if len(query) > MAX_QUERY_CHARS:
+        raise InputError(f"a watch's words are at most {MAX_QUERY_CHARS} characters")
+    for name, value in filters.model_dump().items():
+        if isinstance(value, str) and len(value) > MAX_FILTER_CHARS:
+            raise InputError(f"a watch's {name} is at most {MAX_FILTER_CHARS} characters")
     if parse(query) is None and not any(filters.model_dump().values()):
         raise InputError("a watch needs words to look for or a filter")
     if webhook:
@@ -69,16 +83,32 @@ def new_watch(
 def check_webhook(url: str, allow_private: object = False) -> None:
     """Refuse a webhook URL the fetch rules would refuse, before any lookup: a scheme
     other than http(s), a host that does not parse, or a literal address outside the
-    policy (``allow_private`` is the ``allow_private_hosts`` setting). A host name is
-    checked again at each delivery, on the addresses it resolves to then.
+    policy (``allow_private`` is the ``allow_private_hosts`` setting); and what a
+    story's URL may not hold either: credentials (never sent, yet stored), control
+    characters, more than ``MAX_WEBHOOK_CHARS``. A host name is checked again at each
+    delivery, on the addresses it resolves to then.
 
     Raises ``BlockedHostError`` or ``InputError`` with the reason."""
+    if len(url) > MAX_WEBHOOK_CHARS:
+        raise InputError(f"a webhook URL is at most {MAX_WEBHOOK_CHARS} characters")
     host, _ = checked_url(url)
+    try:
+        http_url(url)
+    except ValueError as exc:
+        raise InputError(f"webhook: {exc}") from None
     addr = parse_address(host)
     if addr is not None:
         reason = address_refusal(addr, parse_networks(allow_private))
         if reason:
             raise BlockedHostError(f"webhook {host} is a {reason}", url=url)
+
+
+def save_watch(store: WatchStore, watch: Watch) -> None:
+    """Store a new ``watch``. Raises ``InputError`` when ``MAX_WATCHES`` are stored
+    already: every batch runs every watch, so their number bounds indexing's cost."""
+    if len(store.watches()) >= MAX_WATCHES:
+        raise InputError(f"at most {MAX_WATCHES} watches: remove one first")
+    store.add_watch(watch)
 
 
 def search_query(watch: Watch, limit: int = 10) -> SearchQuery:

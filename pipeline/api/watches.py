@@ -22,7 +22,7 @@ from pipeline.api.resources import Resources
 from pipeline.models import EntityType, StanceLabel
 from pipeline.settings import Settings
 from pipeline.watch_model import DeliveryState, Watch, WatchFilters, WatchMatch
-from pipeline.watches import new_watch, remove_watch
+from pipeline.watches import new_watch, remove_watch, save_watch
 
 ATOM = "http://www.w3.org/2005/Atom"
 ATOM_TYPE = "application/atom+xml"
@@ -149,7 +149,7 @@ def router(
         watch = new_watch(
             body.query, filters, body.webhook, allow_private=settings.allow_private_hosts
         )
-        res.store.add_watch(watch)
+        save_watch(res.store, watch)
         return {**info(watch, {}), "secret": watch.secret}
 
     @api.get("/watch", response_model=list[WatchInfo], dependencies=list(reads))

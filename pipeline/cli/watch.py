@@ -46,7 +46,7 @@ def watch_add(
 ) -> None:
     """Save a search; prints its id and, once only, the secret that signs its webhook."""
     from pipeline.store import open_store
-    from pipeline.watches import new_watch
+    from pipeline.watches import new_watch, save_watch
 
     if stance is not None and stance.lower() not in ("favor", "against", "neutral"):
         raise InputError(f"--stance: expected favor, against or neutral, got {stance!r}")
@@ -65,7 +65,7 @@ def watch_add(
     watch = new_watch(query, filters, webhook, allow_private=settings.allow_private_hosts)
     store = open_store(settings)
     try:
-        store.add_watch(watch)
+        save_watch(store, watch)
     finally:
         store.close()
     if as_json:

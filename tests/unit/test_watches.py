@@ -11,13 +11,14 @@ from pathlib import Path
 import feedparser
 import pytest
 
+from pipeline import watches as watches_module
 from pipeline.errors import BlockedHostError, InputError
 from pipeline.index.sqlite import SqliteIndex
 from pipeline.models import Article, Entity, Quote, Stance
 from pipeline.store.sqlite import SqliteStore
 from pipeline.watch_delivery import payload, sign
 from pipeline.watch_model import Watch, WatchFilters, WatchMatch
-from pipeline.watches import match_batch, new_watch, search_query
+from pipeline.watches import match_batch, new_watch, save_watch, search_query
 
 T0 = datetime(2026, 11, 3, 9, tzinfo=UTC)
 
@@ -172,6 +173,7 @@ def test_a_watch_needs_words_or_a_filter() -> None:
         ("http://127.0.0.1:8080/hook", False, "NEWSWIRE_ALLOW_PRIVATE_HOSTS"),
         ("http://[::ffff:169.254.169.254]/", True, "cloud metadata"),
         ("file:///etc/passwd", True, "scheme 'file'"),
+        ("gopher://hooks.example/", True, "scheme 'gopher'"),
     ],
 )
 def test_webhooks_the_fetch_rules_refuse(url: str, allowed: bool, refused: str) -> None:
@@ -279,3 +281,52 @@ def test_atom_feed_of_a_hostile_story_is_well_formed_and_links_only_the_web(url:
     assert links == ["https://valley.example/ok"], "only the http(s) story is a link"
     assert parsed.entries[0].title == HOSTILE_TEXT[0], "text is escaped, never cut at ]]>"
     assert parsed.entries[2].title == "\x7f tab\tnew\nline", "what XML cannot hold is dropped"
+
+
+@pytest.mark.parametrize(
+    ("url", "refused"),
+    [
+        ("https://user:pw@hooks.example/in", "credentials"),
+        ("https://:token@hooks.example/in", "credentials"),
+        ("https://hooks.example/in\x7f", "non-printable"),
+        ("https://hooks.example/" + "x" * 2_000, "at most 2000 characters"),
+        ("https://hooks..example/in", "is not a host name"),
+    ],
+)
+def test_webhooks_a_story_url_could_not_be_either(url: str, refused: str) -> None:
+    with pytest.raises(InputError) as caught:
+        new_watch("water", webhook=url)
+    assert refused in caught.value.reason
+
+
+def test_idn_webhook_is_kept_as_given_and_checked_by_name() -> None:
+    watch = new_watch("water", webhook="https://bücher.example/in")
+    assert watch.webhook == "https://bücher.example/in"
+
+
+@pytest.mark.parametrize(
+    ("query", "filters", "refused"),
+    [
+        ("water " * 100, WatchFilters(), "words are at most 500"),
+        ("", WatchFilters(entity="M" * 201), "entity is at most 200"),
+        ("water", WatchFilters(source="a." * 101), "source is at most 200"),
+    ],
+)
+def test_a_watch_is_bounded_whoever_makes_it(
+    query: str, filters: WatchFilters, refused: str
+) -> None:
+    with pytest.raises(InputError) as caught:
+        new_watch(query, filters)
+    assert refused in caught.value.reason
+
+
+def test_watches_are_capped_per_instance(
+    db: tuple[SqliteIndex, SqliteStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, store = db
+    monkeypatch.setattr(watches_module, "MAX_WATCHES", 3)
+    for _ in range(3):
+        save_watch(store, new_watch("water"))
+    with pytest.raises(InputError) as caught:
+        save_watch(store, new_watch("water"))
+    assert "at most 3 watches" in caught.value.reason and len(store.watches()) == 3
