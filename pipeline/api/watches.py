@@ -9,6 +9,7 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 from xml.etree import ElementTree as ET
 
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -51,7 +52,9 @@ class WatchInfo(BaseModel):
     id: str
     query: str
     filters: WatchFilters
-    webhook: str | None
+    webhook: str | None = Field(
+        description="Where matches are POSTed: its origin only (the full URL once, when added)."
+    )
     created_at: datetime
     matches: dict[DeliveryState, int] = Field(default_factory=dict)
 
@@ -68,6 +71,24 @@ def _day(value: date | None, end: bool = False) -> datetime | None:
     if value is None:
         return None
     return datetime.combine(value, datetime.max.time() if end else datetime.min.time(), UTC)
+
+
+def webhook_origin(url: str | None) -> str | None:
+    """What reads show of a webhook: its scheme, host and port, the path cut to ``/…``.
+    A webhook's path is often its credential (a chat service's incoming-hook token) and
+    reads may be open to anyone, so only the key holder who added it sees it whole."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(hidden)"
+    if ":" in host:
+        host = f"[{host}]"
+    rest = "/…" if (parts.path not in ("", "/") or parts.query or parts.fragment) else "/"
+    return f"{parts.scheme}://{host}{port}{rest}"
 
 
 def _clean(text: str) -> str:
@@ -123,7 +144,11 @@ def router(
     api = APIRouter(tags=["watches"])
 
     def info(watch: Watch, counts: dict[str, dict[DeliveryState, int]]) -> dict[str, Any]:
-        return {**watch.model_dump(exclude={"secret"}), "matches": counts.get(watch.id, {})}
+        return {
+            **watch.model_dump(exclude={"secret"}),
+            "webhook": webhook_origin(watch.webhook),
+            "matches": counts.get(watch.id, {}),
+        }
 
     def known(watch_id: str) -> Watch:
         watch = res.store.watch(watch_id)
@@ -140,7 +165,7 @@ def router(
     )
     def add_watch(body: NewWatch) -> dict[str, Any]:
         """Save a search (needs the API key); the answer holds the webhook's signing
-        secret, which is never shown again."""
+        secret and its whole URL, which are never shown again."""
         filters = WatchFilters(
             **body.model_dump(exclude={"query", "webhook", "since", "until"}),
             since=_day(body.since),
@@ -150,7 +175,7 @@ def router(
             body.query, filters, body.webhook, allow_private=settings.allow_private_hosts
         )
         save_watch(res.store, watch)
-        return {**info(watch, {}), "secret": watch.secret}
+        return {**info(watch, {}), "webhook": watch.webhook, "secret": watch.secret}
 
     @api.get("/watch", response_model=list[WatchInfo], dependencies=list(reads))
     def list_watches() -> list[dict[str, Any]]:
