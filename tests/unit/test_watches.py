@@ -330,3 +330,34 @@ def test_watches_are_capped_per_instance(
     with pytest.raises(InputError) as caught:
         save_watch(store, new_watch("water"))
     assert "at most 3 watches" in caught.value.reason and len(store.watches()) == 3
+
+
+def test_one_watch_that_cannot_match_never_stops_the_others(
+    db: tuple[SqliteIndex, SqliteStore], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A watch the CLI could make before filters were capped: a 60,000-character source
+    is past SQLite's LIKE pattern limit (50,000 bytes), so its search raises. It fails
+    alone and is logged once; the batch and every other watch go on."""
+    index, store = db
+    good = new_watch("water")
+    broken = Watch(
+        id="broken", query="water", filters=WatchFilters(source="a" * 60_000), created_at=T0
+    )
+    store.add_watch(good)
+    store.add_watch(broken)
+    matcher = watches_module.matcher_for(index)
+    batches = [corpus()[:2], corpus()[2:]]
+    found = []
+    for batch in batches:
+        index.upsert_many(batch)
+        found += match_batch(index, store, batch)
+    assert {(m.watch_id, m.article_id) for m in found} == {
+        (good.id, "a1"),
+        (good.id, "a2"),
+        (good.id, "a5"),
+    }
+    assert "pattern too complex" in matcher.failed["broken"]
+    logged = [r for r in caplog.records if "watch broken cannot be matched" in r.getMessage()]
+    assert len(logged) == 1, "logged once, not at every batch"
+    watches_module.remove_watch(store, index, "broken")
+    assert "broken" not in matcher.failed
