@@ -125,7 +125,8 @@ def watch_show(
         found = [m.model_dump(mode="json") for m in matches]
         out.print_json(json.dumps({**watch.public(), "matches": found}))
         return
-    out.print(f"watch {watch.id}: {escape(watch.query or '-')}  webhook: {watch.webhook or '-'}")
+    hook = escape(watch.webhook or "-")
+    out.print(f"watch {watch.id}: {escape(watch.query or '-')}  webhook: {hook}")
     for m in matches:
         error = f"  ({escape(m.last_error)})" if m.last_error else ""
         out.print(f"{m.matched_at:%Y-%m-%d %H:%M}  {m.state:<9}  {escape(m.title)}{error}")

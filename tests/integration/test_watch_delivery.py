@@ -324,3 +324,13 @@ def test_watch_commands(tmp_path: Path) -> None:
     again = newswire("watch", "remove", made["id"], db=db)
     assert again.returncode == 1 and f"no such watch: {made['id']}" in again.stderr
     assert json.loads(newswire("watch", "list", "--json", db=db).stdout) == []
+
+
+def test_watch_show_prints_a_webhook_as_text(tmp_path: Path) -> None:
+    """Rich markup in a webhook URL is printed, never interpreted by the terminal."""
+    db = tmp_path / "cli.db"
+    hook = "https://hooks.example/[bold]in[/bold]"
+    added = newswire("watch", "add", "water", "--webhook", hook, "--json", db=db)
+    assert added.returncode == 0, added.stderr
+    shown = newswire("watch", "show", json.loads(added.stdout)["id"], db=db)
+    assert shown.returncode == 0 and hook in shown.stdout, shown.stdout
