@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ from pipeline.watch_model import Watch, WatchMatch
 from pipeline.watches import new_watch
 from tests.conftest import newswire
 from tests.integration.api_server import API_KEY, ApiServer
+from tests.integration.hostile_server import HostileServer
 from tests.integration.test_feed_failures import page, rss
 
 pytestmark = pytest.mark.integration
@@ -334,3 +336,39 @@ def test_watch_show_prints_a_webhook_as_text(tmp_path: Path) -> None:
     assert added.returncode == 0, added.stderr
     shown = newswire("watch", "show", json.loads(added.stdout)["id"], db=db)
     assert shown.returncode == 0 and hook in shown.stdout, shown.stdout
+
+
+@pytest.mark.parametrize(
+    ("path", "state"),
+    [
+        ("/silent", "pending"),  # never answers: the time budget ends it, retried later
+        ("/slow-status", "pending"),  # a status line trickled a byte at a time
+        ("/slow-headers", "pending"),
+        ("/endless", "delivered"),  # 200 and a body without end: the body is never read
+        ("/gzip-bomb", "delivered"),
+        ("/huge-headers", "pending"),
+        ("/not-http", "pending"),
+        ("/redirect/metadata", "dead"),  # a redirect is an answer, never followed
+        ("/redirect-loop", "dead"),
+        ("/retry-after-odd", "pending"),
+    ],
+)
+def test_a_hostile_receiver_costs_one_budget_and_sees_one_post(
+    settings: Settings, path: str, state: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    fast = loopback(settings).model_copy(update={"http_timeout": 1.0})  # a 2 s budget
+    store = SqliteStore(settings.db)
+    sender = WebhookSender(fast)
+    with HostileServer() as server:
+        watch = stored_watch(store, server.url(path))
+        started = time.monotonic()
+        deliver_due(store, sender, RetryPolicy(max_attempts=3, backoff_base=60.0, backoff_cap=60.0))
+        took = time.monotonic() - started
+        requests = list(server.requests)
+    [m] = store.matches(watch.id)
+    assert m.state == state, m.last_error
+    assert took < 2 * fast.http_timeout + 1.5, f"{took:.1f}s"
+    assert [p for p, _ in requests] == [path], "one POST, no redirect followed"
+    assert watch.secret not in caplog.text
+    sender.close()
+    store.close()
