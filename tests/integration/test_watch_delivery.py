@@ -372,3 +372,36 @@ def test_a_hostile_receiver_costs_one_budget_and_sees_one_post(
     assert watch.secret not in caplog.text
     sender.close()
     store.close()
+
+
+def test_a_hanging_receiver_holds_its_own_watch_up_one_budget_only(
+    settings: Settings, receiver: Receiver
+) -> None:
+    """Five matches for a receiver that never answers cost one POST's budget, not five;
+    the other watch's receiver gets its story in the same round; the rest wait, due."""
+    fast = loopback(settings).model_copy(update={"http_timeout": 1.0})  # a 2 s budget
+    store = SqliteStore(settings.db)
+    sender = WebhookSender(fast)
+    policy = RetryPolicy(max_attempts=3, backoff_base=60.0, backoff_cap=60.0)
+    with HostileServer() as server:
+        hung = stored_watch(store, server.url("/silent"))
+        store.add_matches(
+            [
+                m.model_copy(update={"article_id": f"b{n}"})
+                for n, m in enumerate([store.matches(hung.id)[0]] * 4)
+            ]
+        )
+        good = stored_watch(store, receiver.url)
+        started = time.monotonic()
+        report = deliver_due(store, sender, policy)
+        took = time.monotonic() - started
+        posts = len(server.requests)
+    assert posts == 1 and took < 2 * fast.http_timeout + 1.5, (posts, f"{took:.1f}s")
+    assert (report.delivered, report.retrying, report.waiting) == (1, 1, 4)
+    assert [m.article_id for m in store.matches(good.id) if m.state == "delivered"] == ["a1"]
+    waiting = [m for m in store.matches(hung.id) if m.attempts == 0]
+    assert len(waiting) == 4 and all(m.state == "pending" for m in waiting)
+    # a round that runs out of time starts no POST and leaves every match due
+    assert deliver_due(store, sender, policy, seconds=0.0).waiting == 4
+    sender.close()
+    store.close()
