@@ -20,6 +20,7 @@ import hmac
 import json
 import logging
 import random
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -145,6 +146,7 @@ class DeliveryReport:
     delivered: int = 0
     retrying: int = 0
     dead: int = 0
+    waiting: int = 0  # left for the next round: its webhook failed, or time ran out
     errors: dict[str, str] = field(default_factory=dict)  # "watch article" -> reason
 
 
@@ -154,17 +156,28 @@ def deliver_due(
     policy: RetryPolicy,
     *,
     limit: int = 100,
+    seconds: float = 60.0,
     rng: random.Random | None = None,
 ) -> DeliveryReport:
     """Send every match whose delivery is due (up to ``limit``), each once: taken,
     POSTed, then marked delivered, retrying or dead. A watch removed meanwhile has its
-    matches dropped unsent. Only the store's own failure propagates."""
+    matches dropped unsent. Only the store's own failure propagates.
+
+    Bounded in time, as it runs in the runner's cycle and on a worker: no POST starts
+    after ``seconds``, and a webhook that fails for a transient reason (a receiver that
+    hangs, trickles or is down) gets no other POST this round. What is left waits,
+    still due, for the next round."""
     report = DeliveryReport()
     now = datetime.now(UTC)
+    stop_at = time.monotonic() + seconds
     watches = {w.id: w for w in store.watches()}
+    failing: set[str] = set()  # webhooks that failed transiently this round
     for match in store.due_deliveries(now, limit):
         watch = watches.get(match.watch_id)
         if watch is None or not watch.webhook:
+            continue
+        if watch.webhook in failing or time.monotonic() >= stop_at:
+            report.waiting += 1
             continue
         if not store.claim_delivery(match, now, _LEASE_S):
             continue  # another deliverer has it
@@ -177,6 +190,8 @@ def deliver_due(
             sender.post(watch.webhook, body, headers)
         except Exception as exc:
             err = exc if isinstance(exc, NewswireError) else PermanentError(f"unexpected {exc!r}")
+            if isinstance(err, TransientError):
+                failing.add(watch.webhook)
             store.save_delivery(_failed(match, err, policy, rng, report))
             continue
         store.save_delivery(

@@ -35,11 +35,19 @@ from pipeline.models import Article
 from pipeline.netguard import address_refusal, parse_address, parse_networks
 from pipeline.query import parse, positive, to_fts5
 from pipeline.store.base import WatchStore
+from pipeline.urls import http_url
 from pipeline.watch_model import Watch, WatchFilters, WatchMatch
 
 log = logging.getLogger(__name__)
 
 _PERCOLATE_PAGE = 1_000  # matching watches per percolate search (more: the next page)
+# Bounds of a watch, the API's own (the CLI and any other caller get them here too).
+MAX_QUERY_CHARS = 500
+MAX_FILTER_CHARS = 200
+MAX_WEBHOOK_CHARS = 2_000
+# Each batch runs every watch (one SQLite search each, ~0.4 ms at 10k stories, see
+# bench/watches.py): 1,000 watches add about half a second to a batch of 50.
+MAX_WATCHES = 1_000
 
 
 def new_watch(
@@ -50,9 +58,15 @@ def new_watch(
     allow_private: object = False,
 ) -> Watch:
     """A new watch with a fresh id and signing secret. Raises ``InputError`` when it
-    would match nothing by itself (no words and no filter) and ``InputError`` or
+    would match nothing by itself (no words and no filter), for words or a filter over
+    their caps (``MAX_QUERY_CHARS``, ``MAX_FILTER_CHARS``), and ``InputError`` or
     ``BlockedHostError`` for a webhook the fetch rules refuse (see ``check_webhook``)."""
     filters = filters or WatchFilters()
+    if len(query) > MAX_QUERY_CHARS:
+        raise InputError(f"a watch's words are at most {MAX_QUERY_CHARS} characters")
+    for name, value in filters.model_dump().items():
+        if isinstance(value, str) and len(value) > MAX_FILTER_CHARS:
+            raise InputError(f"a watch's {name} is at most {MAX_FILTER_CHARS} characters")
     if parse(query) is None and not any(filters.model_dump().values()):
         raise InputError("a watch needs words to look for or a filter")
     if webhook:
@@ -70,16 +84,32 @@ def new_watch(
 def check_webhook(url: str, allow_private: object = False) -> None:
     """Refuse a webhook URL the fetch rules would refuse, before any lookup: a scheme
     other than http(s), a host that does not parse, or a literal address outside the
-    policy (``allow_private`` is the ``allow_private_hosts`` setting). A host name is
-    checked again at each delivery, on the addresses it resolves to then.
+    policy (``allow_private`` is the ``allow_private_hosts`` setting); and what a
+    story's URL may not hold either: credentials (never sent, yet stored), control
+    characters, more than ``MAX_WEBHOOK_CHARS``. A host name is checked again at each
+    delivery, on the addresses it resolves to then.
 
     Raises ``BlockedHostError`` or ``InputError`` with the reason."""
+    if len(url) > MAX_WEBHOOK_CHARS:
+        raise InputError(f"a webhook URL is at most {MAX_WEBHOOK_CHARS} characters")
     host, _ = checked_url(url)
+    try:
+        http_url(url)
+    except ValueError as exc:
+        raise InputError(f"webhook: {exc}") from None
     addr = parse_address(host)
     if addr is not None:
         reason = address_refusal(addr, parse_networks(allow_private))
         if reason:
             raise BlockedHostError(f"webhook {host} is a {reason}", url=url)
+
+
+def save_watch(store: WatchStore, watch: Watch) -> None:
+    """Store a new ``watch``. Raises ``InputError`` when ``MAX_WATCHES`` are stored
+    already: every batch runs every watch, so their number bounds indexing's cost."""
+    if len(store.watches()) >= MAX_WATCHES:
+        raise InputError(f"at most {MAX_WATCHES} watches: remove one first")
+    store.add_watch(watch)
 
 
 def search_query(watch: Watch, limit: int = 10) -> SearchQuery:
@@ -103,11 +133,18 @@ def search_query(watch: Watch, limit: int = 10) -> SearchQuery:
 
 
 class WatchMatcher(Protocol):
-    """Which of ``watches`` each of ``articles`` (just written to the index) matches."""
+    """Which of ``watches`` each of ``articles`` (just written to the index) matches.
+
+    One bad watch (a query the engine refuses, a record that does not make a search)
+    is its own failure, kept in ``failed`` and logged once, and never stops the others:
+    matching follows each index write."""
+
+    failed: dict[str, str]  # watch id -> why it could not be matched, until it can
 
     def match(self, watches: Sequence[Watch], articles: Sequence[Article]) -> dict[str, list[str]]:
         """Watch id -> ids of the matching articles (watches without any left out).
-        Raises what the index raises (``TransientError`` when it is unavailable)."""
+        Raises what the index raises for the whole batch (``TransientError`` when it is
+        unavailable); a watch's own failure goes to ``failed`` instead."""
         ...
 
     def forget(self, watch_id: str) -> None:
@@ -115,11 +152,20 @@ class WatchMatcher(Protocol):
         ...
 
 
+def _failing(failed: dict[str, str], watch_id: str, exc: Exception) -> None:
+    """Record that ``watch_id`` could not be matched, logging it when the reason is new."""
+    reason = f"{type(exc).__name__}: {exc}"[:300]
+    if failed.get(watch_id) != reason:
+        log.error("watch %s cannot be matched, the others go on: %s", watch_id, reason)
+    failed[watch_id] = reason
+
+
 class SqliteMatcher:
     """One search per watch, restricted to the batch (``SqliteIndex``'s own filters)."""
 
     def __init__(self, index: SqliteIndex) -> None:
         self.index = index
+        self.failed: dict[str, str] = {}
 
     def match(self, watches: Sequence[Watch], articles: Sequence[Article]) -> dict[str, list[str]]:
         ids = [a.id for a in articles]
@@ -135,31 +181,41 @@ class SqliteMatcher:
                 return {}
             found: dict[str, list[str]] = {}
             for watch in watches:
-                q = search_query(watch)
-                node = parse(q.text)
-                match = to_fts5(node) if node is not None and positive(node) else None
-                # the search's filters, as `newswire search` applies them
-                where, params = filters(q, node)
-                where.append(f"a.id IN ({marks})")
-                params += ids
-                if match:
-                    # the FTS scan starts at the batch's first row: fresh rows come last
-                    sql = (
-                        "SELECT a.id FROM articles_fts JOIN article_keys a"
-                        " ON a.rowid = articles_fts.rowid"
-                        " WHERE articles_fts MATCH ? AND articles_fts.rowid >= ?"
-                    )
-                    params = [match, first, *params]
-                else:
-                    sql = "SELECT a.id FROM article_keys a WHERE 1"
-                rows = conn.execute(sql + "".join(f" AND {w}" for w in where), params)
-                hits = sorted(r[0] for r in rows)
+                try:
+                    hits = self._hits(watch, first, ids)
+                except Exception as exc:  # this watch's own failure: the others go on
+                    _failing(self.failed, watch.id, exc)
+                    continue
+                self.failed.pop(watch.id, None)
                 if hits:
                     found[watch.id] = hits
         return found
 
+    def _hits(self, watch: Watch, first: int, ids: list[str]) -> list[str]:
+        """The batch's stories (``ids``, the first at rowid ``first``) ``watch`` finds."""
+        q = search_query(watch)
+        node = parse(q.text)
+        match = to_fts5(node) if node is not None and positive(node) else None
+        # the search's filters, as `newswire search` applies them
+        where, params = filters(q, node)
+        where.append(f"a.id IN ({','.join('?' * len(ids))})")
+        params += ids
+        if match:
+            # the FTS scan starts at the batch's first row: fresh rows come last
+            sql = (
+                "SELECT a.id FROM articles_fts JOIN article_keys a"
+                " ON a.rowid = articles_fts.rowid"
+                " WHERE articles_fts MATCH ? AND articles_fts.rowid >= ?"
+            )
+            params = [match, first, *params]
+        else:
+            sql = "SELECT a.id FROM article_keys a WHERE 1"
+        rows = self.index._conn.execute(sql + "".join(f" AND {w}" for w in where), params)
+        return sorted(r[0] for r in rows)
+
     def forget(self, watch_id: str) -> None:
-        """Nothing is kept: each batch reads the watches afresh."""
+        """Nothing is kept but a failure: each batch reads the watches afresh."""
+        self.failed.pop(watch_id, None)
 
 
 class PercolatorMatcher:
@@ -171,6 +227,7 @@ class PercolatorMatcher:
         self.name = f"{index.alias}-watches"
         self._registered: set[str] = set()
         self._ready = False
+        self.failed: dict[str, str] = {}
 
     def _body(self) -> dict[str, Any]:
         mapping = self.index.mapping
@@ -209,26 +266,37 @@ class PercolatorMatcher:
         self._ready = True
 
     def _register(self, watches: Sequence[Watch]) -> None:
-        new = [w for w in watches if w.id not in self._registered]
-        if not new:
-            return
+        """Index the percolator queries of the watches not registered yet. A watch whose
+        query cannot be built or that the engine refuses is in ``failed`` and not sent
+        again (a watch never changes); the others are registered."""
+        new = [w for w in watches if w.id not in self._registered and w.id not in self.failed]
         ops: list[dict[str, Any]] = []
+        sent: list[str] = []
         for w in new:
-            query = _percolatable(search_body(search_query(w))["query"])
+            try:
+                query = _percolatable(search_body(search_query(w))["query"])
+            except Exception as exc:  # a record that does not make a search
+                _failing(self.failed, w.id, exc)
+                continue
             ops += [
                 {"index": {"_index": self.name, "_id": w.id}},
                 {"query": query, "watch_id": w.id},
             ]
+            sent.append(w.id)
+        if not sent:
+            return
         resp = self.index.client.bulk(ops)
-        if resp.get("errors"):
-            reasons = [
-                str(next(iter(item.values())).get("error", {}).get("reason"))
-                for item in resp["items"]
-                if next(iter(item.values())).get("status", 500) >= 300
-            ]
-            raise EngineRejected("watch queries refused: " + "; ".join(reasons[:3]))
+        for watch_id, item in zip(sent, resp.get("items", []), strict=False):
+            result = next(iter(item.values()))
+            status = result.get("status", 500)
+            if status < 300:
+                self._registered.add(watch_id)
+            elif status == 429 or status >= 500:  # the engine's trouble: sent again next batch
+                log.warning("percolator query of watch %s not indexed (HTTP %s)", watch_id, status)
+            else:
+                reason = str(result.get("error", {}).get("reason"))
+                _failing(self.failed, watch_id, EngineRejected(f"query refused: {reason}"))
         self.index.client.refresh(self.name)  # a percolate search sees refreshed queries only
-        self._registered.update(w.id for w in new)
 
     def match(self, watches: Sequence[Watch], articles: Sequence[Article]) -> dict[str, list[str]]:
         if not watches or not articles:
@@ -261,6 +329,7 @@ class PercolatorMatcher:
 
     def forget(self, watch_id: str) -> None:
         self._registered.discard(watch_id)
+        self.failed.pop(watch_id, None)
         try:
             self.index.client.delete(self.name, watch_id)
         except NewswireError:

@@ -9,6 +9,7 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 from xml.etree import ElementTree as ET
 
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -17,11 +18,12 @@ from fastapi.params import Depends as DependsParam
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
+from pipeline.api.pages import is_web_url
 from pipeline.api.resources import Resources
 from pipeline.models import EntityType, StanceLabel
 from pipeline.settings import Settings
 from pipeline.watch_model import DeliveryState, Watch, WatchFilters, WatchMatch
-from pipeline.watches import new_watch, remove_watch
+from pipeline.watches import new_watch, remove_watch, save_watch
 
 ATOM = "http://www.w3.org/2005/Atom"
 ATOM_TYPE = "application/atom+xml"
@@ -50,7 +52,9 @@ class WatchInfo(BaseModel):
     id: str
     query: str
     filters: WatchFilters
-    webhook: str | None
+    webhook: str | None = Field(
+        description="Where matches are POSTed: its origin only (the full URL once, when added)."
+    )
     created_at: datetime
     matches: dict[DeliveryState, int] = Field(default_factory=dict)
 
@@ -69,6 +73,24 @@ def _day(value: date | None, end: bool = False) -> datetime | None:
     return datetime.combine(value, datetime.max.time() if end else datetime.min.time(), UTC)
 
 
+def webhook_origin(url: str | None) -> str | None:
+    """What reads show of a webhook: its scheme, host and port, the path cut to ``/…``.
+    A webhook's path is often its credential (a chat service's incoming-hook token) and
+    reads may be open to anyone, so only the key holder who added it sees it whole."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(hidden)"
+    if ":" in host:
+        host = f"[{host}]"
+    rest = "/…" if (parts.path not in ("", "/") or parts.query or parts.fragment) else "/"
+    return f"{parts.scheme}://{host}{port}{rest}"
+
+
 def _clean(text: str) -> str:
     return _NOT_XML.sub("", text)
 
@@ -76,7 +98,8 @@ def _clean(text: str) -> str:
 def atom_feed(watch: Watch, matches: Sequence[WatchMatch]) -> bytes:
     """The Atom 1.0 document of a watch's matches (newest first): a feed id, title and
     updated time, and per story an entry with its id, title, link, updated time and
-    summary. Text is escaped by the XML writer; characters XML cannot hold are dropped."""
+    summary. Text is escaped by the XML writer; characters XML cannot hold are dropped;
+    only an http(s) URL with a host becomes an entry's link."""
     ET.register_namespace("", ATOM)
 
     def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
@@ -97,7 +120,7 @@ def atom_feed(watch: Watch, matches: Sequence[WatchMatch]) -> bytes:
         entry = sub(feed, "entry")
         sub(entry, "id", f"urn:newswire:watch:{watch.id}:article:{m.article_id}")
         sub(entry, "title", m.title or m.url)
-        if m.url:
+        if is_web_url(m.url):  # as on the pages: a script or file URL is never a link
             sub(entry, "link", rel="alternate", href=_clean(m.url))
         sub(entry, "updated", m.matched_at.astimezone(UTC).isoformat())
         if m.published_at is not None:
@@ -121,7 +144,11 @@ def router(
     api = APIRouter(tags=["watches"])
 
     def info(watch: Watch, counts: dict[str, dict[DeliveryState, int]]) -> dict[str, Any]:
-        return {**watch.model_dump(exclude={"secret"}), "matches": counts.get(watch.id, {})}
+        return {
+            **watch.model_dump(exclude={"secret"}),
+            "webhook": webhook_origin(watch.webhook),
+            "matches": counts.get(watch.id, {}),
+        }
 
     def known(watch_id: str) -> Watch:
         watch = res.store.watch(watch_id)
@@ -138,7 +165,7 @@ def router(
     )
     def add_watch(body: NewWatch) -> dict[str, Any]:
         """Save a search (needs the API key); the answer holds the webhook's signing
-        secret, which is never shown again."""
+        secret and its whole URL, which are never shown again."""
         filters = WatchFilters(
             **body.model_dump(exclude={"query", "webhook", "since", "until"}),
             since=_day(body.since),
@@ -147,8 +174,8 @@ def router(
         watch = new_watch(
             body.query, filters, body.webhook, allow_private=settings.allow_private_hosts
         )
-        res.store.add_watch(watch)
-        return {**info(watch, {}), "secret": watch.secret}
+        save_watch(res.store, watch)
+        return {**info(watch, {}), "webhook": watch.webhook, "secret": watch.secret}
 
     @api.get("/watch", response_model=list[WatchInfo], dependencies=list(reads))
     def list_watches() -> list[dict[str, Any]]:

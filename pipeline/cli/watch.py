@@ -46,7 +46,7 @@ def watch_add(
 ) -> None:
     """Save a search; prints its id and, once only, the secret that signs its webhook."""
     from pipeline.store import open_store
-    from pipeline.watches import new_watch
+    from pipeline.watches import new_watch, save_watch
 
     if stance is not None and stance.lower() not in ("favor", "against", "neutral"):
         raise InputError(f"--stance: expected favor, against or neutral, got {stance!r}")
@@ -65,7 +65,7 @@ def watch_add(
     watch = new_watch(query, filters, webhook, allow_private=settings.allow_private_hosts)
     store = open_store(settings)
     try:
-        store.add_watch(watch)
+        save_watch(store, watch)
     finally:
         store.close()
     if as_json:
@@ -125,7 +125,8 @@ def watch_show(
         found = [m.model_dump(mode="json") for m in matches]
         out.print_json(json.dumps({**watch.public(), "matches": found}))
         return
-    out.print(f"watch {watch.id}: {escape(watch.query or '-')}  webhook: {watch.webhook or '-'}")
+    hook = escape(watch.webhook or "-")
+    out.print(f"watch {watch.id}: {escape(watch.query or '-')}  webhook: {hook}")
     for m in matches:
         error = f"  ({escape(m.last_error)})" if m.last_error else ""
         out.print(f"{m.matched_at:%Y-%m-%d %H:%M}  {m.state:<9}  {escape(m.title)}{error}")

@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ from pipeline.watch_model import Watch, WatchMatch
 from pipeline.watches import new_watch
 from tests.conftest import newswire
 from tests.integration.api_server import API_KEY, ApiServer
+from tests.integration.hostile_server import HostileServer
 from tests.integration.test_feed_failures import page, rss
 
 pytestmark = pytest.mark.integration
@@ -324,3 +326,82 @@ def test_watch_commands(tmp_path: Path) -> None:
     again = newswire("watch", "remove", made["id"], db=db)
     assert again.returncode == 1 and f"no such watch: {made['id']}" in again.stderr
     assert json.loads(newswire("watch", "list", "--json", db=db).stdout) == []
+
+
+def test_watch_show_prints_a_webhook_as_text(tmp_path: Path) -> None:
+    """Rich markup in a webhook URL is printed, never interpreted by the terminal."""
+    db = tmp_path / "cli.db"
+    hook = "https://hooks.example/[bold]in[/bold]"
+    added = newswire("watch", "add", "water", "--webhook", hook, "--json", db=db)
+    assert added.returncode == 0, added.stderr
+    shown = newswire("watch", "show", json.loads(added.stdout)["id"], db=db)
+    assert shown.returncode == 0 and hook in shown.stdout, shown.stdout
+
+
+@pytest.mark.parametrize(
+    ("path", "state"),
+    [
+        ("/silent", "pending"),  # never answers: the time budget ends it, retried later
+        ("/slow-status", "pending"),  # a status line trickled a byte at a time
+        ("/slow-headers", "pending"),
+        ("/endless", "delivered"),  # 200 and a body without end: the body is never read
+        ("/gzip-bomb", "delivered"),
+        ("/huge-headers", "pending"),
+        ("/not-http", "pending"),
+        ("/redirect/metadata", "dead"),  # a redirect is an answer, never followed
+        ("/redirect-loop", "dead"),
+        ("/retry-after-odd", "pending"),
+    ],
+)
+def test_a_hostile_receiver_costs_one_budget_and_sees_one_post(
+    settings: Settings, path: str, state: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    fast = loopback(settings).model_copy(update={"http_timeout": 1.0})  # a 2 s budget
+    store = SqliteStore(settings.db)
+    sender = WebhookSender(fast)
+    with HostileServer() as server:
+        watch = stored_watch(store, server.url(path))
+        started = time.monotonic()
+        deliver_due(store, sender, RetryPolicy(max_attempts=3, backoff_base=60.0, backoff_cap=60.0))
+        took = time.monotonic() - started
+        requests = list(server.requests)
+    [m] = store.matches(watch.id)
+    assert m.state == state, m.last_error
+    assert took < 2 * fast.http_timeout + 1.5, f"{took:.1f}s"
+    assert [p for p, _ in requests] == [path], "one POST, no redirect followed"
+    assert watch.secret not in caplog.text
+    sender.close()
+    store.close()
+
+
+def test_a_hanging_receiver_holds_its_own_watch_up_one_budget_only(
+    settings: Settings, receiver: Receiver
+) -> None:
+    """Five matches for a receiver that never answers cost one POST's budget, not five;
+    the other watch's receiver gets its story in the same round; the rest wait, due."""
+    fast = loopback(settings).model_copy(update={"http_timeout": 1.0})  # a 2 s budget
+    store = SqliteStore(settings.db)
+    sender = WebhookSender(fast)
+    policy = RetryPolicy(max_attempts=3, backoff_base=60.0, backoff_cap=60.0)
+    with HostileServer() as server:
+        hung = stored_watch(store, server.url("/silent"))
+        store.add_matches(
+            [
+                m.model_copy(update={"article_id": f"b{n}"})
+                for n, m in enumerate([store.matches(hung.id)[0]] * 4)
+            ]
+        )
+        good = stored_watch(store, receiver.url)
+        started = time.monotonic()
+        report = deliver_due(store, sender, policy)
+        took = time.monotonic() - started
+        posts = len(server.requests)
+    assert posts == 1 and took < 2 * fast.http_timeout + 1.5, (posts, f"{took:.1f}s")
+    assert (report.delivered, report.retrying, report.waiting) == (1, 1, 4)
+    assert [m.article_id for m in store.matches(good.id) if m.state == "delivered"] == ["a1"]
+    waiting = [m for m in store.matches(hung.id) if m.attempts == 0]
+    assert len(waiting) == 4 and all(m.state == "pending" for m in waiting)
+    # a round that runs out of time starts no POST and leaves every match due
+    assert deliver_due(store, sender, policy, seconds=0.0).waiting == 4
+    sender.close()
+    store.close()

@@ -18,10 +18,10 @@ from pipeline.index import Index
 from pipeline.index.engine import EngineIndex, EngineRejected
 from pipeline.index.sqlite import SqliteIndex
 from pipeline.store.sqlite import SqliteStore
-from pipeline.watch_model import Watch
+from pipeline.watch_model import Watch, WatchFilters
 from pipeline.watches import match_batch, matcher_for, new_watch, remove_watch
 from tests.integration.es_compat_proxy import CompatProxy
-from tests.unit.test_watches import WATCHES, corpus
+from tests.unit.test_watches import T0, WATCHES, corpus
 
 pytestmark = pytest.mark.integration
 
@@ -95,3 +95,37 @@ def test_the_percolator_matches_what_sqlite_matches(
     assert "w0" not in fresh and fresh, "the others still match"
     sqlite_store.close()
     engine_store.close()
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        # a record that does not make a search (another writer's): fails before the engine
+        Watch.model_construct(
+            id="broken",
+            query="water",
+            filters=WatchFilters.model_construct(since="yesterday"),
+            webhook=None,
+            secret="",
+            created_at=T0,
+        ),
+        # a filter OpenSearch refuses (failed to parse), as the CLI made before the caps
+        Watch(id="broken", query="water", filters=WatchFilters(target="a" * 40_000), created_at=T0),
+    ],
+    ids=["no-search", "refused-query"],
+)
+def test_one_watch_the_engine_cannot_take_never_stops_the_others(
+    engine: EngineIndex, tmp_path: Path, broken: Watch
+) -> None:
+    store = SqliteStore(tmp_path / "e.db")
+    good = new_watch("water")
+    store.add_watch(good)
+    matcher = matcher_for(engine)
+    batch = corpus()
+    engine.upsert_many(batch)
+    found = matcher.match([good, broken], batch)
+    assert found[good.id] == ["a1", "a2", "a5"]
+    assert "broken" not in found and list(matcher.failed) == ["broken"]
+    # the next batch runs as well, the failure is not sent again
+    assert matcher.match([good, broken], batch)[good.id] == ["a1", "a2", "a5"]
+    store.close()

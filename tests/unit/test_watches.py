@@ -11,13 +11,14 @@ from pathlib import Path
 import feedparser
 import pytest
 
+from pipeline import watches as watches_module
 from pipeline.errors import BlockedHostError, InputError
 from pipeline.index.sqlite import SqliteIndex
 from pipeline.models import Article, Entity, Quote, Stance
 from pipeline.store.sqlite import SqliteStore
 from pipeline.watch_delivery import payload, sign
 from pipeline.watch_model import Watch, WatchFilters, WatchMatch
-from pipeline.watches import match_batch, new_watch, search_query
+from pipeline.watches import match_batch, new_watch, save_watch, search_query
 
 T0 = datetime(2026, 11, 3, 9, tzinfo=UTC)
 
@@ -172,6 +173,7 @@ def test_a_watch_needs_words_or_a_filter() -> None:
         ("http://127.0.0.1:8080/hook", False, "NEWSWIRE_ALLOW_PRIVATE_HOSTS"),
         ("http://[::ffff:169.254.169.254]/", True, "cloud metadata"),
         ("file:///etc/passwd", True, "scheme 'file'"),
+        ("gopher://hooks.example/", True, "scheme 'gopher'"),
     ],
 )
 def test_webhooks_the_fetch_rules_refuse(url: str, allowed: bool, refused: str) -> None:
@@ -232,3 +234,130 @@ def test_atom_feed_parses_and_escapes() -> None:
     assert (
         not empty.bozo and empty.entries == [] and empty.feed.updated_parsed[:4] == (2026, 11, 3, 9)
     )
+
+
+HOSTILE_TEXT = [
+    "]]><script>alert(1)</script><![CDATA[",
+    "<img src=x onerror=alert(1)>&amp;&#0;",
+    "\x00\x01\x08\x0b\x0c\x1f\x7f\ufffe\uffff tab\tnew\nline",
+    '"><a href="javascript:alert(1)">x</a>',
+]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",
+        "JaVaScRiPt:alert(document.domain)",
+        "data:text/html,<script>alert(1)</script>",
+        "file:///etc/passwd",
+        "//evil.example/x",
+        "vbscript:msgbox(1)",
+    ],
+)
+def test_atom_feed_of_a_hostile_story_is_well_formed_and_links_only_the_web(url: str) -> None:
+    from pipeline.api.watches import atom_feed
+
+    watch = Watch(id="w1", query=HOSTILE_TEXT[0] + HOSTILE_TEXT[2], created_at=T0)
+    matches = [
+        WatchMatch(
+            watch_id="w1",
+            article_id=f"a{n}",
+            title=text,
+            url=url,
+            source=text,
+            summary=text,
+            matched_at=T0 + timedelta(minutes=n),
+        )
+        for n, text in enumerate(HOSTILE_TEXT)
+    ]
+    good = WatchMatch(
+        watch_id="w1", article_id="ok", title="ok", url="https://valley.example/ok", matched_at=T0
+    )
+    parsed = feedparser.parse(atom_feed(watch, [*matches, good]))
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    assert len(parsed.entries) == len(HOSTILE_TEXT) + 1
+    links = [link.href for e in parsed.entries for link in e.get("links", [])]
+    assert links == ["https://valley.example/ok"], "only the http(s) story is a link"
+    assert parsed.entries[0].title == HOSTILE_TEXT[0], "text is escaped, never cut at ]]>"
+    assert parsed.entries[2].title == "\x7f tab\tnew\nline", "what XML cannot hold is dropped"
+
+
+@pytest.mark.parametrize(
+    ("url", "refused"),
+    [
+        ("https://user:pw@hooks.example/in", "credentials"),
+        ("https://:token@hooks.example/in", "credentials"),
+        ("https://hooks.example/in\x7f", "non-printable"),
+        ("https://hooks.example/" + "x" * 2_000, "at most 2000 characters"),
+        ("https://hooks..example/in", "is not a host name"),
+    ],
+)
+def test_webhooks_a_story_url_could_not_be_either(url: str, refused: str) -> None:
+    with pytest.raises(InputError) as caught:
+        new_watch("water", webhook=url)
+    assert refused in caught.value.reason
+
+
+def test_idn_webhook_is_kept_as_given_and_checked_by_name() -> None:
+    watch = new_watch("water", webhook="https://bücher.example/in")
+    assert watch.webhook == "https://bücher.example/in"
+
+
+@pytest.mark.parametrize(
+    ("query", "filters", "refused"),
+    [
+        ("water " * 100, WatchFilters(), "words are at most 500"),
+        ("", WatchFilters(entity="M" * 201), "entity is at most 200"),
+        ("water", WatchFilters(source="a." * 101), "source is at most 200"),
+    ],
+)
+def test_a_watch_is_bounded_whoever_makes_it(
+    query: str, filters: WatchFilters, refused: str
+) -> None:
+    with pytest.raises(InputError) as caught:
+        new_watch(query, filters)
+    assert refused in caught.value.reason
+
+
+def test_watches_are_capped_per_instance(
+    db: tuple[SqliteIndex, SqliteStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, store = db
+    monkeypatch.setattr(watches_module, "MAX_WATCHES", 3)
+    for _ in range(3):
+        save_watch(store, new_watch("water"))
+    with pytest.raises(InputError) as caught:
+        save_watch(store, new_watch("water"))
+    assert "at most 3 watches" in caught.value.reason and len(store.watches()) == 3
+
+
+def test_one_watch_that_cannot_match_never_stops_the_others(
+    db: tuple[SqliteIndex, SqliteStore], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A watch the CLI could make before filters were capped: a 60,000-character source
+    is past SQLite's LIKE pattern limit (50,000 bytes), so its search raises. It fails
+    alone and is logged once; the batch and every other watch go on."""
+    index, store = db
+    good = new_watch("water")
+    broken = Watch(
+        id="broken", query="water", filters=WatchFilters(source="a" * 60_000), created_at=T0
+    )
+    store.add_watch(good)
+    store.add_watch(broken)
+    matcher = watches_module.matcher_for(index)
+    batches = [corpus()[:2], corpus()[2:]]
+    found = []
+    for batch in batches:
+        index.upsert_many(batch)
+        found += match_batch(index, store, batch)
+    assert {(m.watch_id, m.article_id) for m in found} == {
+        (good.id, "a1"),
+        (good.id, "a2"),
+        (good.id, "a5"),
+    }
+    assert "pattern too complex" in matcher.failed["broken"]
+    logged = [r for r in caplog.records if "watch broken cannot be matched" in r.getMessage()]
+    assert len(logged) == 1, "logged once, not at every batch"
+    watches_module.remove_watch(store, index, "broken")
+    assert "broken" not in matcher.failed
