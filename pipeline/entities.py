@@ -17,7 +17,8 @@ from spacy.tokens import Doc, Span
 from pipeline.models import Entity, EntityType
 from pipeline.nlp import NEWS_NER, doc_text
 
-_TYPE_MAP: dict[str, EntityType] = {
+# Our type of a spaCy label; scripts/train/pseudo_label_ner.py maps its training labels here too.
+OUR_TYPE: dict[str, EntityType] = {
     "PERSON": "PERSON",
     "ORG": "ORG",
     "GPE": "LOC",
@@ -151,9 +152,9 @@ def clean_name(text: str, person: bool = True) -> str:
 
 
 def _retype(span: Span, name: str, label: str) -> EntityType | None:
-    if label not in _TYPE_MAP:
+    if label not in OUR_TYPE:
         return None
-    etype = _TYPE_MAP[label]
+    etype = OUR_TYPE[label]
     nxt = span.doc[span.end].lower_ if span.end < len(span.doc) else ""
     first = span.text.split()[0].lower().rstrip(".") if span.text.split() else ""
     if first in _PERSON_TITLES and len(name.split()) >= 1 and name != span.text.strip():
@@ -176,7 +177,7 @@ def _news_type(name: str, label: str) -> EntityType | None:
         return "LAW"
     if name.split()[-1].lower() in _EVENT_HEADS:
         return "EVENT"
-    return _TYPE_MAP.get(label)
+    return OUR_TYPE.get(label)
 
 
 def _collect(doc: Doc) -> list[Mention]:
