@@ -365,17 +365,28 @@ def main() -> None:
     engine = parser.add_mutually_exclusive_group()
     engine.add_argument("--opensearch", help="index into this OpenSearch node")
     engine.add_argument("--sqlite", action="store_true", help="distributed mode into SQLite")
+    parser.add_argument(
+        "--embedded-only",
+        action="store_true",
+        help="only the embedded runner's articles/s, printed (to compare two trees)",
+    )
     args = parser.parse_args()
 
     texts = load_texts(args.texts)
     items = [Extracted(title=t, body=b) for t, b in texts] * args.copies
-    limits = per_core(items, args.processes)
-
     PagesHandler.texts = texts
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), PagesHandler)
     httpd.daemon_threads = True
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     feeds = feed_list(f"http://127.0.0.1:{httpd.server_address[1]}", args.copies)
+    if args.embedded_only:
+        with tempfile.TemporaryDirectory() as tmp_name:
+            run = run_embedded(Path(tmp_name), feeds, args.processes)
+        httpd.shutdown()
+        rate = {"embedded_articles_per_s": round(run["articles"] / run["seconds"], 2)}
+        print(json.dumps(run | rate))
+        return
+    limits = per_core(items, args.processes)
     url, started_node = (None, False) if args.sqlite else opensearch_node(args.opensearch)
     try:
         with tempfile.TemporaryDirectory() as tmp_name:
