@@ -16,9 +16,9 @@ Each spaCy component is timed by wrapping it (its own time only: the time its in
 generator spends upstream is taken off), and each of our steps by wrapping its
 function. Prints one table and writes bench/results/analysis.json.
 
-``--memory`` starts one fresh process per batch size (articles per ``analyze_batch``
-call, as the runner's ``nlp_batch_size``, which is also the ``nlp.pipe`` batch) and
-reports the process's RSS after each model load, its peak over the articles, and its
+``--memory`` starts one fresh process per batch size (documents per ``nlp.pipe``
+batch, ``analyze.PIPE_BATCH_SIZE`` in the stage; each ``analyze_batch`` call gets that
+many articles) and reports the process's RSS after each model load, its peak over the articles, and its
 articles/s: what an analysis process's peak consists of. Written under "memory" in
 the same JSON file (the timing keys are kept, and the other way round).
 """
@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.throughput import load_texts  # noqa: E402
 from pipeline import analyze, claim_model, sentiment_model  # noqa: E402
-from pipeline.analyze import analysis_input, analyze_batch  # noqa: E402
+from pipeline.analyze import PIPE_BATCH_SIZE, analysis_input, analyze_batch  # noqa: E402
 from pipeline.models import Extracted  # noqa: E402
 from pipeline.nlp import DEFAULT_MODELS, load_model  # noqa: E402
 
@@ -258,7 +258,9 @@ def main() -> None:
     parser.add_argument("--texts", type=Path, default=DEFAULT_TEXTS, help="a folder of .txt")
     parser.add_argument("--articles", type=int, default=0, help="the first N only (0: all)")
     parser.add_argument("--rounds", type=int, default=2, help="alternating passes of each")
-    parser.add_argument("--batch-size", type=int, default=4, help="as nlp_batch_size")
+    parser.add_argument(
+        "--batch-size", type=int, default=PIPE_BATCH_SIZE, help="docs per nlp.pipe batch"
+    )
     parser.add_argument("--memory", action="store_true", help="RSS per batch size instead")
     parser.add_argument("--batch-sizes", default="1,4,16", help="with --memory")
     args = parser.parse_args()

@@ -37,7 +37,7 @@ from typing import Any
 from spacy.language import Language
 
 from pipeline import steps
-from pipeline.analyze import load_claims
+from pipeline.analyze import PIPE_BATCH_SIZE, load_claims
 from pipeline.errors import PermanentError, TransientError
 from pipeline.fetch import Fetcher
 from pipeline.index import Index, open_index
@@ -130,7 +130,8 @@ class Analyzer:
         self._pool: ProcessPoolExecutor | None = None
 
     def submit(self, items: list[Fetched]) -> Future[list[Article]]:
-        batch_size, enabled = self.settings.nlp_batch_size, list(self.settings.analysis_steps)
+        # the articles go to spaCy one document at a time, whatever the batch holds
+        batch_size, enabled = PIPE_BATCH_SIZE, list(self.settings.analysis_steps)
         if self.processes > 1:
             try:
                 return self._ensure_pool().submit(_analyze_in_process, items, batch_size, enabled)
