@@ -305,6 +305,8 @@ def main() -> None:
     }
     modes = ["embedded", "distributed"] if args.mode == "both" else [args.mode]
     for mode in modes:
+        submitted.clear()  # the embedded run's, by story: never another mode's
+        analysed.clear()
         schedule = Schedule(time.time(), args.feeds, args.every)
         ports: multiprocessing.Queue[int] = multiprocessing.Queue()
         served: multiprocessing.Queue[tuple[int, int, float]] = multiprocessing.Queue()
