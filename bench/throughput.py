@@ -56,7 +56,7 @@ from bench.services import (  # noqa: E402
     wait_until,
 )
 from pipeline import claim_model, sentiment_model  # noqa: E402
-from pipeline.analyze import analyze_batch  # noqa: E402
+from pipeline.analyze import PIPE_BATCH_SIZE, analyze_batch  # noqa: E402
 from pipeline.models import Extracted  # noqa: E402
 from pipeline.nlp import load_model  # noqa: E402
 from pipeline.runner import Runner  # noqa: E402
@@ -181,7 +181,7 @@ def _models_alone(_: int) -> tuple[float, float]:
     assert _barrier is not None
     _barrier.wait()
     started = time.time()
-    for _ in _nlp.pipe((x.body for x in items), batch_size=16):
+    for _ in _nlp.pipe((x.body for x in items), batch_size=PIPE_BATCH_SIZE):
         pass
     for args in sentiment_calls:
         sentiment_model.model().proba_many(*args)
@@ -195,7 +195,7 @@ def _stage(_: int) -> tuple[float, float]:
     assert _barrier is not None
     _barrier.wait()
     started = time.time()
-    analyze_batch(_nlp, items, batch_size=16)
+    analyze_batch(_nlp, items, batch_size=PIPE_BATCH_SIZE)
     return started, time.time()
 
 
