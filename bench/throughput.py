@@ -298,13 +298,8 @@ def run_distributed(
 
     def cpu() -> dict[str, float]:
         engine = {"opensearch": proc_cpu_seconds(node_pid)} if node_pid else {}
-        return (
-            {s.name: s.cpu_seconds() for s in services}
-            | engine
-            | {
-                "redis": proc_cpu_seconds(redis.proc.pid),  # type: ignore[union-attr]
-            }
-        )
+        engine["redis"] = proc_cpu_seconds(redis.proc.pid)  # type: ignore[union-attr]
+        return {s.name: s.cpu_seconds() for s in services} | engine
 
     try:
         # Wait for both workers, then until every process is done starting (the nlp
@@ -373,11 +368,7 @@ def main() -> None:
     engine = parser.add_mutually_exclusive_group()
     engine.add_argument("--opensearch", help="index into this OpenSearch node")
     engine.add_argument("--sqlite", action="store_true", help="distributed mode into SQLite")
-    parser.add_argument(
-        "--embedded-only",
-        action="store_true",
-        help="only the embedded runner's articles/s, printed (to compare two trees)",
-    )
+    parser.add_argument("--embedded-only", action="store_true", help="embedded articles/s only")
     args = parser.parse_args()
 
     texts = load_texts(args.texts)
@@ -391,8 +382,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp_name:
             run = run_embedded(Path(tmp_name), feeds, args.processes)
         httpd.shutdown()
-        rate = {"embedded_articles_per_s": round(run["articles"] / run["seconds"], 2)}
-        print(json.dumps(run | rate))
+        print(json.dumps(run | {"articles_per_s": round(run["articles"] / run["seconds"], 2)}))
         return
     limits = per_core(items, args.processes)
     url, started_node = (None, False) if args.sqlite else opensearch_node(args.opensearch)
@@ -429,9 +419,8 @@ def main() -> None:
         "distributed_over_limit": round(dist_rate / limit, 3),
         "distributed_tasks": dist["tasks"],
         "distributed_tasks_per_s": round(dist["task_total"] / dist["seconds"], 2),
-        # The limit's CPU over each mode's CPU for the same articles (1: the models alone).
-        # CPU time does not move with a busy machine; the articles/s ratios above compare
-        # phases that may have met different loads.
+        # The limit's CPU over each mode's for the same articles (1: the models alone): a
+        # busy machine moves no CPU time, but the phases above may meet different loads
         "limit_cpu_over_cpu": {
             "analyze": round(limits["limit_cpu_s"] / limits["analyze_cpu_s"], 3),
             "embedded": round(limits["limit_cpu_s"] / sum_cpu(embedded["cpu_seconds"]), 3),
