@@ -19,7 +19,9 @@ core (P = cores):
   names one; ``--sqlite`` indexes into SQLite instead).
 
 Prints one JSON object and writes it to bench/results/throughput.json: articles/s
-of each and its ratio to the limit, tasks/s, and peak RSS per process type.
+of each and its ratio to the limit, the limit's CPU over each mode's CPU for the same
+articles (the ratio a busy machine does not move), tasks/s, and peak RSS per process
+type.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ from bench.services import (  # noqa: E402
     wait_until,
 )
 from pipeline import claim_model, sentiment_model  # noqa: E402
-from pipeline.analyze import analyze_batch  # noqa: E402
+from pipeline.analyze import PIPE_BATCH_SIZE, analyze_batch  # noqa: E402
 from pipeline.models import Extracted  # noqa: E402
 from pipeline.nlp import load_model  # noqa: E402
 from pipeline.runner import Runner  # noqa: E402
@@ -176,27 +178,27 @@ def _capture(items: list[Extracted]) -> int:
     return len(sentiment.calls)
 
 
-def _models_alone(_: int) -> tuple[float, float]:
+def _models_alone(_: int) -> tuple[float, float, float]:
     items, sentiment_calls, claim_calls = _share
     assert _barrier is not None
     _barrier.wait()
-    started = time.time()
-    for _ in _nlp.pipe((x.body for x in items), batch_size=16):
+    started, cpu = time.time(), time.process_time()
+    for _ in _nlp.pipe((x.body for x in items), batch_size=PIPE_BATCH_SIZE):
         pass
     for args in sentiment_calls:
         sentiment_model.model().proba_many(*args)
     for args in claim_calls:
         claim_model.model().predict(*args)
-    return started, time.time()
+    return started, time.time(), time.process_time() - cpu
 
 
-def _stage(_: int) -> tuple[float, float]:
+def _stage(_: int) -> tuple[float, float, float]:
     items = _share[0]
     assert _barrier is not None
     _barrier.wait()
-    started = time.time()
-    analyze_batch(_nlp, items, batch_size=16)
-    return started, time.time()
+    started, cpu = time.time(), time.process_time()
+    analyze_batch(_nlp, items, batch_size=PIPE_BATCH_SIZE)
+    return started, time.time(), time.process_time() - cpu
 
 
 def per_core(items: list[Extracted], processes: int) -> dict[str, Any]:
@@ -211,8 +213,9 @@ def per_core(items: list[Extracted], processes: int) -> dict[str, Any]:
         out: dict[str, Any] = {"sentiment_calls": sum(calls)}
         for name, fn in (("limit", _models_alone), ("analyze", _stage)):
             spans = pool.map(fn, range(processes), chunksize=1)
-            seconds = max(e for _, e in spans) - min(s for s, _ in spans)
+            seconds = max(e for _, e, _ in spans) - min(s for s, _, _ in spans)
             out[name] = round(len(items) / seconds, 2)
+            out[f"{name}_cpu_s"] = round(sum(c for _, _, c in spans), 1)
         out["peak_rss_mb_per_process"] = max(pool.map(_peak_self, range(processes), chunksize=1))
     return out
 
@@ -295,13 +298,8 @@ def run_distributed(
 
     def cpu() -> dict[str, float]:
         engine = {"opensearch": proc_cpu_seconds(node_pid)} if node_pid else {}
-        return (
-            {s.name: s.cpu_seconds() for s in services}
-            | engine
-            | {
-                "redis": proc_cpu_seconds(redis.proc.pid),  # type: ignore[union-attr]
-            }
-        )
+        engine["redis"] = proc_cpu_seconds(redis.proc.pid)  # type: ignore[union-attr]
+        return {s.name: s.cpu_seconds() for s in services} | engine
 
     try:
         # Wait for both workers, then until every process is done starting (the nlp
@@ -344,6 +342,11 @@ def run_distributed(
     }
 
 
+def sum_cpu(parts: dict[str, Any]) -> float:
+    """CPU seconds of every process of a mode (lists are a service's processes)."""
+    return sum(sum(v) if isinstance(v, list) else v for v in parts.values())
+
+
 def opensearch_node(given: str | None) -> tuple[str, bool]:
     """The node's URL, and whether this run started it (and so stops it)."""
     if given:
@@ -365,17 +368,23 @@ def main() -> None:
     engine = parser.add_mutually_exclusive_group()
     engine.add_argument("--opensearch", help="index into this OpenSearch node")
     engine.add_argument("--sqlite", action="store_true", help="distributed mode into SQLite")
+    parser.add_argument("--embedded-only", action="store_true", help="embedded articles/s only")
     args = parser.parse_args()
 
     texts = load_texts(args.texts)
     items = [Extracted(title=t, body=b) for t, b in texts] * args.copies
-    limits = per_core(items, args.processes)
-
     PagesHandler.texts = texts
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), PagesHandler)
     httpd.daemon_threads = True
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     feeds = feed_list(f"http://127.0.0.1:{httpd.server_address[1]}", args.copies)
+    if args.embedded_only:
+        with tempfile.TemporaryDirectory() as tmp_name:
+            run = run_embedded(Path(tmp_name), feeds, args.processes)
+        httpd.shutdown()
+        print(json.dumps(run | {"articles_per_s": round(run["articles"] / run["seconds"], 2)}))
+        return
+    limits = per_core(items, args.processes)
     url, started_node = (None, False) if args.sqlite else opensearch_node(args.opensearch)
     try:
         with tempfile.TemporaryDirectory() as tmp_name:
@@ -410,9 +419,17 @@ def main() -> None:
         "distributed_over_limit": round(dist_rate / limit, 3),
         "distributed_tasks": dist["tasks"],
         "distributed_tasks_per_s": round(dist["task_total"] / dist["seconds"], 2),
+        # The limit's CPU over each mode's for the same articles (1: the models alone): a
+        # busy machine moves no CPU time, but the phases above may meet different loads
+        "limit_cpu_over_cpu": {
+            "analyze": round(limits["limit_cpu_s"] / limits["analyze_cpu_s"], 3),
+            "embedded": round(limits["limit_cpu_s"] / sum_cpu(embedded["cpu_seconds"]), 3),
+            "distributed": round(limits["limit_cpu_s"] / sum_cpu(dist["cpu_seconds"]), 3),
+        },
         # CPU seconds each part used while the clock ran (2 cores: 2 s per second)
         "cpu_seconds": {
-            "limit": round(len(items) / limit * args.processes, 1),
+            "limit": limits["limit_cpu_s"],
+            "analyze": limits["analyze_cpu_s"],
             "embedded": {"wall": round(embedded["seconds"], 1), **embedded["cpu_seconds"]},
             "distributed": {"wall": round(dist["seconds"], 1), **dist["cpu_seconds"]},
         },

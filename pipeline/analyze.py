@@ -40,6 +40,12 @@ log = logging.getLogger(__name__)
 ANALYSIS_MAX_CHARS = 100_000
 ANALYSIS_MAX_TOKENS = 10_000
 _LONG_TOKEN = re.compile(rf"\S{{{MAX_TOKEN_CHARS + 1},}}")
+# Documents per ``nlp.pipe`` batch. An analysis process's peak memory is its models
+# (~345 MB loaded) plus the activations of one batch, which grow with its tokens (tok2vec
+# and the two NER models, ~25 kB a token: +105 MB for a 4,346-token article). Over the same
+# 40 articles the peak was 460 MB one document at a time, 494 with 2, 500 with 4 and 699
+# with 16, at the same articles/s (bench/analysis.py --memory): batching gains no time.
+PIPE_BATCH_SIZE = 1
 
 
 def analysis_text(body: str) -> str:
@@ -124,13 +130,13 @@ def analyze_batch(
     nlp: Language,
     items: Sequence[Extracted],
     claims: Sequence[str] = (),
-    batch_size: int = 16,
+    batch_size: int = PIPE_BATCH_SIZE,
     *,
     steps: Sequence[str] = ANALYSIS_STEPS,
 ) -> list[Analysis]:
-    """Analyse many articles in one ``nlp.pipe`` pass (order preserved), running the
-    named ``steps`` in their order (``Settings.analysis_steps``); the parts of a step
-    that is off stay empty. Each reads ``analysis_input`` of its body, so its cost is
+    """Analyse many articles in one ``nlp.pipe`` pass of ``batch_size`` documents a
+    batch (order preserved), running the named ``steps`` in their order
+    (``Settings.analysis_steps``); the parts of a step that is off stay empty. Each reads ``analysis_input`` of its body, so its cost is
     bounded whatever the body holds. ``ValueError`` when ``steps`` is not a valid order."""
     run = [STEPS[name] for name in check_analysis_steps(steps) if name != "entities"]
     texts = [analysis_input(nlp, item.body) for item in items]

@@ -19,7 +19,6 @@ import random
 import signal
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import (
     FIRST_COMPLETED,
@@ -33,11 +32,12 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from spacy.language import Language
 
 from pipeline import steps
-from pipeline.analyze import load_claims
+from pipeline.analyze import PIPE_BATCH_SIZE, load_claims
 from pipeline.errors import PermanentError, TransientError
 from pipeline.fetch import Fetcher
 from pipeline.index import Index, open_index
@@ -131,7 +131,8 @@ class Analyzer:
         self._pool: ProcessPoolExecutor | None = None
 
     def submit(self, items: list[Fetched]) -> Future[list[Article]]:
-        batch_size, enabled = self.settings.nlp_batch_size, list(self.settings.analysis_steps)
+        # the articles go to spaCy one document at a time, whatever the batch holds
+        batch_size, enabled = PIPE_BATCH_SIZE, list(self.settings.analysis_steps)
         if self.processes > 1:
             try:
                 return self._ensure_pool().submit(_analyze_in_process, items, batch_size, enabled)
@@ -249,7 +250,12 @@ class Runner:
         """Fetch, extract, analyse and index every queued entry that is due.
 
         Fetches run ahead of analysis in a bounded window, so a large backlog never
-        holds more than a few batches of pages in memory.
+        holds more than a few batches of pages in memory. The cadence sets how soon a
+        fetched story is searchable: a batch goes to analysis when it holds
+        ``nlp_batch_size`` articles, or at once when an analysis process is idle (a
+        story never waits for others to fill its batch); a batch is indexed as soon as
+        its analysis ends, each write one SQLite commit. Under load every process is
+        busy, so batches fill and throughput is that of full batches.
         """
         report = RunReport()
         pending = self.store.pending()
@@ -258,13 +264,16 @@ class Runner:
         window = max(4 * self.settings.fetch_threads, 2 * self.settings.nlp_batch_size)
         todo = iter(pending)
         batch: list[Fetched] = []
-        analysing: deque[tuple[list[Fetched], Future[list[Article]]]] = deque()
+        analysing: list[tuple[list[Fetched], Future[list[Article]]]] = []
         done = 0
 
         def collect(keep: int) -> None:
-            """Index finished batches, waiting while more than ``keep`` are in flight."""
-            while analysing and (len(analysing) > keep or analysing[0][1].done()):
-                self._index_analysed(*analysing.popleft(), report)
+            """Index every finished batch, then wait while more than ``keep`` are in flight."""
+            for finished in [a for a in analysing if a[1].done()]:
+                analysing.remove(finished)
+                self._index_analysed(*finished, report)
+            while len(analysing) > keep:
+                self._index_analysed(*analysing.pop(0), report)
 
         with ThreadPoolExecutor(self.settings.fetch_threads, thread_name_prefix="fetch") as pool:
             running: dict[Future[Fetched | None], PendingEntry] = {}
@@ -273,8 +282,11 @@ class Runner:
                     running[pool.submit(self._fetch, item)] = item
                 if not running:
                     break
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for fut in finished:
+                # a finished analysis wakes the loop too: its batch is indexed at once
+                wake: list[Future[Any]] = [*running, *(a[1] for a in analysing)]
+                for fut in wait(wake, return_when=FIRST_COMPLETED).done:
+                    if fut not in running:
+                        continue  # an analysis: collect indexes it
                     item = running.pop(fut)
                     done += 1
                     try:
@@ -285,10 +297,11 @@ class Runner:
                         if fetched is not None:
                             batch.append(fetched)
                     self.progress("articles", done, len(pending))
-                if len(batch) >= self.settings.nlp_batch_size:
+                collect(keep=self.analyzer.processes)  # one batch queued behind each process
+                idle = len(analysing) < self.analyzer.processes
+                if batch and (idle or len(batch) >= self.settings.nlp_batch_size):
                     analysing.append((batch, self.analyzer.submit(batch)))
                     batch = []
-                collect(keep=self.analyzer.processes)  # one batch queued behind each process
         if batch:
             analysing.append((batch, self.analyzer.submit(batch)))
         collect(keep=0)

@@ -108,7 +108,10 @@ class Settings(BaseSettings):
     # Processing
     spacy_model: str = ""  # empty: en_core_web_sm if installed, else the PyPI re-upload
     fetch_threads: int = Field(8, ge=1)
-    nlp_batch_size: int = Field(4, ge=1)  # articles per analysis batch (bigger ones gain nothing)
+    # Articles per analysis batch: the embedded runner hands an analysis process this many
+    # at most (fewer when a process is idle); spaCy reads them one at a time
+    # (analyze.PIPE_BATCH_SIZE), so the batch sets no memory peak.
+    nlp_batch_size: int = Field(4, ge=1)
     # Embedded runner: processes analysing batches while the runner fetches and indexes
     # (0: one per core; 1: analyse in the runner's own process).
     analysis_processes: int = Field(0, ge=0)
