@@ -325,7 +325,7 @@ def test_demo_index_upgraded_after_a_model_change_while_the_api_serves(tmp_path:
     def search() -> None:
         with httpx.Client(base_url=server.url, timeout=30) as client:
             while not stop.is_set():
-                r = client.get("/api/search", params={"limit": 3})
+                r = client.get("/api/search", params={"limit": 3, "collapse": "false"})
                 answers.append((r.status_code, r.json().get("total", -1)))
                 client.get("/api/search", params={"q": "said", "limit": 3}).raise_for_status()
 
