@@ -316,18 +316,26 @@ class Runner:
         report.count(steps.settle_failure(self.store, item, exc, self.retry_policy, self._rng))
 
     def _index_analysed(
-        self, batch: list[Fetched], analysis: Future[list[Article]], report: RunReport
+        self,
+        batch: list[Fetched],
+        analysis: Future[list[Article]],
+        report: RunReport,
+        alone: bool = False,
     ) -> None:
+        """Index an analysed batch. A batch whose analysis failed (BrokenProcessPool too:
+        an analysis process died, maybe killed from outside) is analysed again one
+        article at a time, so that only an article that fails on its own (``alone``)
+        is recorded as failed, and a killed process loses nothing."""
         try:
             articles = analysis.result()
-        except Exception as exc:  # BrokenProcessPool too: an analysis process died
-            if len(batch) == 1:
+        except Exception as exc:
+            if alone:
                 log.error("analysis failed url=%s", batch[0].item.entry.url, exc_info=exc)
                 failed = PermanentError(f"analysis failed: {type(exc).__name__}")
                 self._settle(batch[0].item, failed, report)
                 return
             for one in batch:  # find the article that breaks the batch; keep the rest
-                self._index_analysed([one], self.analyzer.submit([one]), report)
+                self._index_analysed([one], self.analyzer.submit([one]), report, alone=True)
             return
         pairs = [(f.item, article) for f, article in zip(batch, articles, strict=True)]
         try:
