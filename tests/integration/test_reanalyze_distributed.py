@@ -69,7 +69,7 @@ def test_reanalyze_on_the_nlp_workers(
     assert int(record["sent"]) == int(record["done"]) == -(-len(stored) // 3), record
     assert index.count_outdated(Outdated(version)) == 0
     assert index.count() == len(stored)
-    ids = [h.id for h in index.search(SearchQuery(limit=100, facets=False)).hits]
+    ids = [h.id for h in index.search(SearchQuery(limit=100, facets=False, collapse=False)).hits]
     assert sorted(ids) == sorted(a.id for a in stored)
     by_id = {a.id: a for a in stored}
     parts = {"entities", "quotes", "stances", "claims"}

@@ -35,7 +35,9 @@ def test_a_watch_on_the_distributed_pipeline_delivers_each_match_once(
     try:
         wait_until(lambda: cluster.done() >= ARTICLES, 300, "every demo article indexed")
         index = cluster.index()
-        expected = {h.id for h in index.search(SearchQuery(text="harbor", limit=100)).hits}
+        expected = {
+            h.id for h in index.search(SearchQuery(text="harbor", limit=100, collapse=False)).hits
+        }
         index.close()
         assert expected, "the demo corpus has harbor stories"
         wait_until(lambda: len(receiver.delivered()) >= len(expected), 60, "the matches delivered")
