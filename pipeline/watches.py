@@ -114,18 +114,10 @@ def save_watch(store: WatchStore, watch: Watch) -> None:
 
 def search_query(watch: Watch, limit: int = 10) -> SearchQuery:
     """The search a watch saves (its words and filters), as ``newswire search`` runs it."""
-    f = watch.filters
+    # WatchFilters' fields are SearchQuery's filters by name (a test pins it)
     return SearchQuery(
         text=watch.query,
-        entity=f.entity,
-        type=f.type,
-        speaker=f.speaker,
-        stance=f.stance,
-        target=f.target,
-        source=f.source,
-        language=f.language,
-        since=f.since,
-        until=f.until,
+        **watch.filters.model_dump(),
         sort="date",
         limit=limit,
         facets=False,

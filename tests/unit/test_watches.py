@@ -361,3 +361,18 @@ def test_one_watch_that_cannot_match_never_stops_the_others(
     assert len(logged) == 1, "logged once, not at every batch"
     watches_module.remove_watch(store, index, "broken")
     assert "broken" not in matcher.failed
+
+
+def test_a_watch_saves_the_search_filters_by_their_names() -> None:
+    # search_query passes the filters on by name: a field SearchQuery lacks would fail
+    since = datetime(2026, 10, 1, tzinfo=UTC)
+    filters = WatchFilters(entity="Ada", type="PERSON", target="bridge", since=since)
+    q = search_query(Watch(id="w", query="toll", filters=filters, created_at=since))
+    assert (q.text, q.entity, q.type, q.target, q.since) == (
+        "toll",
+        "Ada",
+        "PERSON",
+        "bridge",
+        since,
+    )
+    assert set(WatchFilters.model_fields) <= set(q.__dataclass_fields__)
