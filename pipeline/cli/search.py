@@ -25,31 +25,48 @@ def parse_date(value: str | None, name: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+# The search contract's words and filters as options, shared by `search` and `watch add`.
+Words = Annotated[str, typer.Argument(help='Words, "phrases", OR, -exclude.')]
+EntityOpt = Annotated[str | None, typer.Option(help="Only stories naming this entity.")]
+TypeOpt = Annotated[
+    str | None, typer.Option("--type", help="Only stories with an entity of this type.")
+]
+SpeakerOpt = Annotated[str | None, typer.Option(help="Only stories quoting this speaker.")]
+StanceOpt = Annotated[
+    str | None, typer.Option(help="favor, against or neutral (with --speaker: held by them).")
+]
+TargetOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Only stories with a favor/against stance on this target (a name or an"
+        " issue; its words inside the target, any case); with --stance and --speaker,"
+        " one stance."
+    ),
+]
+SourceOpt = Annotated[str | None, typer.Option(help="Only stories from this domain.")]
+LanguageOpt = Annotated[str | None, typer.Option(help="Only stories in this language (en).")]
+SinceOpt = Annotated[str | None, typer.Option(help="Published on or after (YYYY-MM-DD).")]
+UntilOpt = Annotated[str | None, typer.Option(help="Published on or before (YYYY-MM-DD).")]
+
+
+def check_stance(stance: str | None) -> None:
+    """``InputError`` unless ``stance`` is None, favor, against or neutral (any case)."""
+    if stance is not None and stance.lower() not in ("favor", "against", "neutral"):
+        raise InputError(f"--stance: expected favor, against or neutral, got {stance!r}")
+
+
 @app.command()
 def search(
-    query: Annotated[str, typer.Argument(help='Words, "phrases", OR, -exclude.')] = "",
-    entity: Annotated[str | None, typer.Option(help="Only stories naming this entity.")] = None,
-    type: Annotated[
-        str | None, typer.Option("--type", help="Only stories with an entity of this type.")
-    ] = None,
-    speaker: Annotated[str | None, typer.Option(help="Only stories quoting this speaker.")] = None,
-    stance: Annotated[
-        str | None, typer.Option(help="favor, against or neutral (with --speaker: held by them).")
-    ] = None,
-    target: Annotated[
-        str | None,
-        typer.Option(
-            help="Only stories with a favor/against stance on this target (a name or an"
-            " issue; its words inside the target, any case); with --stance and --speaker,"
-            " one stance."
-        ),
-    ] = None,
-    source: Annotated[str | None, typer.Option(help="Only stories from this domain.")] = None,
-    language: Annotated[
-        str | None, typer.Option(help="Only stories in this language (en).")
-    ] = None,
-    since: Annotated[str | None, typer.Option(help="Published on or after (YYYY-MM-DD).")] = None,
-    until: Annotated[str | None, typer.Option(help="Published on or before (YYYY-MM-DD).")] = None,
+    query: Words = "",
+    entity: EntityOpt = None,
+    type: TypeOpt = None,
+    speaker: SpeakerOpt = None,
+    stance: StanceOpt = None,
+    target: TargetOpt = None,
+    source: SourceOpt = None,
+    language: LanguageOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
     sort: Annotated[
         Sort, typer.Option(help="relevance (date when no words) or date.")
     ] = "relevance",
@@ -69,8 +86,7 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="Print hits and facets as JSON.")] = False,
 ) -> None:
     """Search indexed stories."""
-    if stance is not None and stance.lower() not in ("favor", "against", "neutral"):
-        raise InputError(f"--stance: expected favor, against or neutral, got {stance!r}")
+    check_stance(stance)
     query_ = SearchQuery(
         text=query,
         entity=entity,

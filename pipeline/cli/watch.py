@@ -10,7 +10,20 @@ from rich.markup import escape
 from rich.table import Table
 
 from pipeline.cli.root import State, app, out
-from pipeline.cli.search import parse_date
+from pipeline.cli.search import (
+    EntityOpt,
+    LanguageOpt,
+    SinceOpt,
+    SourceOpt,
+    SpeakerOpt,
+    StanceOpt,
+    TargetOpt,
+    TypeOpt,
+    UntilOpt,
+    Words,
+    check_stance,
+    parse_date,
+)
 from pipeline.errors import InputError
 from pipeline.watch_model import WatchFilters
 
@@ -23,22 +36,16 @@ app.add_typer(watch_app, name="watch")
 
 @watch_app.command("add")
 def watch_add(
-    query: Annotated[str, typer.Argument(help='Words, "phrases", OR, -exclude.')] = "",
-    entity: Annotated[str | None, typer.Option(help="Only stories naming this entity.")] = None,
-    type: Annotated[
-        str | None, typer.Option("--type", help="Only stories with an entity of this type.")
-    ] = None,
-    speaker: Annotated[str | None, typer.Option(help="Only stories quoting this speaker.")] = None,
-    stance: Annotated[
-        str | None, typer.Option(help="favor, against or neutral (with --speaker: held by them).")
-    ] = None,
-    target: Annotated[
-        str | None, typer.Option(help="Only stories with a stance on this target.")
-    ] = None,
-    source: Annotated[str | None, typer.Option(help="Only stories from this domain.")] = None,
-    language: Annotated[str | None, typer.Option(help="Only stories in this language.")] = None,
-    since: Annotated[str | None, typer.Option(help="Published on or after (YYYY-MM-DD).")] = None,
-    until: Annotated[str | None, typer.Option(help="Published on or before (YYYY-MM-DD).")] = None,
+    query: Words = "",
+    entity: EntityOpt = None,
+    type: TypeOpt = None,
+    speaker: SpeakerOpt = None,
+    stance: StanceOpt = None,
+    target: TargetOpt = None,
+    source: SourceOpt = None,
+    language: LanguageOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
     webhook: Annotated[
         str | None, typer.Option(help="POST each new match here (signed JSON).")
     ] = None,
@@ -48,8 +55,7 @@ def watch_add(
     from pipeline.store import open_store
     from pipeline.watches import new_watch, save_watch
 
-    if stance is not None and stance.lower() not in ("favor", "against", "neutral"):
-        raise InputError(f"--stance: expected favor, against or neutral, got {stance!r}")
+    check_stance(stance)
     filters = WatchFilters(
         entity=entity,
         type=type,
