@@ -39,14 +39,7 @@ def make_watches(n: int) -> list[Watch]:
     now = datetime.now(UTC)
     out = []
     for i, q in enumerate(queries(n)):
-        filters = WatchFilters(
-            entity=q.entity,
-            type=q.type,
-            speaker=q.speaker,
-            stance=q.stance,
-            source=q.source,
-            since=q.since,
-        )
+        filters = WatchFilters(**{k: getattr(q, k) for k in WatchFilters.model_fields})
         out.append(Watch(id=f"w{i}", query=q.text, filters=filters, created_at=now))
     return out
 
