@@ -117,6 +117,8 @@ class _Reader:
         if target.name.lower() == holder.name.lower():
             return
         negated = _negated(cue) if cue.pos_ in ("VERB", "AUX") else False
+        if kind == "copula":  # "it is not a good idea": the "be" carries the "not"
+            negated = _negated(cue.head)
         quote = self.refs.quote_at(cue)
         self.found.append(
             Candidate(

@@ -81,6 +81,12 @@ WORDED = [
         "toll increase",
         "against",
     ),
+    (  # … and a "not" on the "be" turns the evaluation round
+        '"The ferry subsidy is not a good idea," Laura Pike said on Monday.',
+        "Laura Pike",
+        "ferry subsidy",
+        "against",
+    ),
     (  # a bare definite issue takes the name an earlier mention gave it
         "The authority proposed a steep fare increase on Monday. Laura Pike rejected the increase.",
         "Laura Pike",
