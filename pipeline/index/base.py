@@ -124,6 +124,12 @@ class SearchResult(BaseModel):
 
 FACET_SIZE = 10
 
+# Above this many matches, entities, stances and targets are counted over the first
+# FACET_SAMPLE matches in the result's order (relevance, or newest first) and the facets
+# say ``sampled``: their cost grows with the stories counted. Well above the contract
+# corpus (tens of stories), where every backend must agree exactly.
+FACET_SAMPLE = 2000
+
 # The labels a target filter (without ``stance``) and the targets facet count: a
 # neutral stance is no position on its target.
 TARGET_LABELS = ("favor", "against")
