@@ -102,7 +102,7 @@ class Facets(BaseModel):
     targets: list[TargetValue] = Field(default_factory=list)
     dates: list[FacetValue] = Field(default_factory=list)  # stories per day, oldest first
     # True when entities, stances and targets were counted over the first matches
-    # only, not all of them (a backend's sample; sources and dates stay exact)
+    # only, not all of them (FACET_SAMPLE; sources and dates count every match)
     sampled: bool = False
 
 
