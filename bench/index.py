@@ -9,9 +9,9 @@ searches (words, phrases, OR/NOT, filters, all with facets) is timed one by one
 (``search_p50_ms``/``search_p95_ms``). The same mix is then split: p95 of the
 queries with words and no filter, without facets (``p95_words_ms``); of the
 queries with filters, without facets (``p95_filters_ms``) and with them
-(``p95_filters_facets_ms``). SQLite also reports its file size. Without
---opensearch, a node is started with scripts/opensearch (only if that backend is
-asked for). Prints one JSON object and writes bench/results/index.json (or --out).
+(``p95_filters_facets_ms``), and the load average when they ended. SQLite also
+reports its file size. Without --opensearch, a node is started with
+scripts/opensearch (only if that backend is asked for). Prints one JSON object and writes bench/results/index.json (or --out).
 Compare backends, and before/after, within one run: the machine is shared.
 """
 
@@ -190,6 +190,8 @@ def measure(index: Index, n: int, mix: list[SearchQuery]) -> dict[str, Any]:
         "p95_filters_ms": _p95(_timed(index, [q for q in bare if _filtered(q)])),
         "p95_filters_facets_ms": _p95(_timed(index, [q for q in mix if _filtered(q)])),
         "count": index.count(),
+        # the machine is shared: its 1/5/15-minute load when the timing ended
+        "load_avg": [round(x, 2) for x in os.getloadavg()],
     }
 
 

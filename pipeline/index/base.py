@@ -102,7 +102,7 @@ class Facets(BaseModel):
     targets: list[TargetValue] = Field(default_factory=list)
     dates: list[FacetValue] = Field(default_factory=list)  # stories per day, oldest first
     # True when entities, stances and targets were counted over the first matches
-    # only, not all of them (a backend's sample; sources and dates stay exact)
+    # only, not all of them (FACET_SAMPLE; sources and dates count every match)
     sampled: bool = False
 
 
@@ -123,6 +123,12 @@ class SearchResult(BaseModel):
 
 
 FACET_SIZE = 10
+
+# Above this many matches, entities, stances and targets are counted over the first
+# FACET_SAMPLE matches in the result's order (relevance, or newest first) and the facets
+# say ``sampled``: their cost grows with the stories counted. Well above the contract
+# corpus (tens of stories), where every backend must agree exactly.
+FACET_SAMPLE = 2000
 
 # The labels a target filter (without ``stance``) and the targets facet count: a
 # neutral stance is no position on its target.

@@ -223,6 +223,18 @@ def search_body(q: SearchQuery) -> dict[str, Any]:
         body["from"] = q.offset
     if q.facets:
         body["aggs"] = {**body.get("aggs", {}), **aggregations(q.count_clusters)}
+        if by_date(q):
+            # The facets' sample is the best-scored matches: here the newest (undated
+            # last), as the hits. Stored dates are from 1990 on: no negative score.
+            body["query"]["bool"]["must"] = [
+                {
+                    "function_score": {
+                        "query": must[0] if must else {"match_all": {}},
+                        "field_value_factor": {"field": "published_at", "missing": 0},
+                        "boost_mode": "replace",
+                    }
+                }
+            ]
     return body
 
 
@@ -257,12 +269,19 @@ def shown_body(q: SearchQuery, clusters: list[str], position: list[Any]) -> dict
     before ``position`` in the date order: shown by an earlier page."""
     body = _matching(q, clusters)
     body["query"]["bool"]["must_not"] = [after_position(position)]
-    body["aggs"] = {"shown": {"terms": {"field": "cluster_id", "size": len(clusters)}}}
+    body["aggs"] = {"shown": _page_clusters(len(clusters))}
     return body
 
 
 def to_shown(resp: dict[str, Any]) -> set[str]:
     return {b["key"] for b in resp["aggregations"]["shown"]["buckets"]}
+
+
+def _page_clusters(size: int) -> dict[str, Any]:
+    """Buckets per cluster over the stories of a page's few clusters: by their values
+    (``map``), not the global ordinals of every cluster id, which the engine would
+    rebuild after each refresh."""
+    return {"terms": {"field": "cluster_id", "size": size, "execution_hint": "map"}}
 
 
 def _matching(q: SearchQuery, clusters: list[str]) -> dict[str, Any]:
@@ -281,7 +300,7 @@ def cluster_sources_body(q: SearchQuery, clusters: list[str]) -> dict[str, Any]:
         **_matching(q, clusters),
         "aggs": {
             "clusters": {
-                "terms": {"field": "cluster_id", "size": len(clusters)},
+                **_page_clusters(len(clusters)),
                 "aggs": {"sources": {"terms": {"field": "source", "size": 1000}}},
             }
         },
@@ -346,7 +365,7 @@ def to_result(resp: dict[str, Any], q: SearchQuery) -> SearchResult:
         total=total,
         stories=stories,
         hits=hits,
-        facets=facets(aggs, q.count_clusters),
+        facets=facets(aggs, q.count_clusters, stories),
         next_cursor=next_cursor,
     )
 

@@ -131,6 +131,29 @@ def test_facets_count_clusters_or_stories(
     assert got.facets.targets[0].count == (1 if by_clusters else 3)
 
 
+@pytest.mark.parametrize("facet_count", [None, "stories"])
+def test_many_matches_sample_the_newest_for_entities_and_stances(
+    clustered: Index, monkeypatch: pytest.MonkeyPatch, facet_count: str | None
+) -> None:
+    # FACET_SAMPLE made small, as the backends read it: by date, entities and stances
+    # count the newest 8 of the 11 matches (not the bridge's first two, nor the undated);
+    # sources and days count every match
+    for module in ("pipeline.index.sqlite_facets", "pipeline.index.dsl_facets"):
+        monkeypatch.setattr(f"{module}.FACET_SAMPLE", 8)
+    got = search(clustered, text="harbour", sort="date", facet_count=facet_count)
+    by_clusters = facet_count is None
+    dated = sorted((a for a in MATCHING if a.published_at), key=lambda a: a.published_at or 0)
+    sample = expected_counts(dated[::-1][:8], clusters=by_clusters)
+    every = expected_counts(MATCHING, clusters=by_clusters)
+    counts = _counts(got.facets)
+    assert got.facets.sampled and got.stories == len(MATCHING) == 11
+    assert counts["entities"] == sample["entities"] != every["entities"] or by_clusters
+    assert (counts["entities"], counts["stances"]) == (sample["entities"], sample["stances"])
+    assert (counts["sources"], counts["dates"]) == (every["sources"], every["dates"])
+    monkeypatch.undo()
+    assert not search(clustered, text="harbour", sort="date").facets.sampled, "11 of 2,000"
+
+
 def test_a_clusters_stories_earliest_first(clustered: Index) -> None:
     assert [a.id for a in clustered.cluster("bridge-1")] == ["bridge-1", "bridge-2", "bridge-3"]
     assert [a.id for a in clustered.cluster("gone-1")] == ["gone-2", "gone-3"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,10 @@ import pytest
 from pipeline.errors import InputError
 from pipeline.index import TEXT_WEIGHTS, SearchQuery, encode_cursor
 from pipeline.index import sqlite as sqlite_index
-from pipeline.index.base import own_cluster
+from pipeline.index.base import FACET_SAMPLE, own_cluster
 from pipeline.index.dsl import (
     TEXT_FIELDS,
+    cluster_sources_body,
     entity_names_body,
     from_document,
     load_mapping,
@@ -26,6 +28,7 @@ from pipeline.index.dsl import (
     to_document,
     to_result,
 )
+from pipeline.index.dsl_facets import CLUSTER_PRECISION, FACET_PRECISION
 from pipeline.models import Article, Entity, Quote, Stance
 
 
@@ -72,7 +75,8 @@ def _mm(query: str, kind: str) -> dict[str, Any]:
     ],
 )
 def test_text_queries(text: str, must: list[dict[str, Any]]) -> None:
-    assert search_body(SearchQuery(text=text))["query"]["bool"]["must"] == must
+    # (without facets: by date, their sample scores the matches by date, tested below)
+    assert search_body(SearchQuery(text=text, facets=False))["query"]["bool"]["must"] == must
 
 
 SINCE = datetime(2026, 11, 1, tzinfo=timezone(timedelta(hours=2)))
@@ -252,15 +256,52 @@ def test_a_collapsed_date_cursor_filters_the_hits_not_the_counts() -> None:
 def test_facets_count_clusters_by_cardinality() -> None:
     aggs = search_body(SearchQuery(collapse=False, facet_count="clusters"))["aggs"]
     assert "clusters" not in aggs, "an expanded search counts stories"
-    count = {"cardinality": {"field": "cluster_id", "precision_threshold": 40_000}}
+    # a bucket's counter is small (hundreds of buckets a search), the total's exact further
+    assert FACET_PRECISION == 3_000 and CLUSTER_PRECISION == 40_000
+    count = {"cardinality": {"field": "cluster_id", "precision_threshold": FACET_PRECISION}}
     assert aggs["sources"]["aggs"]["clusters"] == count
+    assert aggs["dates"]["aggs"]["clusters"] == count
     assert aggs["sources"]["terms"]["order"] == [{"clusters": "desc"}, {"_key": "asc"}]
-    names = aggs["entities"]["aggs"]["types"]["aggs"]["names"]
+    names = aggs["sample"]["aggs"]["entities"]["aggs"]["types"]["aggs"]["names"]
     assert names["terms"]["order"] == [{"articles>clusters": "desc"}, {"_key": "asc"}]
     assert names["aggs"]["articles"] == {"reverse_nested": {}, "aggs": {"clusters": count}}
     stories = search_body(SearchQuery(facet_count="stories"))["aggs"]
-    assert stories["clusters"] == count, "the total still counts clusters"
+    total = {"cardinality": {"field": "cluster_id", "precision_threshold": CLUSTER_PRECISION}}
+    assert stories["clusters"] == total, "the total still counts clusters"
     assert "aggs" not in stories["sources"]
+
+
+@pytest.mark.parametrize(
+    ("query", "by_date"),
+    [(SearchQuery(text="bridge"), False), (SearchQuery(text="bridge", sort="date"), True),
+     (SearchQuery(type="ORG"), True)],
+)  # fmt: skip
+def test_facets_sample_the_first_matches_in_the_results_order(
+    query: SearchQuery, by_date: bool
+) -> None:
+    body = search_body(query)
+    sample = body["aggs"]["sample"]
+    assert sample["sampler"] == {"shard_size": FACET_SAMPLE}
+    assert set(sample["aggs"]) == {"entities", "stances"}, "sources and days count every match"
+    [must] = body["query"]["bool"]["must"]
+    bare = search_body(replace(query, facets=False))["query"]["bool"]
+    assert body["query"]["bool"]["filter"] == bare["filter"]
+    if not by_date:  # the sampler takes the best scores: relevance is the result's order
+        assert [must] == bare["must"]
+        return
+    # by date the matches score their date: the newest are sampled, undated last
+    assert must["function_score"] == {
+        "query": bare["must"][0] if bare["must"] else {"match_all": {}},
+        "field_value_factor": {"field": "published_at", "missing": 0},
+        "boost_mode": "replace",
+    }
+
+
+def test_a_page_counts_its_few_clusters_by_value() -> None:
+    # a page's clusters: bucketed by value, no global ordinals of every cluster id
+    body = cluster_sources_body(SearchQuery(text="bridge"), ["c1", "c2"])
+    terms = body["aggs"]["clusters"]["terms"]
+    assert terms == {"field": "cluster_id", "size": 2, "execution_hint": "map"}
 
 
 def test_to_result_reads_hits_total_facets_and_cursor() -> None:
@@ -272,9 +313,9 @@ def test_to_result_reads_hits_total_facets_and_cursor() -> None:
                       "highlight": {"body": ["The <mark>bridge</mark> reopened"]}}],
         },
         "aggregations": {
+            "sample": {"doc_count": 3,
             "entities": {"types": {"buckets": [{"key": "PERSON", "names": {"buckets": [
                 {"key": "Marcus Hale", "articles": {"doc_count": 3}}]}}]}},
-            "sources": {"buckets": [{"key": "harbortimes.example", "doc_count": 3}]},
             "stances": {"labels": {"buckets": [{"key": "favor", "articles": {"doc_count": 1}},
                                                {"key": "against", "articles": {"doc_count": 2}}]},
                         "positions": {"targets": {"buckets": [
@@ -284,7 +325,8 @@ def test_to_result_reads_hits_total_facets_and_cursor() -> None:
                              "type": {"buckets": [{"key": "ISSUE", "doc_count": 4}]}},
                             {"key": "Marcus Hale", "articles": {"doc_count": 1},
                              "labels": {"buckets": [{"key": "favor", "articles": {"doc_count": 1}}]},
-                             "type": {"buckets": [{"key": "PERSON", "doc_count": 1}]}}]}}},
+                             "type": {"buckets": [{"key": "PERSON", "doc_count": 1}]}}]}}}},
+            "sources": {"buckets": [{"key": "harbortimes.example", "doc_count": 3}]},
             "dates": {"buckets": [{"key_as_string": "2026-11-02", "doc_count": 3}]},
         },
     }  # fmt: skip
@@ -300,12 +342,16 @@ def test_to_result_reads_hits_total_facets_and_cursor() -> None:
     ]
     assert hit.quotes == ARTICLE.quotes, "cards badge quotes: hits carry them"
     assert result.facets.entities["PERSON"][0].value == "Marcus Hale"
+    assert not result.facets.sampled, "the sample held every match"
     assert result.next_cursor == encode_cursor([2.3, "a1"]), "a full page has a next cursor"
     assert to_result(resp, SearchQuery(text="bridge", limit=10, collapse=False)).next_cursor is None
     # collapsed: clusters from their cardinality, the page's offset in the cursor
     resp["aggregations"] |= {"clusters": {"value": 2}, "stories": {"doc_count": 3}}
     result = to_result(resp, SearchQuery(text="bridge", limit=1, facet_count="stories"))
     assert (result.total, result.stories) == (2, 3)
+    resp["aggregations"]["stories"] = {"doc_count": 2500}
+    sampled = to_result(resp, SearchQuery(text="bridge", facet_count="stories")).facets
+    assert sampled.sampled, "3 of 2,500 counted"
     assert result.hits[0].cluster is not None and result.hits[0].cluster.id == "a1"
     assert result.next_cursor == encode_cursor([1, "a1"])
 
@@ -322,7 +368,8 @@ def test_one_weights_table_for_every_backend() -> None:
 
 
 def test_targets_facet_counts_favor_and_against_by_raw_target() -> None:
-    aggs = search_body(SearchQuery(collapse=False))["aggs"]["stances"]["aggs"]["positions"]
+    sample = search_body(SearchQuery(collapse=False))["aggs"]["sample"]["aggs"]
+    aggs = sample["stances"]["aggs"]["positions"]
     assert aggs["filter"] == {"terms": {"stances.stance": ["favor", "against"]}}
     terms = aggs["aggs"]["targets"]["terms"]
     # as written (not folded), most stories first, ties by name: as SQLite ranks them
