@@ -27,7 +27,7 @@ from celery import Task, signals
 from kombu.exceptions import OperationalError
 from spacy.language import Language
 
-from pipeline import steps
+from pipeline import claim_model, sentiment_model, steps
 from pipeline.analysis_version import analysis_version
 from pipeline.analyze import load_claims
 from pipeline.errors import NewswireError, StoreUnavailableError
@@ -141,11 +141,15 @@ def _remember_queues(sender: str, instance: Any, **_: Any) -> None:
 
 @signals.worker_process_init.connect
 def _init_process(**_: Any) -> None:
-    """A fresh prefork child: new connections, and the model loaded before the first task."""
+    """A fresh prefork child: new connections, and the models loaded before the first task."""
     global proc
     proc = _Process()
     if "nlp" in _consumes:
-        proc.nlp  # noqa: B018 - load now, not inside the first task
+        # Everything the first analysis would otherwise load inside its task: the spaCy
+        # pipeline, the sentiment and claim models, the digest of the model files.
+        analysis_version(proc.nlp.meta, settings.analysis_steps)
+        sentiment_model.model()
+        claim_model.model()
 
 
 @signals.worker_ready.connect
