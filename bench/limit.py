@@ -88,7 +88,7 @@ def _stage(share: Share) -> tuple[float, float, float]:
 def per_core(items: list[Extracted], processes: int) -> dict[str, Any]:
     """Articles/s and CPU seconds of the models alone and of the analyze stage, P
     processes at once, each over texts its process has not seen: the end-to-end modes
-    analyse each article once, and a text seen before costs ~6% less (the tokenizer's
+    analyse each article once, and a text seen before costs 2–6% less (the tokenizer's
     cache and the string store hold its words). ``limit_warm``: the models alone over
     the same texts a second time, as the limit was measured before."""
     ctx = multiprocessing.get_context("spawn")

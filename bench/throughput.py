@@ -377,8 +377,8 @@ def main() -> None:
         "texts": str(args.texts),
         "processes": args.processes,
         "limit_articles_per_s": limit,
-        # the models alone over texts their processes had analysed already (the limit
-        # before 30 November 2026), and each mode's articles/s over it
+        # the models alone over texts their processes had analysed already (how the
+        # limit was measured before), and each mode's articles/s over it
         "limit_warm_articles_per_s": limits["limit_warm"],
         "over_limit_warm": {
             "analyze": round(limits["analyze"] / limits["limit_warm"], 3),
