@@ -1,6 +1,7 @@
 """Throughput against the NLP limit, in one run on one machine.
 
     python bench/throughput.py [--texts DIR] [--copies N] [--sqlite | --opensearch URL]
+                               [--embedded-only | --distributed-only]
 
 Realistic articles: the PolNeAR dev texts (84 news articles, ~900 words each; read
 from ``../shared/data``, never copied), served as N copies of HTML pages and RSS
@@ -9,8 +10,10 @@ core (P = cores):
 
 - limit: the analysis models alone (spaCy pipeline over the bodies with
   ``nlp.pipe``, the target-sentiment model over each article's targets, the claim
-  model over each headline and body), the inputs captured beforehand;
-- analyze: the whole ``analyze_batch`` stage on the same articles;
+  model over each headline and body), the inputs captured beforehand in other
+  processes, so that the models meet each text for the first time, as every mode's
+  processes do (``limit_warm``: the same a second time, the limit measured before);
+- analyze: the whole ``analyze_batch`` stage on the same articles, in fresh processes;
 - embedded: the embedded runner end to end (poll, fetch, extract, analyze in P
   processes, index into SQLite), models loaded before the clock starts;
 - distributed: the compose services' own commands run natively (redis-server,
@@ -20,8 +23,9 @@ core (P = cores):
 
 Prints one JSON object and writes it to bench/results/throughput.json: articles/s
 of each and its ratio to the limit, the limit's CPU over each mode's CPU for the same
-articles (the ratio a busy machine does not move), tasks/s, and peak RSS per process
-type.
+articles (the ratio a busy machine does not move), tasks/s, peak RSS per process
+type, and where the distributed wall time went (worker-nlp's log: the first analysis
+received, the last one done, the seconds its pool spent inside analysis tasks).
 """
 
 from __future__ import annotations
@@ -29,7 +33,6 @@ from __future__ import annotations
 import argparse
 import html
 import json
-import multiprocessing
 import os
 import platform
 import re
@@ -41,7 +44,6 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.limit import per_core  # noqa: E402
 from bench.services import (  # noqa: E402
     RedisServer,
     Service,
@@ -57,8 +60,6 @@ from bench.services import (  # noqa: E402
     proc_peak_rss_mb,
     wait_until,
 )
-from pipeline import claim_model, sentiment_model  # noqa: E402
-from pipeline.analyze import PIPE_BATCH_SIZE, analyze_batch  # noqa: E402
 from pipeline.models import Extracted  # noqa: E402
 from pipeline.nlp import load_model  # noqa: E402
 from pipeline.runner import Runner  # noqa: E402
@@ -126,104 +127,6 @@ class PagesHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
-
-
-# One process per core: the limit and the analyze stage ------------------------------------
-
-_nlp: Any = None
-_barrier: Barrier | None = None
-_share: tuple[list[Extracted], list[Any], list[Any]] = ([], [], [])  # items, model inputs
-
-
-def _start(barrier: Barrier) -> None:
-    global _nlp, _barrier
-    _nlp, _barrier = load_model(), barrier
-    sentiment_model.model()
-    claim_model.model()
-
-
-class _Recorder:
-    """Stands in for a model while the analyze stage runs once, keeping its inputs."""
-
-    def __init__(self, model: Any, method: str) -> None:
-        self.model, self.method = model, method
-        self.calls: list[tuple[Any, ...]] = []
-
-    def __getattr__(self, name: str) -> Any:
-        real = getattr(self.model, name)
-        if name != self.method:
-            return real
-
-        def record(*args: Any) -> Any:
-            self.calls.append(args)
-            return real(*args)
-
-        return record
-
-
-def _capture(items: list[Extracted]) -> int:
-    """Run the stage once (untimed) over this process's share, keeping every model input."""
-    global _share
-    assert _barrier is not None
-    _barrier.wait()  # one share per process
-    real_sentiment, real_claims = sentiment_model.model, claim_model.model
-    sentiment = _Recorder(real_sentiment(), "proba_many")
-    claims = _Recorder(real_claims(), "predict")
-    sentiment_model.model, claim_model.model = (lambda: sentiment), (lambda: claims)  # type: ignore[assignment]
-    try:
-        analyze_batch(_nlp, items)
-    finally:
-        sentiment_model.model, claim_model.model = real_sentiment, real_claims
-    _share = (items, sentiment.calls, claims.calls)
-    return len(sentiment.calls)
-
-
-def _models_alone(_: int) -> tuple[float, float, float]:
-    items, sentiment_calls, claim_calls = _share
-    assert _barrier is not None
-    _barrier.wait()
-    started, cpu = time.time(), time.process_time()
-    for _ in _nlp.pipe((x.body for x in items), batch_size=PIPE_BATCH_SIZE):
-        pass
-    for args in sentiment_calls:
-        sentiment_model.model().proba_many(*args)
-    for args in claim_calls:
-        claim_model.model().predict(*args)
-    return started, time.time(), time.process_time() - cpu
-
-
-def _stage(_: int) -> tuple[float, float, float]:
-    items = _share[0]
-    assert _barrier is not None
-    _barrier.wait()
-    started, cpu = time.time(), time.process_time()
-    analyze_batch(_nlp, items, batch_size=PIPE_BATCH_SIZE)
-    return started, time.time(), time.process_time() - cpu
-
-
-def per_core(items: list[Extracted], processes: int) -> dict[str, Any]:
-    """Articles/s of the models alone and of the analyze stage, P processes at once."""
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(processes)
-    # Every task waits at the barrier until one runs in each process: each process
-    # captures one share, then measures that same share.
-    with ctx.Pool(processes, initializer=_start, initargs=(barrier,)) as pool:
-        shares = [items[n::processes] for n in range(processes)]
-        calls = pool.map(_capture, shares, chunksize=1)
-        out: dict[str, Any] = {"sentiment_calls": sum(calls)}
-        for name, fn in (("limit", _models_alone), ("analyze", _stage)):
-            spans = pool.map(fn, range(processes), chunksize=1)
-            seconds = max(e for _, e, _ in spans) - min(s for s, _, _ in spans)
-            out[name] = round(len(items) / seconds, 2)
-            out[f"{name}_cpu_s"] = round(sum(c for _, _, c in spans), 1)
-        out["peak_rss_mb_per_process"] = max(pool.map(_peak_self, range(processes), chunksize=1))
-    return out
-
-
-def _peak_self(_: int) -> float:
-    assert _barrier is not None
-    _barrier.wait()
-    return proc_peak_rss_mb(os.getpid())
 
 
 # End to end ----------------------------------------------------------------------------
@@ -296,10 +199,11 @@ def run_distributed(
     store = RedisStore.from_settings(Settings(store="redis", broker_url=redis.url))
     assert redis.proc is not None
 
-    def cpu() -> dict[str, float]:
-        engine = {"opensearch": proc_cpu_seconds(node_pid)} if node_pid else {}
-        engine["redis"] = proc_cpu_seconds(redis.proc.pid)  # type: ignore[union-attr]
-        return {s.name: s.cpu_seconds() for s in services} | engine
+    def cpu() -> dict[str, list[float]]:
+        """CPU seconds so far of each process of each service (main first) and engine."""
+        engine = {"opensearch": [proc_cpu_seconds(node_pid)]} if node_pid else {}
+        engine["redis"] = [proc_cpu_seconds(redis.proc.pid)]  # type: ignore[union-attr]
+        return {s.name: [proc_cpu_seconds(p) for p in s._group()] for s in services} | engine
 
     try:
         # Wait for both workers, then until every process is done starting (the nlp
@@ -310,9 +214,9 @@ def run_distributed(
         for _ in range(120):
             time.sleep(1)
             cpu_before, previous = cpu(), cpu_before
-            if sum(cpu_before.values()) - sum(previous.values()) < 0.1:
+            if sum_cpu(cpu_before) - sum_cpu(previous) < 0.1:
                 break
-        started = time.perf_counter()
+        started, started_at = time.perf_counter(), time.time()
         (tmp / "feeds.yaml").write_text(yaml.safe_dump({"feeds": feeds}))
 
         def done() -> int:
@@ -320,7 +224,12 @@ def run_distributed(
 
         wait_until(lambda: done() >= expected, 1800, "every article indexed", every=0.1)
         seconds = time.perf_counter() - started
-        used = {k: round(v - cpu_before[k], 1) for k, v in cpu().items()}
+        # one number per service, but worker-nlp's per process: its main process apart
+        used: dict[str, Any] = {
+            k: [round(b - a, 1) for a, b in zip(cpu_before[k], v, strict=True)]
+            for k, v in cpu().items()
+        }
+        used = {k: v if k == "worker-nlp" else round(sum(v), 1) for k, v in used.items()}
         memory = {s.name: s.peak_rss_mb() for s in services}
     finally:
         for s in services:
@@ -337,8 +246,34 @@ def run_distributed(
         "seconds": seconds,
         "tasks": dict(tasks),
         "task_total": sum(n for name, n in tasks.items() if name != "tick"),
+        "timeline": timeline(services[1].log.read_text(), started_at),
         "cpu_seconds": used,
         "peak_rss_mb": memory,
+    }
+
+
+_LOG_LINE = re.compile(
+    r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}): \w+/[^\]]+\] Task newswire\.analyze_article"
+    r"\[[^\]]+\] (received|succeeded in ([\d.]+)s)",
+    re.M,
+)
+
+
+def timeline(nlp_log: str, started_at: float) -> dict[str, float]:
+    """Where the distributed wall time went, from worker-nlp's log: seconds from the
+    clock's start to the first analysis received and to the last one done, and the
+    seconds the pool processes spent inside analysis tasks (all of them together)."""
+    received, done, busy = [], [], 0.0
+    for stamp, what, took in _LOG_LINE.findall(nlp_log):
+        at = time.mktime(time.strptime(stamp[:19], "%Y-%m-%d %H:%M:%S")) + int(stamp[20:]) / 1000
+        (received if what == "received" else done).append(at - started_at)
+        busy += float(took or 0)
+    if not received or not done:
+        return {}
+    return {
+        "first_analysis_received_s": round(min(received), 2),
+        "last_analysis_done_s": round(max(done), 2),
+        "analysis_task_s": round(busy, 1),
     }
 
 
@@ -369,6 +304,11 @@ def main() -> None:
     engine.add_argument("--opensearch", help="index into this OpenSearch node")
     engine.add_argument("--sqlite", action="store_true", help="distributed mode into SQLite")
     parser.add_argument("--embedded-only", action="store_true", help="embedded articles/s only")
+    parser.add_argument(
+        "--distributed-only",
+        action="store_true",
+        help="the limit and the distributed mode only (printed, not written)",
+    )
     args = parser.parse_args()
 
     texts = load_texts(args.texts)
@@ -386,6 +326,35 @@ def main() -> None:
         return
     limits = per_core(items, args.processes)
     url, started_node = (None, False) if args.sqlite else opensearch_node(args.opensearch)
+    if args.distributed_only:
+        try:
+            with tempfile.TemporaryDirectory() as tmp_name:
+                dist = run_distributed(Path(tmp_name), feeds, len(items), url)
+        finally:
+            httpd.shutdown()
+            if started_node:
+                subprocess.run([str(ROOT / "scripts" / "opensearch"), "stop"], capture_output=True)
+        rate = dist["articles"] / dist["seconds"]
+        print(
+            json.dumps(
+                dist
+                | {
+                    "limit_articles_per_s": limits["limit"],
+                    "limit_warm_articles_per_s": limits["limit_warm"],
+                    "articles_per_s": round(rate, 2),
+                    "over_limit": round(rate / limits["limit"], 3),
+                    "over_limit_warm": round(rate / limits["limit_warm"], 3),
+                    "limit_cpu_over_cpu": round(
+                        limits["limit_cpu_s"] / sum_cpu(dist["cpu_seconds"]), 3
+                    ),
+                    "limit_cpu_s": limits["limit_cpu_s"],
+                    "limit_warm_cpu_s": limits["limit_warm_cpu_s"],
+                    "analyze_cpu_s": limits["analyze_cpu_s"],
+                },
+                indent=2,
+            )
+        )
+        return
     try:
         with tempfile.TemporaryDirectory() as tmp_name:
             tmp = Path(tmp_name)
@@ -408,6 +377,14 @@ def main() -> None:
         "texts": str(args.texts),
         "processes": args.processes,
         "limit_articles_per_s": limit,
+        # the models alone over texts their processes had analysed already (how the
+        # limit was measured before), and each mode's articles/s over it
+        "limit_warm_articles_per_s": limits["limit_warm"],
+        "over_limit_warm": {
+            "analyze": round(limits["analyze"] / limits["limit_warm"], 3),
+            "embedded": round(embedded_rate / limits["limit_warm"], 3),
+            "distributed": round(dist_rate / limits["limit_warm"], 3),
+        },
         "analyze_articles_per_s": limits["analyze"],
         "analyze_over_limit": round(limits["analyze"] / limit, 3),
         "embedded_articles": embedded["articles"],
@@ -429,6 +406,7 @@ def main() -> None:
         # CPU seconds each part used while the clock ran (2 cores: 2 s per second)
         "cpu_seconds": {
             "limit": limits["limit_cpu_s"],
+            "limit_warm": limits["limit_warm_cpu_s"],
             "analyze": limits["analyze_cpu_s"],
             "embedded": {"wall": round(embedded["seconds"], 1), **embedded["cpu_seconds"]},
             "distributed": {"wall": round(dist["seconds"], 1), **dist["cpu_seconds"]},

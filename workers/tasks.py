@@ -27,7 +27,7 @@ from celery import Task, signals
 from kombu.exceptions import OperationalError
 from spacy.language import Language
 
-from pipeline import steps
+from pipeline import claim_model, sentiment_model, steps
 from pipeline.analysis_version import analysis_version
 from pipeline.analyze import load_claims
 from pipeline.errors import NewswireError, StoreUnavailableError
@@ -51,7 +51,9 @@ log = logging.getLogger(__name__)
 _POLL_LEASE = 3 * settings.http_timeout * (settings.max_redirects + 1) + 60
 _HEARTBEAT_S = 5.0
 # An index run waits this long after the first article asks for it, so that the
-# articles analysed meanwhile go to the engine in the same bulk request.
+# articles analysed meanwhile go to the engine in the same bulk request; only while
+# more analyses wait in the nlp queue: the last of a burst, or a lone story, has no
+# batchmates coming and is indexed at once.
 _INDEX_LINGER_S = 1.0
 _BROKER_ERRORS = (OperationalError, redis.ConnectionError, redis.TimeoutError)
 # New entries wait in the store, in a line per host, and go to the fetch queue a few at
@@ -141,11 +143,15 @@ def _remember_queues(sender: str, instance: Any, **_: Any) -> None:
 
 @signals.worker_process_init.connect
 def _init_process(**_: Any) -> None:
-    """A fresh prefork child: new connections, and the model loaded before the first task."""
+    """A fresh prefork child: new connections, and the models loaded before the first task."""
     global proc
     proc = _Process()
     if "nlp" in _consumes:
-        proc.nlp  # noqa: B018 - load now, not inside the first task
+        # Everything the first analysis would otherwise load inside its task: the spaCy
+        # pipeline, the sentiment and claim models, the digest of the model files.
+        analysis_version(proc.nlp.meta, settings.analysis_steps)
+        sentiment_model.model()
+        claim_model.model()
 
 
 @signals.worker_ready.connect
@@ -310,7 +316,8 @@ def analyze_article(self: Task[Any, Any], ref: str) -> None:
         )
         store.put_for_index(ref, article)
         if store.request_index_run():
-            index_batch.apply_async(countdown=_INDEX_LINGER_S)
+            more = store.queue_depths(["nlp"])["nlp"] > 0
+            index_batch.apply_async(countdown=_INDEX_LINGER_S if more else 0)
     except Exception as exc:
         _settle(self, item, exc)
 

@@ -203,6 +203,31 @@ def test_kill_nlp_worker_holding_tasks_loses_and_duplicates_nothing(
     assert_all_indexed_once(cluster)
 
 
+def test_an_index_run_lingers_only_while_analyses_wait(make_cluster: type[Cluster]) -> None:
+    """The index run an analysis asks for waits a second for batchmates while the nlp
+    queue holds more articles, and starts at once for the last of them."""
+    cluster = make_cluster()
+    io, beat = cluster.start("worker-io"), cluster.start("beat")
+    broker = cluster.broker()
+    wait_until(lambda: broker.llen("nlp") == ARTICLES, 120, "all articles queued for nlp")
+    io.stop()  # nothing takes the index runs: their messages stay in the index queue
+    beat.stop()
+
+    def index_run_eta() -> object:
+        raw = wait_until(lambda: broker.rpop("index"), 120, "an index run requested", every=0.05)
+        return json.loads(raw)["headers"]["eta"]
+
+    cluster.start("worker-nlp")
+    assert index_run_eta() is not None  # the first analysis: many more queued
+    wait_until(lambda: broker.llen("nlp") == 0, 240, "every article taken", every=0.05)
+    store = cluster.store()
+    try:
+        store.index_run_started()  # as the first run would have: the next request is new
+    finally:
+        store.close()
+    assert index_run_eta() is None  # analysed with nothing left queued
+
+
 def test_redis_restart_mid_run_loses_nothing(make_cluster: type[Cluster]) -> None:
     cluster = make_cluster()
     for name in ("worker-io", "worker-nlp", "beat"):

@@ -1,16 +1,19 @@
 """The spaCy pipeline's own parts: the cached text, line breaks as sentence ends, the
-merge of the two entity models (table-driven on hand-made docs), and loading."""
+merge of the two entity models (table-driven on hand-made docs), the packed vectors
+key map, and loading."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 import spacy
+import srsly
 from spacy.tokens import Doc, Span
 
 from pipeline.errors import InputError
-from pipeline.nlp import NEWS_NER, NewsEntities, doc_text, load_model
+from pipeline.nlp import NER_MODEL, NEWS_NER, NewsEntities, PackedRows, doc_text, load_model
 
 WORDS = ["Vice", "President", "Mike", "Pence", "met", "Hezbollah", "envoys", "in", "Beirut",
          "on", "Friday", "about", "the", "Paris", "Agreement", "and", "Norwegian", "fish"]  # fmt: skip
@@ -96,3 +99,32 @@ def test_default_model_is_loaded_once_with_our_components(nlp: Any) -> None:
     doc = nlp("Councillor Marcus Hale spoke in Oslo.\nNew heading")
     assert {e.text for e in doc.ents} >= {"Marcus Hale", "Oslo"}
     assert [s.text.strip() for s in doc.sents][-1] == "New heading"
+
+
+def test_packed_rows_answer_as_the_dict_they_pack() -> None:
+    rows = {0: 3, 1: 0, 7: 0, 2**63 + 5: 1, 2**64 - 1: 19_999}  # preshed's reserved keys too
+    packed = PackedRows(rows)
+    assert len(packed) == len(rows)
+    assert sorted(packed) == sorted(rows)
+    assert dict(packed.items()) == rows
+    for key, row in rows.items():
+        assert packed[key] == packed.get(key, -1) == row
+        assert key in packed
+    for absent in (2, 2**63, -1, 2**64, "7", None):
+        assert packed.get(absent, -1) == -1
+        assert absent not in packed
+        with pytest.raises(KeyError):
+            packed[absent]
+
+
+def test_the_news_ner_vectors_find_every_shipped_key_and_no_other(nlp: Any) -> None:
+    """The loaded pipeline's vectors give each key of the shipped map its row, and -1
+    (a zero vector for the model) to any other key, as spaCy's own dict did."""
+    shipped: dict[int, int] = srsly.read_msgpack(NER_MODEL / "vocab" / "key2row")
+    vectors = nlp.vocab.vectors
+    assert isinstance(vectors.key2row, PackedRows)
+    keys = np.fromiter(shipped, dtype=np.uint64, count=len(shipped))
+    assert vectors.find(keys=keys).tolist() == list(shipped.values())
+    unknown = [k for k in range(2, 2_000) if k not in shipped][:100]
+    assert vectors.find(keys=unknown).tolist() == [-1] * len(unknown)
+    assert vectors.n_keys == len(shipped)
