@@ -14,6 +14,8 @@ import yaml
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from pipeline import claim_model, sentiment_model
+from pipeline.analysis_version import analysis_version
 from pipeline.entities import EntityIndex, extract_entities
 from pipeline.errors import InputError
 from pipeline.models import (
@@ -65,6 +67,18 @@ def analysis_input(nlp: Language, body: str) -> str:
         return text
     tokens = nlp.tokenizer(text)
     return text if len(tokens) <= ANALYSIS_MAX_TOKENS else text[: tokens[ANALYSIS_MAX_TOKENS].idx]
+
+
+def load_models(nlp: Language, analysis_steps: Sequence[str]) -> None:
+    """Load now what an analysis process would otherwise load inside its first analysis
+    (which would delay that story and count in its time): the digest of the model files,
+    and the models of the steps switched on (the sentiment model for stances, the claim
+    model for claims). ``nlp`` is the process's loaded pipeline."""
+    analysis_version(nlp.meta, analysis_steps)
+    if "stances" in analysis_steps:
+        sentiment_model.model()
+    if "claims" in analysis_steps:
+        claim_model.model()
 
 
 def load_claims(path: Path) -> list[str]:

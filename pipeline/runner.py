@@ -37,7 +37,7 @@ from typing import Any
 from spacy.language import Language
 
 from pipeline import steps
-from pipeline.analyze import PIPE_BATCH_SIZE, load_claims
+from pipeline.analyze import PIPE_BATCH_SIZE, load_claims, load_models
 from pipeline.errors import PermanentError, TransientError
 from pipeline.fetch import Fetcher
 from pipeline.index import Index, open_index
@@ -92,11 +92,14 @@ _process_claims: list[str] = []
 _ORPHAN_CHECK_S = 0.5
 
 
-def _start_analysis_process(model: str, claims: list[str]) -> None:
+def _start_analysis_process(
+    model: str, claims: list[str], analysis_steps: Sequence[str]
+) -> None:
     global _process_nlp, _process_claims
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runner's to handle
     _exit_with_parent(os.getppid())
     _process_nlp, _process_claims = load_model(model), claims
+    load_models(_process_nlp, analysis_steps)
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -149,12 +152,14 @@ class Analyzer:
         return done
 
     def warm_up(self) -> None:
-        """Start every analysis process and load its model now."""
+        """Start every analysis process and load its models now."""
         if self.processes > 1:
             pool = self._ensure_pool()
             wait([pool.submit(time.sleep, 0.5) for _ in range(self.processes)])
-        elif self.nlp is None:
+            return
+        if self.nlp is None:
             self.nlp = load_model(self.settings.spacy_model)
+        load_models(self.nlp, self.settings.analysis_steps)
 
     def _ensure_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
@@ -162,7 +167,11 @@ class Analyzer:
                 self.processes,
                 mp_context=multiprocessing.get_context("spawn"),  # the runner has threads
                 initializer=_start_analysis_process,
-                initargs=(self.settings.spacy_model, self.claims),
+                initargs=(
+                    self.settings.spacy_model,
+                    self.claims,
+                    list(self.settings.analysis_steps),
+                ),
             )
         return self._pool
 

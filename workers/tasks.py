@@ -27,9 +27,9 @@ from celery import Task, signals
 from kombu.exceptions import OperationalError
 from spacy.language import Language
 
-from pipeline import claim_model, sentiment_model, steps
+from pipeline import steps
 from pipeline.analysis_version import analysis_version
-from pipeline.analyze import load_claims
+from pipeline.analyze import load_claims, load_models
 from pipeline.errors import NewswireError, StoreUnavailableError
 from pipeline.fetch import Fetcher
 from pipeline.hostgate import RedisHostGate
@@ -147,11 +147,7 @@ def _init_process(**_: Any) -> None:
     global proc
     proc = _Process()
     if "nlp" in _consumes:
-        # Everything the first analysis would otherwise load inside its task: the spaCy
-        # pipeline, the sentiment and claim models, the digest of the model files.
-        analysis_version(proc.nlp.meta, settings.analysis_steps)
-        sentiment_model.model()
-        claim_model.model()
+        load_models(proc.nlp, settings.analysis_steps)
 
 
 @signals.worker_ready.connect
