@@ -92,9 +92,7 @@ _process_claims: list[str] = []
 _ORPHAN_CHECK_S = 0.5
 
 
-def _start_analysis_process(
-    model: str, claims: list[str], analysis_steps: Sequence[str]
-) -> None:
+def _start_analysis_process(model: str, claims: list[str], analysis_steps: Sequence[str]) -> None:
     global _process_nlp, _process_claims
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runner's to handle
     _exit_with_parent(os.getppid())
