@@ -133,19 +133,16 @@ class PackedRows(Mapping[int, int]):
             self._map[key] = row + 1
 
     def __getitem__(self, key: object) -> int:
-        try:
-            found = self._map[key]
-        except (OverflowError, TypeError):  # no uint64, so never a key
-            found = None
-        if found is None:
+        row = self.get(key)
+        if row is None:
             raise KeyError(key)
-        return int(found) - 1
+        return int(row)
 
     def get(self, key: object, default: Any = None) -> Any:
         """The row of ``key``, else ``default``: what ``Vectors.find`` calls per token."""
         try:
             found = self._map[key]
-        except (OverflowError, TypeError):
+        except (OverflowError, TypeError):  # no uint64, so never a key
             return default
         return default if found is None else int(found) - 1
 

@@ -116,9 +116,8 @@ class _Reader:
             holder = resolved
         if target.name.lower() == holder.name.lower():
             return
-        negated = _negated(cue) if cue.pos_ in ("VERB", "AUX") else False
-        if kind == "copula":  # "it is not a good idea": the "be" carries the "not"
-            negated = _negated(cue.head)
+        verb = cue.head if kind == "copula" else cue  # "is not a good idea": the "be"'s "not"
+        negated = _negated(verb) if verb.pos_ in ("VERB", "AUX") else False
         quote = self.refs.quote_at(cue)
         self.found.append(
             Candidate(
