@@ -144,23 +144,36 @@ def test_an_older_database_gets_its_clusters(tmp_path: Path) -> None:
     index.close()
 
 
+def _wire_copy(
+    id_: str,
+    outlet: int,
+    published: datetime,
+    cluster: str | None,
+    entities: tuple[Entity, ...] = (),
+) -> Article:
+    """One outlet's run of the same wire story ("The tide turned.")."""
+    path = id_[0]
+    return Article(
+        id=id_,
+        url=f"https://o{outlet}.example/{path}",
+        canonical_url=f"https://o{outlet}.example/{path}",
+        source=f"o{outlet}.example",
+        title="Wire story",
+        body="The tide turned.",
+        published_at=published,
+        entities=list(entities),
+        cluster_id=cluster,
+    )
+
+
 def test_sampled_facets_count_clusters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("pipeline.index.sqlite_facets.FACET_SAMPLE", 4)
     index = SqliteIndex(tmp_path / "s.db")
     start = datetime(2026, 10, 1, tzinfo=UTC)
+    person = (Entity(name="Ada Lund", type="PERSON", mentions=1, salience=0.5),)
     index.upsert_many(
         [
-            Article(
-                id=f"w{i}",
-                url=f"https://o{i}.example/w",
-                canonical_url=f"https://o{i}.example/w",
-                source=f"o{i}.example",
-                title="Wire story",
-                body="The tide turned.",
-                published_at=start + timedelta(hours=i),
-                entities=[Entity(name="Ada Lund", type="PERSON", mentions=1, salience=0.5)],
-                cluster_id="w0",
-            )
+            _wire_copy(f"w{i}", i, start + timedelta(hours=i), "w0", entities=person)
             for i in range(10)
         ]
     )
@@ -178,15 +191,8 @@ def test_a_cluster_filling_the_first_matches_is_read_past(tmp_path: Path) -> Non
     (a few times the page), so the page reads further for the next clusters."""
     start = datetime(2026, 10, 1, tzinfo=UTC)
     corpus = [
-        Article(
-            id=f"c{i:03d}",
-            url=f"https://o{i}.example/c",
-            canonical_url=f"https://o{i}.example/c",
-            source=f"o{i}.example",
-            title="Wire story",
-            body="The tide turned.",
-            published_at=start + timedelta(days=10, minutes=i),
-            cluster_id="c000" if i < 100 else None,
+        _wire_copy(
+            f"c{i:03d}", i, start + timedelta(days=10, minutes=i), "c000" if i < 100 else None
         )
         for i in range(103)
     ]
