@@ -48,10 +48,17 @@ def _ann_spans(value: str) -> tuple[int, int]:
     return pieces[0][0], pieces[-1][1]
 
 
+_BRAT_ID = re.compile(r"[A-Z]\d+\t")
+
+
 def _polnear_gold(path: Path) -> list[dict[str, tuple[int, int] | None]]:
     spans: dict[str, tuple[str, tuple[int, int]]] = {}
     out = []
     for line in _read(path).splitlines():
+        # an annotation's quoted text may span lines ("3.\n\nThe number of…" in PolNeAR
+        # train): only a line that starts with an id is an annotation
+        if _BRAT_ID.match(line) is None:
+            continue
         if line.startswith("T"):
             tid, info, _ = line.split("\t", 2)
             label, _, offsets = info.partition(" ")

@@ -46,10 +46,14 @@ def test_polnear_gold_links_relations(tmp_path: Path) -> None:
         "T1\tSource 0 5\tAlice\nT2\tCue 6 10\tsaid\nT3\tContent 11 20;25 30\tit rained\n"
         "T4\tAttribution 6 10\tsaid\nE1\tAttribution:T4 Content:T3 Cue:T2 Source:T1\n"
         "E2\tAttribution:T4 Content:T3\n"
+        # an annotation's text running over lines, the next starting like an id would
+        "T5\tContent 31 40;42 50\t3.\n\nThe vote\nEnd of it\n"
+        "T6\tCue 41 42\tsaid\nE3\tAttribution:T6 Content:T5\n"
     )
     assert _polnear_gold(ann) == [
         {"source": (0, 5), "cue": (6, 10), "content": (11, 30)},
         {"source": None, "cue": None, "content": (11, 30)},
+        {"source": None, "cue": None, "content": (31, 50)},
     ]
 
 
