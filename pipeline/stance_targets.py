@@ -172,6 +172,10 @@ class Referents:
             return actor
         if head.pos_ not in ("NOUN", "PROPN"):
             return None
+        apposed = self.mention(head.head) if head.dep_ == "appos" else None
+        if apposed is not None and apposed.type in _ACTOR_TYPES:
+            # "Tom Reyes, the county treasurer who …": the one the article named
+            return Actor(apposed.name, apposed.type)
         lemma = head.lemma_.lower()
         definite = any(
             c.dep_ == "det" and c.lower_ in ("the", "this", "that") for c in head.children

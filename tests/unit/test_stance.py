@@ -156,6 +156,13 @@ HOLDERS = [
         "stadium bond",
         "against",
     ),
+    (  # a role in apposition is the one the article named
+        "Tom Reyes, the county treasurer who opposes the water tax, spoke on Monday.",
+        "Tom Reyes",
+        "PERSON",
+        "water tax",
+        "against",
+    ),
     (  # … and "they" a described speaker
         "The farmers' union said they would fight against the water tax.",
         "the farmers' union",
