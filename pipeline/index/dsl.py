@@ -209,12 +209,13 @@ def search_body(q: SearchQuery) -> dict[str, Any]:
         # and the engine drops the clusters shown before it (``shown_body``); by
         # relevance (a score is no filter) the cursor carries an offset.
         body["collapse"] = {"field": "cluster_id"}
+        body["aggs"] = {"clusters": cluster_count()}
         if q.cursor and by_date(q):
             body["post_filter"] = after_position(decode_cursor(q.cursor, _DATE_SORT))
+            # hits.total counts what the post_filter leaves, aggregations every match
+            body["aggs"]["stories"] = {"filter": {"match_all": {}}}
         elif start := decode_offset_cursor(q.cursor) if q.cursor else q.offset:
             body["from"] = start
-        # counted by aggregations, which the post_filter leaves alone (hits.total not)
-        body["aggs"] = {"clusters": cluster_count(), "stories": {"filter": {"match_all": {}}}}
     elif q.cursor:
         # engines sort dates as epoch milliseconds (longs), relevance by score
         kinds = _DATE_SORT if by_date(q) else (float, int)
@@ -348,8 +349,10 @@ def to_result(resp: dict[str, Any], q: SearchQuery) -> SearchResult:
     aggs = resp.get("aggregations") or {}
     next_cursor = None
     if q.collapse:
-        total = int(aggs["clusters"]["value"])
-        stories = int(aggs["stories"]["doc_count"])
+        if "stories" in aggs:  # a post_filter: hits.total counts the page's side only
+            stories = int(aggs["stories"]["doc_count"])
+        # an estimate above CLUSTER_PRECISION, which could pass the stories it counts
+        total = min(int(aggs["clusters"]["value"]), stories)
         start = 0 if by_date(q) else decode_offset_cursor(q.cursor) if q.cursor else q.offset
         if not raw_hits or len(raw_hits) < q.limit:
             pass

@@ -22,27 +22,27 @@ from pipeline.index.base import (
     TargetValue,
 )
 
-# The total's count of clusters is exact below this many (the engines' HyperLogLog++
-# threshold, at its maximum), approximate above.
-CLUSTER_PRECISION = 40_000
-# A facet bucket's count of clusters: exact below this many, an estimate within ~1%
-# above. The engines give each bucket a counter of 2**p bytes (p from the threshold):
-# 256 KB at 40,000, 16 KB at 3,000. A search fills hundreds of buckets (days, names,
-# targets, labels), so 40,000 put ~200 MB through the heap per search (282 ms p95 at
-# 100k stories). The sampled facets count at most FACET_SAMPLE stories: always exact.
-FACET_PRECISION = 3_000
+# A count of clusters (a facet bucket's, or the search's total): exact below this many
+# (but for a rare hash collision), an estimate within ~1% above: the engines'
+# HyperLogLog++ threshold. Each count gets a counter of 2**p bytes (p from the
+# threshold): 256 KB at 40,000, 16 KB at 3,000. A search fills hundreds of buckets
+# (days, names, targets, labels), so 40,000 put ~200 MB through the heap per search
+# (282 ms p95 at 100k stories); the total alone at 40,000 cost ~5 ms more a search over
+# 80k matches than at 3,000 (docs/performance.md), and was an estimate above 40,000
+# anyway. The sampled facets count at most FACET_SAMPLE stories: below the threshold.
+CLUSTER_PRECISION = 3_000
 
 
-def cluster_count(precision: int = CLUSTER_PRECISION) -> dict[str, Any]:
+def cluster_count() -> dict[str, Any]:
     """Distinct clusters among the documents of a bucket (or of the whole search)."""
-    return {"cardinality": {"field": "cluster_id", "precision_threshold": precision}}
+    return {"cardinality": {"field": "cluster_id", "precision_threshold": CLUSTER_PRECISION}}
 
 
 def _stories(by_clusters: bool) -> dict[str, Any]:
     """The parent stories of a nested bucket, with their clusters when counted."""
     agg: dict[str, Any] = {"reverse_nested": {}}
     if by_clusters:
-        agg["aggs"] = {"clusters": cluster_count(FACET_PRECISION)}
+        agg["aggs"] = {"clusters": cluster_count()}
     return agg
 
 
@@ -59,7 +59,7 @@ def aggregations(by_clusters: bool) -> dict[str, Any]:
     """The facet aggregations, counting clusters (``by_clusters``) or stories:
     entities, stances and targets in ``sample`` (FACET_SAMPLE matches by score per
     shard), sources and days over every match."""
-    per_bucket = {"aggs": {"clusters": cluster_count(FACET_PRECISION)}} if by_clusters else {}
+    per_bucket = {"aggs": {"clusters": cluster_count()}} if by_clusters else {}
     sampled = {
         "entities": {
             "nested": {"path": "entities"},

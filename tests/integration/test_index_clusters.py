@@ -82,7 +82,8 @@ def test_cursor_pages_clusters_once_none_skipped(clustered: Index, text: str, so
         page = clustered.search(
             SearchQuery(text=text, sort=sort, limit=2, cursor=cursor, facets=False)  # type: ignore[arg-type]
         )
-        assert page.total == whole.total
+        # a date cursor's post_filter leaves the counts alone
+        assert (page.total, page.stories) == (whole.total, whole.stories)
         seen += [h.id for h in page.hits]
         cursor = page.next_cursor
         if cursor is None:

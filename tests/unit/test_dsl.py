@@ -28,7 +28,7 @@ from pipeline.index.dsl import (
     to_document,
     to_result,
 )
-from pipeline.index.dsl_facets import CLUSTER_PRECISION, FACET_PRECISION
+from pipeline.index.dsl_facets import CLUSTER_PRECISION
 from pipeline.models import Article, Entity, Quote, Stance
 
 
@@ -256,9 +256,9 @@ def test_a_collapsed_date_cursor_filters_the_hits_not_the_counts() -> None:
 def test_facets_count_clusters_by_cardinality() -> None:
     aggs = search_body(SearchQuery(collapse=False, facet_count="clusters"))["aggs"]
     assert "clusters" not in aggs, "an expanded search counts stories"
-    # a bucket's counter is small (hundreds of buckets a search), the total's exact further
-    assert FACET_PRECISION == 3_000 and CLUSTER_PRECISION == 40_000
-    count = {"cardinality": {"field": "cluster_id", "precision_threshold": FACET_PRECISION}}
+    # a counter is small (hundreds of buckets a search), the total's as a bucket's
+    assert CLUSTER_PRECISION == 3_000
+    count = {"cardinality": {"field": "cluster_id", "precision_threshold": CLUSTER_PRECISION}}
     assert aggs["sources"]["aggs"]["clusters"] == count
     assert aggs["dates"]["aggs"]["clusters"] == count
     assert aggs["sources"]["terms"]["order"] == [{"clusters": "desc"}, {"_key": "asc"}]
@@ -266,9 +266,18 @@ def test_facets_count_clusters_by_cardinality() -> None:
     assert names["terms"]["order"] == [{"articles>clusters": "desc"}, {"_key": "asc"}]
     assert names["aggs"]["articles"] == {"reverse_nested": {}, "aggs": {"clusters": count}}
     stories = search_body(SearchQuery(facet_count="stories"))["aggs"]
-    total = {"cardinality": {"field": "cluster_id", "precision_threshold": CLUSTER_PRECISION}}
-    assert stories["clusters"] == total, "the total still counts clusters"
+    assert stories["clusters"] == count, "the total still counts clusters"
     assert "aggs" not in stories["sources"]
+
+
+def test_a_collapsed_search_counts_its_stories_apart_only_behind_a_post_filter() -> None:
+    # hits.total counts every match, but what a post_filter (a date cursor) drops
+    first = search_body(SearchQuery(type="ORG"))
+    assert "post_filter" not in first and "stories" not in first["aggs"]
+    assert "stories" not in search_body(SearchQuery(text="bridge", offset=10))["aggs"]
+    after = search_body(SearchQuery(type="ORG", cursor=encode_cursor([1732000000000, "id9"])))
+    assert "post_filter" in after
+    assert after["aggs"]["stories"] == {"filter": {"match_all": {}}}
 
 
 @pytest.mark.parametrize(
@@ -346,12 +355,19 @@ def test_to_result_reads_hits_total_facets_and_cursor() -> None:
     assert result.next_cursor == encode_cursor([2.3, "a1"]), "a full page has a next cursor"
     assert to_result(resp, SearchQuery(text="bridge", limit=10, collapse=False)).next_cursor is None
     # collapsed: clusters from their cardinality, the page's offset in the cursor
-    resp["aggregations"] |= {"clusters": {"value": 2}, "stories": {"doc_count": 3}}
+    resp["aggregations"] |= {"clusters": {"value": 2}}
     result = to_result(resp, SearchQuery(text="bridge", limit=1, facet_count="stories"))
-    assert (result.total, result.stories) == (2, 3)
-    resp["aggregations"]["stories"] = {"doc_count": 2500}
+    assert (result.total, result.stories) == (2, 3), "stories: hits.total"
+    resp["hits"]["total"] = {"value": 2500}
     sampled = to_result(resp, SearchQuery(text="bridge", facet_count="stories")).facets
     assert sampled.sampled, "3 of 2,500 counted"
+    # behind a post_filter hits.total counts the page's side: the stories are counted apart
+    resp["aggregations"] |= {"stories": {"doc_count": 4}}
+    assert to_result(resp, SearchQuery(text="bridge", facet_count="stories")).stories == 4
+    # the clusters' estimate (above CLUSTER_PRECISION) never passes the stories it counts
+    resp["aggregations"] |= {"clusters": {"value": 5}}
+    estimated = to_result(resp, SearchQuery(text="bridge", facet_count="stories"))
+    assert (estimated.total, estimated.stories) == (4, 4)
     assert result.hits[0].cluster is not None and result.hits[0].cluster.id == "a1"
     assert result.next_cursor == encode_cursor([1, "a1"])
 
