@@ -253,6 +253,8 @@ class _Reader:
         quote is about, once per mention; their polarity comes from the
         target-sentiment model later."""
         holder = self.refs.speaker(quote)
+        if holder is None:
+            return
         seen: set[int] = set()
         for tok in span:
             mention = self.refs.mention(tok)

@@ -37,6 +37,12 @@ _KNOWING = frozenset(
 )
 _FIRST_PERSON = frozenset({"i", "we", "me", "us"})
 _HE_SHE = frozenset({"he", "she", "him", "her", "his"})
+# What carries someone's words without being anyone: "the petition accuses", "her
+# statement condemning". Its holder is its author, when the text names one.
+_DOCUMENTS = frozenset(
+    """statement email petition document report letter ad comment release memo filing
+    lawsuit complaint editorial tweet video documentary book""".split()
+)
 # Heads that name no issue a reader would list.
 _GENERIC = frozenset(
     """thing things way ways time times lot lots part parts one ones kind sort bit fact
@@ -114,14 +120,31 @@ class Referents:
                 best = q
         return best
 
-    def speaker(self, quote: Quote) -> Actor:
+    def speaker(self, quote: Quote) -> Actor | None:
         """Who a quote's words belong to: its speaker, as the entity it names when the
-        quote rules left a name undescribed."""
+        quote rules left a name undescribed; a document's author ("her statement"), or
+        None when a document ("the petition") names none."""
         if quote.speaker_type == "DESCRIBED":
             found = self._aliases.get(quote.speaker.lower())
             if found is not None:
                 return found
+            if quote.source_span is not None:
+                source = self.doc.char_span(*quote.source_span, alignment_mode="expand")
+                if source is not None and source.root.lemma_.lower() in _DOCUMENTS:
+                    return self.author(source.root)
         return Actor(quote.speaker, quote.speaker_type)
+
+    def author(self, document: Token, exclude: str = "") -> Actor | None:
+        """Whose words a document noun carries: its possessor ("McAuliffe's comment",
+        "her statement") or a name compounded with it ("one Clinton ad"); else None."""
+        for child in document.children:
+            if child.dep_ == "poss":
+                return self.holder(child, exclude)
+        for child in document.children:
+            mention = self.mention(child) if child.dep_ == "compound" else None
+            if mention is not None and mention.type in _ACTOR_TYPES and mention.name != exclude:
+                return Actor(mention.name, mention.type)
+        return None
 
     def _previous(
         self, before: int, types: frozenset[str], window: int = 2000, exclude: str = ""
@@ -177,6 +200,8 @@ class Referents:
             # "Tom Reyes, the county treasurer who …": the one the article named
             return Actor(apposed.name, apposed.type)
         lemma = head.lemma_.lower()
+        if lemma in _DOCUMENTS:
+            return self.author(head, exclude)
         definite = any(
             c.dep_ == "det" and c.lower_ in ("the", "this", "that") for c in head.children
         )

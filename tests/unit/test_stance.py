@@ -163,6 +163,20 @@ HOLDERS = [
         "water tax",
         "against",
     ),
+    (  # a document's holder is its author
+        "Laura Pike spoke on Monday. Her statement condemned the water tax.",
+        "Laura Pike",
+        "PERSON",
+        "water tax",
+        "against",
+    ),
+    (
+        "Tom Reyes's letter criticized the stadium bond.",
+        "Tom Reyes",
+        "PERSON",
+        "stadium bond",
+        "against",
+    ),
     (  # … and "they" a described speaker
         "The farmers' union said they would fight against the water tax.",
         "the farmers' union",
@@ -182,6 +196,13 @@ def test_holders_resolve_to_who_the_text_means(
         c.holder.name == holder and c.holder.type == kind and polarity(c, None) == label
         for c in found
     ), [(c.holder.name, c.holder.type, c.target.name, c.prior) for c in found]
+
+
+def test_a_document_naming_no_author_holds_no_stance(nlp: Language) -> None:
+    found = cands(nlp, "The statement condemned the water tax on Monday.")
+    assert not [c for c in found if "statement" in c.holder.name.lower()], [
+        (c.holder.name, c.target.name) for c in found
+    ]
 
 
 QUOTED_ISSUES = [
