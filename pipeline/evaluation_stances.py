@@ -23,6 +23,7 @@ from typing import Any
 
 from spacy.language import Language
 
+from pipeline import stance_model
 from pipeline.errors import InputError
 from pipeline.models import Entity, Extracted, Stance
 
@@ -126,15 +127,27 @@ def predict(nlp: Language, texts: Path, docs: Iterable[str]) -> dict[str, Predic
 
 
 def eval_stances(
-    nlp: Language, gold_path: Path, texts: Path, predictions: Path | None = None
+    nlp: Language,
+    gold_path: Path,
+    texts: Path,
+    predictions: Path | None = None,
+    *,
+    unseen: bool = False,
 ) -> Scores:
-    """Analyse every annotated article under ``texts`` and score its stances.
+    """Analyse every annotated article under ``texts`` and score its stances; with
+    ``unseen``, only those the shipped stance model was not fitted on
+    (``stance_model.fitted_documents``: our train annotations as a second split).
 
     ``predictions`` receives one JSON object per article: its stances and the
     entities (with aliases) the matching rule reads. Raises ``InputError`` for an
-    unreadable annotation file or article.
+    unreadable annotation file or article, or when ``unseen`` leaves none.
     """
     gold = load_gold(gold_path)
+    if unseen:
+        fitted = stance_model.fitted_documents()
+        gold = {doc: stances for doc, stances in gold.items() if doc not in fitted}
+        if not gold:
+            raise InputError(f"{gold_path}: the stance model was fitted on every article")
     predicted = predict(nlp, texts, gold)
     if predictions:
         rows = [

@@ -196,6 +196,12 @@ def _load(path: Path) -> StanceModel:
     return StanceModel(data["weights"], data["threshold"])
 
 
+def fitted_documents(path: Path = MODEL_PATH) -> frozenset[str]:
+    """The annotated articles the shipped model was fitted on (``documents`` in its
+    file): what an evaluation off its training data leaves out."""
+    return frozenset(json.loads(path.read_text(encoding="utf-8")).get("documents", ()))
+
+
 def model(path: Path = MODEL_PATH) -> StanceModel:
     """The shipped stance model, loaded once per process."""
     with _lock:

@@ -136,8 +136,15 @@ def eval_stances(
     texts: Annotated[Path, typer.Option(help="Folder of the annotated articles' text.")],
     predictions: Predictions = None,
     as_json: JsonFlag = False,
+    unseen: Annotated[
+        bool,
+        typer.Option(
+            "--unseen", help="Only the articles the shipped stance model was not fitted on."
+        ),
+    ] = False,
 ) -> None:
     """Holder → target stance P/R/F1 against reader annotations (their README's rule)."""
     from pipeline import evaluation_stances
 
-    _scores(evaluation_stances.eval_stances(_model(), gold, texts, predictions), as_json)
+    scores = evaluation_stances.eval_stances(_model(), gold, texts, predictions, unseen=unseen)
+    _scores(scores, as_json)

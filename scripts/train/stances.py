@@ -20,10 +20,12 @@ aliases, target keywords, label and evidence offsets.
 
 dev.json is never read here: it is for measuring only.
 
-The shipped fit ("articles": 100 in stance_model.json) is of the first 100 annotated
-articles. Refitted on all 200 (November 2026) it scored CV P 0.502 R 0.207 F1 0.293
-and dev P 0.462 F1 0.223, below the shipped dev floor, so it was not written; the
-first round's model on the second round's 100 articles scored P 0.435 R 0.223 F1 0.294.
+The shipped fit ("articles": 100 in stance_model.json, named in its "documents") is of
+the first round's 100 annotated articles (train.json is kept sorted by name, so they are
+not its first 100); ``newswire eval stances --unseen`` scores the others. Refitted on
+all 200 (November 2026) it scored CV P 0.502 R 0.207 F1 0.293 and dev P 0.462 F1 0.223,
+below the shipped dev floor, so it was not written; the first round's model on the
+second round's 100 articles scored P 0.435 R 0.223 F1 0.294.
 """
 
 from __future__ import annotations
@@ -220,6 +222,8 @@ def main() -> None:
                 {
                     "about": "scripts/train/stances.py on scripts/train/data/stances/train.json",
                     "articles": len(arts),
+                    # what `newswire eval stances --unseen` leaves out
+                    "documents": sorted(a.name for a in arts),
                     "cv": {"folds": args.folds, "threshold": best, **cv[best]},
                     "threshold": best,
                     "weights": [round(float(x), 5) for x in w],

@@ -7,9 +7,18 @@ import json
 from pathlib import Path
 
 import pytest
+from spacy.language import Language
 
+from pipeline import stance_model
 from pipeline.errors import InputError
-from pipeline.evaluation_stances import GoldStance, Predicted, load_gold, matches, score
+from pipeline.evaluation_stances import (
+    GoldStance,
+    Predicted,
+    eval_stances,
+    load_gold,
+    matches,
+    score,
+)
 from pipeline.models import Entity, Stance
 
 PIKE = Entity(name="Laura Pike", type="PERSON", mentions=3, salience=1.0, aliases=["Pike"])
@@ -74,3 +83,33 @@ def test_load_gold_reads_the_annotation_format(tmp_path: Path) -> None:
     path.write_text('{"doc": 1}', encoding="utf-8")
     with pytest.raises(InputError):
         load_gold(path)
+
+
+def test_the_shipped_model_names_the_train_articles_it_was_fitted_on() -> None:
+    shipped = json.loads(stance_model.MODEL_PATH.read_text(encoding="utf-8"))
+    train = Path(__file__).parents[2] / "scripts" / "train" / "data" / "stances" / "train.json"
+    annotated = {d["doc"] for d in json.loads(train.read_text(encoding="utf-8"))}
+    fitted = stance_model.fitted_documents()
+    assert len(fitted) == shipped["articles"] and fitted <= annotated
+
+
+def test_unseen_scores_only_the_articles_the_model_was_not_fitted_on(
+    nlp: Language, tmp_path: Path
+) -> None:
+    record = {"holder": ["Laura Pike"], "target_keywords": ["water tax"], "label": "against"}
+    fitted = sorted(stance_model.fitted_documents())[0]  # its text is not here: never read
+    gold = tmp_path / "gold.json"
+    gold.write_text(
+        json.dumps([{"doc": fitted, "stances": [record]}, {"doc": "new.txt", "stances": [record]}]),
+        encoding="utf-8",
+    )
+    (tmp_path / "new.txt").write_text(
+        "Tax vote\nCouncillor Laura Pike rejected the water tax on Monday.", encoding="utf-8"
+    )
+    scores = eval_stances(nlp, gold, tmp_path, unseen=True)
+    assert (scores["documents"], scores["gold"]) == (1, 1)
+    with pytest.raises(InputError, match="cannot read"):  # without it the fitted one counts
+        eval_stances(nlp, gold, tmp_path)
+    gold.write_text(json.dumps([{"doc": fitted, "stances": [record]}]), encoding="utf-8")
+    with pytest.raises(InputError, match="fitted on every"):
+        eval_stances(nlp, gold, tmp_path, unseen=True)
