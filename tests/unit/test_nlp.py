@@ -4,6 +4,7 @@ key map, and loading."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from typing import Any
@@ -106,19 +107,21 @@ def test_default_model_is_loaded_once_with_our_components(nlp: Any) -> None:
 def test_a_loaded_pipeline_leaves_one_blas_thread() -> None:
     """Analysis scales with processes, one per core: a second BLAS thread per process
     only spins (bench/analysis.py measured ~85 ms of CPU per article). In a fresh
-    process, as the pytest one may have been limited already."""
+    process whose BLAS was set to four threads first, whatever the machine and environment."""
     script = (
-        "from threadpoolctl import threadpool_info as info\n"
+        "import json\n"
+        "import numpy\n"
+        "from threadpoolctl import threadpool_info as info, threadpool_limits\n"
         "from pipeline.nlp import load_model\n"
+        "threadpool_limits(4, user_api='blas')\n"
         "blas = lambda: sorted({p['num_threads'] for p in info() if p['user_api'] == 'blas'})\n"
         "before = blas()\n"
         "load_model()\n"
-        "print(before, blas())\n"
+        "print(json.dumps([before, blas()]))\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    before, after = out.stdout.strip().split("] [")
-    assert after == "1]", out.stdout
-    assert before, out.stdout  # numpy's BLAS was found at all
+    before, after = json.loads(out.stdout.strip().splitlines()[-1])
+    assert (before, after) == ([4], [1])
 
 
 def test_packed_rows_answer_as_the_dict_they_pack() -> None:
