@@ -172,8 +172,10 @@ class Quote(_Frozen):
     direct: bool
     start: int
     end: int
-    # Where the source and the cue are written, for evaluation against annotated corpora;
-    # not part of the stored contract.
+    # Where the source and the cue are written: for evaluation against annotated corpora,
+    # and for the stance step while it analyses (a source that is a document, "her
+    # statement", is read for its author). Not part of the stored contract: a quote
+    # rebuilt from storage has neither.
     source_span: tuple[int, int] | None = Field(None, exclude=True)
     cue_span: tuple[int, int] | None = Field(None, exclude=True)
 

@@ -170,6 +170,13 @@ HOLDERS = [
         "water tax",
         "against",
     ),
+    (  # … also as a quote's source
+        'Laura Pike spoke on Monday. "We oppose the water tax," her statement said.',
+        "Laura Pike",
+        "PERSON",
+        "water tax",
+        "against",
+    ),
     (
         "Tom Reyes's letter criticized the stadium bond.",
         "Tom Reyes",
@@ -198,11 +205,19 @@ def test_holders_resolve_to_who_the_text_means(
     ), [(c.holder.name, c.holder.type, c.target.name, c.prior) for c in found]
 
 
-def test_a_document_naming_no_author_holds_no_stance(nlp: Language) -> None:
-    found = cands(nlp, "The statement condemned the water tax on Monday.")
-    assert not [c for c in found if "statement" in c.holder.name.lower()], [
-        (c.holder.name, c.target.name) for c in found
-    ]
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{} condemned the water tax on Monday.",
+        '"We oppose the water tax," {} said.',
+    ],
+)
+def test_a_document_naming_no_author_holds_no_stance(nlp: Language, text: str) -> None:
+    named = cands(nlp, text.format("Laura Pike"))  # the same words with a holder: found
+    assert [c for c in named if c.holder.name == "Laura Pike" and "water tax" in c.target.name]
+    for document in ("The statement", "the statement", "the petition"):
+        found = cands(nlp, text.format(document))
+        assert not found, [(c.holder.name, c.target.name) for c in found]
 
 
 QUOTED_ISSUES = [
