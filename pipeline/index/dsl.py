@@ -27,7 +27,7 @@ from pipeline.index.base import (
     search_texts,
 )
 from pipeline.index.cursor import MAX_WINDOW, decode_cursor, decode_offset_cursor, encode_cursor
-from pipeline.index.dsl_facets import aggregations, cluster_count, facets
+from pipeline.index.dsl_facets import TOTAL_PRECISION, aggregations, cluster_count, facets
 from pipeline.models import Article, utc
 from pipeline.query import And, Node, Not, Or, Term, parse
 
@@ -209,7 +209,7 @@ def search_body(q: SearchQuery) -> dict[str, Any]:
         # and the engine drops the clusters shown before it (``shown_body``); by
         # relevance (a score is no filter) the cursor carries an offset.
         body["collapse"] = {"field": "cluster_id"}
-        body["aggs"] = {"clusters": cluster_count()}
+        body["aggs"] = {"clusters": cluster_count(TOTAL_PRECISION)}
         if q.cursor and by_date(q):
             body["post_filter"] = after_position(decode_cursor(q.cursor, _DATE_SORT))
             # hits.total counts what the post_filter leaves, aggregations every match
@@ -351,7 +351,7 @@ def to_result(resp: dict[str, Any], q: SearchQuery) -> SearchResult:
     if q.collapse:
         if "stories" in aggs:  # a post_filter: hits.total counts the page's side only
             stories = int(aggs["stories"]["doc_count"])
-        # an estimate above CLUSTER_PRECISION, which could pass the stories it counts
+        # an estimate above TOTAL_PRECISION, which could pass the stories it counts
         total = min(int(aggs["clusters"]["value"]), stories)
         start = 0 if by_date(q) else decode_offset_cursor(q.cursor) if q.cursor else q.offset
         if not raw_hits or len(raw_hits) < q.limit:

@@ -22,20 +22,24 @@ from pipeline.index.base import (
     TargetValue,
 )
 
-# A count of clusters (a facet bucket's, or the search's total): exact below this many
-# (but for a rare hash collision), an estimate within ~1% above: the engines'
-# HyperLogLog++ threshold. Each count gets a counter of 2**p bytes (p from the
-# threshold): 256 KB at 40,000, 16 KB at 3,000. A search fills hundreds of buckets
-# (days, names, targets, labels), so 40,000 put ~200 MB through the heap per search
-# (282 ms p95 at 100k stories); the total alone at 40,000 cost ~5 ms more a search over
-# 80k matches than at 3,000 (docs/performance.md), and was an estimate above 40,000
-# anyway. The sampled facets count at most FACET_SAMPLE stories: below the threshold.
+# A facet bucket's count of clusters: exact below this many (but for a rare hash
+# collision), an estimate within ~1% above: the engines' HyperLogLog++ threshold. Each
+# count gets a counter of 2**p bytes (p from the threshold): 256 KB at 40,000, 16 KB at
+# 3,000. A search fills hundreds of buckets (days, names, targets, labels), so 40,000 put
+# ~200 MB through the heap per search (282 ms p95 at 100k stories). The sampled facets
+# count at most FACET_SAMPLE stories: below the threshold.
 CLUSTER_PRECISION = 3_000
+# The search's total, one count: exact as far as the engines go. The page and the CLI
+# say "N with copies" when the stories outnumber it, so an estimate a little below the
+# stories would announce copies that are not there. At 3,000 it saved ~5 ms over 80k
+# matches (docs/performance.md), not worth a wrong line on every big search.
+TOTAL_PRECISION = 40_000
 
 
-def cluster_count() -> dict[str, Any]:
-    """Distinct clusters among the documents of a bucket (or of the whole search)."""
-    return {"cardinality": {"field": "cluster_id", "precision_threshold": CLUSTER_PRECISION}}
+def cluster_count(precision: int = CLUSTER_PRECISION) -> dict[str, Any]:
+    """Distinct clusters among the documents of a bucket (or, at ``TOTAL_PRECISION``,
+    of the whole search)."""
+    return {"cardinality": {"field": "cluster_id", "precision_threshold": precision}}
 
 
 def _stories(by_clusters: bool) -> dict[str, Any]:
