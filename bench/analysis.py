@@ -285,8 +285,10 @@ def main() -> None:
         items = [Extracted(title=t, body=b) for t, b in loaded][:count]
         result |= {"articles": len(items), **timing(items, args.rounds, args.batch_size)}
         # when, and how busy the machine was as the timing ended (1/5/15-minute load)
-        result |= {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-        result |= {"load_avg": [round(x, 2) for x in os.getloadavg()]}
+        result |= {
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "load_avg": [round(x, 2) for x in os.getloadavg()],
+        }
         if "memory" in previous:
             result["memory"] = previous["memory"]
         print_table(result)
