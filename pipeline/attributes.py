@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import operator
 import re
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -55,7 +56,8 @@ _FLAGS = frozenset({"IS_SPACE", "IS_PUNCT", "IS_ALPHA"})  # 0/1 values, no strin
 # Attributes a pattern may write: plain token fields (others, NORM say, also write the lexeme)
 WRITABLE = frozenset({POS, TAG, DEP, LEMMA, MORPH})
 LOOKUP_FACTORY = "attribute_lookup"  # the spaCy factory name, for ``nlp.add_pipe``
-# Entries per cache before it starts again: bounds memory on an endless stream of new words
+# Values per attribute cached before its cache starts again: bounds memory on an endless
+# stream of new words
 CACHE_LIMIT = 50_000
 
 Test = Callable[[int], bool]
@@ -97,7 +99,9 @@ class _ColumnMasks(dict[int, int]):
 
 class _Outcomes(dict[int, int]):
     """Mask → row of ``new`` / ``written``: the value each of ``columns`` (the written
-    attributes) gets, and whether it gets one."""
+    attributes) gets, and whether it gets one. The tables only grow (a few hundred
+    masks occur: the specs a word satisfies hang together), so a row read by one call
+    stays right while another thread adds one."""
 
     def __init__(self, hits: list[tuple[int, dict[int, int]]], columns: list[int | str]) -> None:
         super().__init__()
@@ -105,19 +109,19 @@ class _Outcomes(dict[int, int]):
         self.columns = columns
         self.new = np.zeros((0, len(columns)), dtype=np.uint64)
         self.written = np.zeros((0, len(columns)), dtype=bool)
+        self._lock = threading.Lock()
 
     def __missing__(self, mask: int) -> int:
-        if len(self) >= CACHE_LIMIT:
-            self.clear()
-            self.new, self.written = self.new[:0], self.written[:0]
         found: dict[int | str, int] = {}
         for bits, attrs in self.hits:
             if mask & bits:
                 found |= {a: v for a, v in attrs.items() if a not in found}
         new = np.array([[found.get(a, 0) for a in self.columns]], dtype=np.uint64)
         written = np.array([[a in found for a in self.columns]], dtype=bool)
-        self.new, self.written = np.vstack([self.new, new]), np.vstack([self.written, written])
-        self[mask] = row = len(self.new) - 1
+        with self._lock:  # two threads adding rows at once would both take the same number
+            self.new = np.vstack([self.new, new])
+            self.written = np.vstack([self.written, written])
+            self[mask] = row = len(self.new) - 1
         return row
 
 

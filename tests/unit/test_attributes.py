@@ -14,6 +14,7 @@ from spacy.language import Language
 from spacy.pipeline import AttributeRuler
 from spacy.tokens import Doc
 
+from pipeline import attributes
 from pipeline.attributes import AttributeLookup
 from pipeline.nlp import DEFAULT_MODELS, replace_attribute_ruler
 
@@ -58,7 +59,7 @@ TOKENS = [
 ]  # fmt: skip
 
 
-def attributes(doc: Doc) -> list[tuple[str, ...]]:
+def attributes_of(doc: Doc) -> list[tuple[str, ...]]:
     return [(t.text, t.tag_, t.pos_, str(t.morph), t.lemma_, t.dep_) for t in doc]
 
 
@@ -81,9 +82,9 @@ def test_our_patterns_write_what_the_ruler_writes() -> None:
     ruler = _ruler(nlp, PATTERNS)
     lookup = AttributeLookup.from_ruler(ruler)
     theirs, ours = ruler(_doc(nlp)), lookup(_doc(nlp))
-    assert attributes(ours) == attributes(theirs)
+    assert attributes_of(ours) == attributes_of(theirs)
     # what the ruler decided, as we read the patterns (so that each case above counts)
-    assert attributes(theirs)[:4] == [
+    assert attributes_of(theirs)[:4] == [
         ("The", "DT", "DET", "", "", "det"),
         ("crane", "NN", "NOUN", "Number=Sing", "crane", "nsubj"),
         ("had", "VBD", "VERB", "Tense=Past", "have", "ROOT"),  # AUX, then VERB
@@ -94,6 +95,19 @@ def test_our_patterns_write_what_the_ruler_writes() -> None:
     assert [t.lemma_ for t in theirs[15:21]] == ["go", "to", "Harbor", "", "lala", "lala"]
     assert [str(t.morph) for t in theirs[16:21]] == ["", "Number=Sing", *["Foreign=Yes"] * 3]
     assert [(t.tag_, t.pos_, t.dep_) for t in theirs[21:]] == [("_SP", "SPACE", "")]
+
+
+def test_caches_that_start_again_give_the_same_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cache full at two values per attribute is emptied on each new one: the writes
+    stay the ruler's (the limit bounds memory, it never changes a result)."""
+    monkeypatch.setattr(attributes, "CACHE_LIMIT", 2)
+    nlp = spacy.blank("en")
+    ruler = _ruler(nlp, PATTERNS)
+    lookup = AttributeLookup.from_ruler(ruler)
+    theirs = attributes_of(ruler(_doc(nlp)))
+    for _ in range(2):
+        assert attributes_of(lookup(_doc(nlp))) == theirs
+    assert all(len(column) <= 2 for column in lookup.columns)
 
 
 def test_a_ruler_without_a_pattern_reads_nothing_and_is_refused() -> None:
@@ -173,8 +187,8 @@ def test_the_shipped_ruler_and_its_lookup_write_the_same(shipped: Language) -> N
     lemmatizer = shipped.get_pipe("lemmatizer")
     for doc in parsed:
         theirs, ours = ruler(doc.copy()), lookup(doc.copy())
-        assert attributes(ours) == attributes(theirs)
-        assert attributes(lemmatizer(ours)) == attributes(lemmatizer(theirs))
+        assert attributes_of(ours) == attributes_of(theirs)
+        assert attributes_of(lemmatizer(ours)) == attributes_of(lemmatizer(theirs))
     # and the sentences hit every kind of pattern, and a token with two patterns setting
     # one attribute to two values (where the order of application decides)
     patterns, kinds, contested = ruler.patterns, set(), 0
