@@ -4,7 +4,10 @@ en_core_web_sm's ``attribute_ruler`` maps the tagger's fine tag (with the word, 
 dependency label, whitespace) to POS, MORPH and LEMMA through 179 Matcher patterns. It
 costs ~15 ms per ~900-word article, mostly in the Matcher and in a Python ``Span`` and
 attribute write per match (bench/analysis.py). ``AttributeLookup`` is built from a loaded
-ruler's own patterns and writes exactly what that ruler writes, in bulk.
+ruler's own patterns and writes exactly what that ruler writes, in bulk: over the 924
+PolNeAR articles (829,410 tokens) no token's tag, POS, morphology, lemma, label, head or
+entity differed, nor any analysis (``scripts/attribute_lookup.py same``), and it took
+0.8 ms of CPU per dev article where the ruler took 14.4 (``... time``, 30 November 2026).
 
 What the ruler does (spacy/pipeline/attributeruler.py, 3.8), and so what this does:
 

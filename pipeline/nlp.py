@@ -209,9 +209,9 @@ def load_model(name: str = "") -> Language:
 
 def replace_attribute_ruler(nlp: Language) -> None:
     """Puts an ``AttributeLookup`` built from the patterns of ``nlp``'s attribute ruler in
-    the ruler's place and under its name: the same writes, about 12 ms less per article
-    (pipeline/attributes.py). When a pattern has a shape the lookup does not reproduce,
-    the ruler stays and a warning says which pattern."""
+    the ruler's place and under its name: the same writes in 0.8 ms of CPU per PolNeAR
+    article where the ruler took 14.4 (pipeline/attributes.py). When a pattern has a
+    shape the lookup does not reproduce, the ruler stays and a warning says which."""
     try:
         nlp.add_pipe(LOOKUP_FACTORY, name="attribute_lookup", after="attribute_ruler")
     except ValueError as exc:
