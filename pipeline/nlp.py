@@ -15,6 +15,7 @@ from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
+from pipeline.attributes import LOOKUP_FACTORY
 from pipeline.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -200,5 +201,21 @@ def load_model(name: str = "") -> Language:
             nlp.add_pipe("newline_sentences", before="parser")
         if "ner" in nlp.pipe_names and NER_MODEL.exists():
             nlp.add_pipe("news_entities", after="ner")
+        if "attribute_ruler" in nlp.pipe_names:
+            replace_attribute_ruler(nlp)
         _loaded[key] = nlp
         return nlp
+
+
+def replace_attribute_ruler(nlp: Language) -> None:
+    """Puts an ``AttributeLookup`` built from the patterns of ``nlp``'s attribute ruler in
+    the ruler's place and under its name: the same writes in 0.8 ms of CPU per PolNeAR
+    article where the ruler took 14.4 (pipeline/attributes.py). When a pattern has a
+    shape the lookup does not reproduce, the ruler stays and a warning says which."""
+    try:
+        nlp.add_pipe(LOOKUP_FACTORY, name="attribute_lookup", after="attribute_ruler")
+    except ValueError as exc:
+        log.warning("kept spaCy's attribute_ruler: %s", exc)
+        return
+    nlp.remove_pipe("attribute_ruler")
+    nlp.rename_pipe("attribute_lookup", "attribute_ruler")

@@ -15,6 +15,7 @@ import spacy
 import srsly
 from spacy.tokens import Doc, Span
 
+from pipeline.attributes import AttributeLookup
 from pipeline.errors import InputError
 from pipeline.nlp import NER_MODEL, NEWS_NER, NewsEntities, PackedRows, doc_text, load_model
 
@@ -99,6 +100,9 @@ def test_default_model_is_loaded_once_with_our_components(nlp: Any) -> None:
     names = nlp.pipe_names
     assert names.index("newline_sentences") < names.index("parser")
     assert names.index("ner") < names.index("news_entities")
+    # the ruler's patterns as lookups, in its place (tests/unit/test_attributes.py)
+    assert names.index("parser") < names.index("attribute_ruler") < names.index("lemmatizer")
+    assert isinstance(nlp.get_pipe("attribute_ruler"), AttributeLookup)
     doc = nlp("Councillor Marcus Hale spoke in Oslo.\nNew heading")
     assert {e.text for e in doc.ents} >= {"Marcus Hale", "Oslo"}
     assert [s.text.strip() for s in doc.sents][-1] == "New heading"
