@@ -113,3 +113,12 @@ def test_unseen_scores_only_the_articles_the_model_was_not_fitted_on(
     gold.write_text(json.dumps([{"doc": fitted, "stances": [record]}]), encoding="utf-8")
     with pytest.raises(InputError, match="fitted on every"):
         eval_stances(nlp, gold, tmp_path, unseen=True)
+
+
+def test_the_shipped_model_file_has_a_weight_per_feature_and_its_cv_threshold() -> None:
+    shipped = json.loads(stance_model.MODEL_PATH.read_text(encoding="utf-8"))
+    assert len(shipped["weights"]) == stance_model.FEATURES
+    assert shipped["threshold"] == shipped["cv"]["threshold"] and 0.0 < shipped["threshold"] < 1.0
+    loaded = stance_model.model()
+    assert loaded.weights.shape == (stance_model.FEATURES,)
+    assert loaded.threshold == shipped["threshold"]
