@@ -68,11 +68,27 @@ def _subject(verb: Token) -> Token | None:
     return None
 
 
+def _members(tok: Token) -> list[Token]:
+    """The other members of a list ``tok`` heads: "Trump and Pence", "McCain, Ayotte and
+    Grassley" (which the parser reads as a name in apposition to a name, then a
+    conjunction), "Cole, Hale and Stone"; never a description in apposition ("Reyes, the
+    treasurer")."""
+    out: list[Token] = []
+    stack = [tok]
+    while stack:
+        head = stack.pop()
+        for c in head.children:
+            if (c.dep_ == "conj" and c.pos_ in ("NOUN", "PROPN")) or (
+                c.dep_ == "appos" and c.pos_ == head.pos_ == "PROPN"
+            ):
+                out.append(c)
+                stack.append(c)
+    return out
+
+
 def _objects(tok: Token, deps: tuple[str, ...]) -> list[Token]:
     found = [c for c in tok.children if c.dep_ in deps]
-    for f in list(found):  # "criticised Trump and Pence"
-        found += [c for c in f.children if c.dep_ == "conj" and c.pos_ in ("NOUN", "PROPN")]
-    return found
+    return found + [m for f in found for m in _members(f)]  # "criticised Trump and Pence"
 
 
 def _pobjs(tok: Token, preps: frozenset[str] | set[str]) -> list[tuple[str, Token]]:
@@ -99,9 +115,8 @@ class _Reader:
         if holder is None or (prior == 0 and kind not in MODEL_POLARITY):
             return
         if isinstance(holder, Token) and holder.dep_ == "nsubj":
-            for extra in holder.children:  # "Bush and Clinton reject …"
-                if extra.dep_ == "conj" and extra.pos_ in ("PROPN", "NOUN"):
-                    self.add(extra, target_tok, prior, kind, cue)
+            for extra in _members(holder):  # "Bush and Clinton reject …"
+                self.add(extra, target_tok, prior, kind, cue)
         if target_tok.lemma_.lower() in UNDOING:
             of = [o for _, o in _pobjs(target_tok, {"of"})]
             if of:

@@ -206,6 +206,33 @@ def test_holders_resolve_to_who_the_text_means(
 
 
 @pytest.mark.parametrize(
+    ("text", "holders", "targets"),
+    [
+        (  # the parser reads such a list as a name in apposition, then a conjunction
+            "Laura Pike, Tom Reyes and Ines Baro have denounced the water tax.",
+            {"Laura Pike", "Tom Reyes", "Ines Baro"},
+            {"water tax"},
+        ),
+        (
+            "Senator Laura Pike criticized Tom Reyes, Ines Baro and Hal Monroe.",
+            {"Laura Pike"},
+            {"Tom Reyes", "Ines Baro", "Hal Monroe"},
+        ),
+        (  # a description in apposition is no second holder
+            "Tom Reyes, the county treasurer, opposed the water tax.",
+            {"Tom Reyes"},
+            {"water tax"},
+        ),
+    ],
+)
+def test_every_member_of_a_list_holds_or_receives_the_stance(
+    nlp: Language, text: str, holders: set[str], targets: set[str]
+) -> None:
+    found = {(c.holder.name, c.target.name) for c in cands(nlp, text) if c.kind == "verb"}
+    assert found == {(h, t) for h in holders for t in targets}
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "{} condemned the water tax on Monday.",
