@@ -111,6 +111,8 @@ def same(folders: list[Path]) -> None:
     lookup = new.get_pipe("attribute_ruler")
     sizes = [len(column) for column in lookup.columns]
     print(f"cached: {sizes} values of {lookup.reads}, {len(lookup.outcomes)} outcomes")
+    if differ or json_differ:
+        raise SystemExit("the lookup and the ruler differ")
 
 
 def timing(folders: list[Path], rounds: int) -> None:

@@ -123,7 +123,7 @@ def test_a_ruler_without_a_pattern_reads_nothing_and_is_refused() -> None:
         {"patterns": [[{"LOWER": {"IS_SUBSET": ["a"]}}]], "attrs": {"POS": "DET"}},
         {"patterns": [[{"LOWER": {"FUZZY": "harbor"}}]], "attrs": {"POS": "NOUN"}},
         {"patterns": [[{"IS_SPACE": {"REGEX": "1"}}]], "attrs": {"POS": "SPACE"}},
-        {"patterns": [[{"LOWER": "a"}]], "attrs": {"NORM": "an"}},  # NORM writes the lexeme too
+        {"patterns": [[{"LOWER": "a"}]], "attrs": {"NORM": "an"}},  # NORM is refused with the rest
         {"patterns": [[{"LOWER": "a"}, {"LOWER": "b"}]], "attrs": {"POS": "X"}, "index": 2},
     ],
 )
