@@ -59,7 +59,7 @@ NOUN_POLARITY = {
     **dict.fromkeys("support backing endorsement praise approval defense defence".split(), 1),
     **dict.fromkeys(
         """opposition criticism objection objections condemnation rejection refusal
-        hostility""".split(),
+        hostility attack attacks""".split(),
         -1,
     ),
 }

@@ -57,6 +57,12 @@ WORDED = [
         "ferry subsidy",
         "against",
     ),
+    (  # "attacks on" as a stance noun, as the guide's "attacked" is a stance verb
+        "Governor Tom Reyes's attack on the water tax surprised the council.",
+        "Tom Reyes",
+        "water tax",
+        "against",
+    ),
     (  # a stance noun with its holder as possessor
         "Tom Reyes repeated his support for the transit levy.",
         "Tom Reyes",
