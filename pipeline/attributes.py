@@ -74,7 +74,8 @@ Constraint = frozenset[int] | tuple[Test, ...]
 @dataclass(frozen=True)
 class _Span:
     """One alternative of a pattern of several tokens: its specs' bits in order, the bit
-    it adds to its target, and where that target is (the pattern's index: 0 first, 1 second, -1 last)."""
+    it adds to its target, and where that target is (the pattern's index: 0 first, 1
+    second, -1 last)."""
 
     specs: tuple[int, ...]
     bit: int

@@ -29,6 +29,7 @@ from spacy.tokens import Doc
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.throughput import load_texts  # noqa: E402
 from pipeline import nlp as nlp_module  # noqa: E402
 from pipeline.analyze import analysis_input, analyze_batch  # noqa: E402
 from pipeline.attributes import AttributeLookup  # noqa: E402
@@ -39,13 +40,8 @@ DEFAULT_TEXTS = [POLNEAR / "dev" / "text", POLNEAR / "train" / "text"]
 
 
 def articles(folders: list[Path]) -> list[Extracted]:
-    """Each text file as an article: the title on its first line."""
-    out = []
-    for folder in folders:
-        for path in sorted(folder.glob("*.txt")):
-            title, _, body = path.read_text(encoding="utf-8").strip().partition("\n")
-            out.append(Extracted(title=title.strip(), body=body.strip()))
-    return out
+    """Each text file as an article, read as the benches read them."""
+    return [Extracted(title=t, body=b) for folder in folders for t, b in load_texts(folder)]
 
 
 def pipelines() -> tuple[Language, Language]:
