@@ -49,8 +49,7 @@ def _negated(verb: Token) -> bool:
     """ "did not back", "refused to accept", "would never support"."""
     if any(c.dep_ == "neg" or c.lower_ in ("never", "no") for c in verb.children):
         return True
-    head = verb.head
-    return verb.dep_ == "xcomp" and head.lemma_.lower() in REFUSING and head is not verb
+    return verb.dep_ == "xcomp" and verb.head.lemma_.lower() in REFUSING
 
 
 def _subject(verb: Token) -> Token | None:
@@ -62,7 +61,7 @@ def _subject(verb: Token) -> Token | None:
             if child.dep_ in ("nsubj",):
                 return child
         participle = tok.dep_ == "advcl" and tok.tag_ == "VBG"
-        if (tok.dep_ not in ("xcomp", "conj") and not participle) or tok.head is tok:
+        if tok.dep_ not in ("xcomp", "conj") and not participle:  # a sentence root ends it
             return None
         tok = tok.head
     return None
