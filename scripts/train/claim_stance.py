@@ -17,7 +17,11 @@ of the same 5 folds. +1.5 to "discuss" won on every fold with the offset chosen 
 other four (+0.06 to +2.01, mean +1.13 points) and on the held-out topics (83.20 →
 83.41), but only through FNC's partial credit: accuracy there fell 0.894 → 0.881 and
 "agree" was found half as often (92 → 47 of 368). Offsets chosen for macro F1 instead
-lost FNC points on every fold. Needs scikit-learn
+lost FNC points on every fold. Also measured and not kept (session 9): averaging the
+probabilities of 3 or 5 networks trained with seeds 1128–1132. Against the shipped seed
+alone, 5 seeds scored -0.30 on the held-out topics (82.90) and +0.23, +0.08, -0.16,
++0.38, -0.36 on the 5 folds; 3 seeds -0.22 and +0.23, +0.17, -0.29, +0.28, -0.33. The
+seeds alone span 82.45–83.20 on the held-out topics. Needs scikit-learn
 (training only: `pip install -e '.[train]'`). Writes pipeline/data/claim_stance.npz
 (numpy arrays, no pickle): vocabulary, idf, and the network's weights in float16.
 """
