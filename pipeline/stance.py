@@ -61,7 +61,7 @@ def _subject(verb: Token) -> Token | None:
             if child.dep_ in ("nsubj",):
                 return child
         participle = tok.dep_ == "advcl" and tok.tag_ == "VBG"
-        if tok.dep_ not in ("xcomp", "conj") and not participle:  # a sentence root ends it
+        if tok.dep_ not in ("xcomp", "conj") and not participle:  # a root (ROOT), or unparsed ("")
             return None
         tok = tok.head
     return None
@@ -170,7 +170,7 @@ class _Reader:
             return
         if holder.dep_ == "nsubj":  # "Reyes and Pike rejected …" parsed as two subjects
             for other in holder.head.children:
-                if other.dep_ == "nsubj" and other is not holder and other.i < tok.i:
+                if other.dep_ == "nsubj" and other.i != holder.i and other.i < tok.i:
                     self.held(tok, other, prior)
         self.held(tok, holder, prior)
 

@@ -122,3 +122,17 @@ def test_the_shipped_model_file_has_a_weight_per_feature_and_its_cv_threshold() 
     loaded = stance_model.model()
     assert loaded.weights.shape == (stance_model.FEATURES,)
     assert loaded.threshold == shipped["threshold"]
+
+
+def test_the_held_out_annotations_are_apart_from_training_and_hold_no_text() -> None:
+    """heldout.json measures only: fitting on it, or on an article it shares with
+    train.json, would make it a train split; and the publishers' text stays out."""
+    data = Path(__file__).parents[2] / "scripts" / "train" / "data" / "stances"
+    held = json.loads((data / "heldout.json").read_text(encoding="utf-8"))
+    train = json.loads((data / "train.json").read_text(encoding="utf-8"))
+    names = {d["doc"] for d in held}
+    assert len(names) == len(held) > 0
+    assert not names & {d["doc"] for d in train}
+    assert not names & stance_model.fitted_documents()
+    keys = {"holder", "target_keywords", "label", "evidence_start", "evidence_end"}
+    assert all(set(s) == keys for d in held for s in d["stances"])
