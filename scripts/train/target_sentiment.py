@@ -15,7 +15,12 @@ on K-1 of them exactly as above and prints the held-out fold's macro F1 after ea
 epoch, then the mean over folds per epoch: the epoch count a second split picks. Folds
 split records (19 of train's 7,758 sentences occur twice). Three folds, three epochs
 (30 November 2026, ~4 min an epoch): 0.7056/0.7511/0.7568, 0.7087/0.7367/0.7549,
-0.7191/0.7438/0.7558, mean 0.7111/0.7439/0.7558: the last epoch in every fold.
+0.7191/0.7438/0.7558, mean 0.7111/0.7439/0.7558: the last epoch in every fold. Five
+epochs, same folds (session 9, ~4–8 min an epoch on a shared machine): 0.7056/0.7547/
+0.7643/0.7640/0.7621, 0.7081/0.7308/0.7630/0.7549/0.7631, 0.7201/0.7247/0.7254/0.7576/
+0.7537, mean 0.7113/0.7367/0.7509/0.7588/0.7596. The fifth epoch beats three epochs'
+last by 0.004 on the mean, but not in every fold (fold 3: 0.7537 against 0.7558), so
+three epochs stay.
 
 Training needs torch and transformers, never installed by the project: use a
 separate environment, e.g.
