@@ -21,6 +21,8 @@ from pipeline.evaluation_stances import (
 )
 from pipeline.models import Entity, Stance
 
+# our stance annotations: train.json (fitted on) and heldout.json (measured only)
+ANNOTATIONS = Path(__file__).parents[2] / "scripts" / "train" / "data" / "stances"
 PIKE = Entity(name="Laura Pike", type="PERSON", mentions=3, salience=1.0, aliases=["Pike"])
 TUNNEL = Entity(name="Harbor Tunnel", type="LOC", mentions=1, salience=0.2, aliases=["tunnel"])
 
@@ -87,7 +89,7 @@ def test_load_gold_reads_the_annotation_format(tmp_path: Path) -> None:
 
 def test_the_shipped_model_names_the_train_articles_it_was_fitted_on() -> None:
     shipped = json.loads(stance_model.MODEL_PATH.read_text(encoding="utf-8"))
-    train = Path(__file__).parents[2] / "scripts" / "train" / "data" / "stances" / "train.json"
+    train = ANNOTATIONS / "train.json"
     annotated = {d["doc"] for d in json.loads(train.read_text(encoding="utf-8"))}
     fitted = stance_model.fitted_documents()
     assert len(fitted) == shipped["articles"] and fitted <= annotated
@@ -127,9 +129,8 @@ def test_the_shipped_model_file_has_a_weight_per_feature_and_its_cv_threshold() 
 def test_the_held_out_annotations_are_apart_from_training_and_hold_no_text() -> None:
     """heldout.json measures only: fitting on it, or on an article it shares with
     train.json, would make it a train split; and the publishers' text stays out."""
-    data = Path(__file__).parents[2] / "scripts" / "train" / "data" / "stances"
-    held = json.loads((data / "heldout.json").read_text(encoding="utf-8"))
-    train = json.loads((data / "train.json").read_text(encoding="utf-8"))
+    held = json.loads((ANNOTATIONS / "heldout.json").read_text(encoding="utf-8"))
+    train = json.loads((ANNOTATIONS / "train.json").read_text(encoding="utf-8"))
     names = {d["doc"] for d in held}
     assert len(names) == len(held) > 0
     assert not names & {d["doc"] for d in train}
