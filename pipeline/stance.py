@@ -67,18 +67,23 @@ def _subject(verb: Token) -> Token | None:
     return None
 
 
+_PLACES = frozenset({"GPE", "LOC"})
+
+
 def _members(tok: Token) -> list[Token]:
     """The other members of a list ``tok`` heads: "Trump and Pence", "McCain, Ayotte and
     Grassley" (which the parser reads as a name in apposition to a name, then a
     conjunction), "Cole, Hale and Stone"; never a description in apposition ("Reyes, the
-    treasurer")."""
+    treasurer") nor a person's place ("McCain (Ariz.)", "Grijalva, D-Ariz.")."""
     out: list[Token] = []
     stack = [tok]
     while stack:
         head = stack.pop()
         for c in head.children:
             if (c.dep_ == "conj" and c.pos_ in ("NOUN", "PROPN")) or (
-                c.dep_ == "appos" and c.pos_ == head.pos_ == "PROPN"
+                c.dep_ == "appos"
+                and c.pos_ == head.pos_ == "PROPN"
+                and (c.ent_type_ not in _PLACES or head.ent_type_ in _PLACES)
             ):
                 out.append(c)
                 stack.append(c)

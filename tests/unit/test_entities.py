@@ -67,6 +67,15 @@ def test_short_forms_of_countries_merge(nlp: Language) -> None:
     assert got["United States"][0] == "LOC" and "US" in got["United States"][1]
 
 
+def test_an_abbreviation_keeps_its_period(nlp: Language) -> None:
+    text = "U.S. officials met the U.N. envoy in Springfield, Ill., on Monday."
+    mentions = {m.text: text[m.start : m.end] for m in extract_entities(nlp(text)).mentions}
+    assert mentions["U.S."] == "U.S." and mentions["U.N."] == "U.N."
+    assert "U.S" not in mentions and "U.N" not in mentions
+    got = entities(nlp, text)  # and the short form is known for the country it names
+    assert "U.S." in got["United States"][1] and "United Nations" in got
+
+
 def test_organisation_suffix_and_laws(nlp: Language) -> None:
     got = entities(
         nlp,

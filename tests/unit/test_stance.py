@@ -229,6 +229,12 @@ def test_holders_resolve_to_who_the_text_means(
             {"Tom Reyes"},
             {"water tax"},
         ),
+        (  # nor is a person's place, in parentheses or after a party
+            "Laura Pike (Ore.), Tom Reyes (Iowa) and Hal Monroe (Ariz.) opposed the water tax.",
+            {"Laura Pike", "Tom Reyes", "Hal Monroe"},
+            {"water tax"},
+        ),
+        ("Laura Pike, R-Texas, rejected the water tax.", {"Laura Pike"}, {"water tax"}),
     ],
 )
 def test_every_member_of_a_list_holds_or_receives_the_stance(
