@@ -189,8 +189,10 @@ def _collect(doc: Doc) -> list[Mention]:
             else False
         )
         name = clean_name(span.text, person=span.label_ == "PERSON" or titled)
-        if len(span[-1]) > 1 and span[-1].text.endswith(".") and span.text.endswith(name + "."):
-            name += "."  # the tokenizer kept the period: an abbreviation ("U.S.", "Ill.")
+        if len(span[-1]) > 2 and span[-1].text.endswith(".") and span.text.endswith(name + "."):
+            # the tokenizer kept the period: an abbreviation ("U.S.", "Ill."); not after a
+            # lone initial, where it is as often the sentence's ("Malcolm X.")
+            name += "."
         if len(name) < 2 or not any(c.isalpha() for c in name) or _AMOUNT.search(name):
             continue
         etype = (

@@ -74,19 +74,20 @@ def _members(tok: Token) -> list[Token]:
     """The other members of a list ``tok`` heads: "Trump and Pence", "McCain, Ayotte and
     Grassley" (which the parser reads as a name in apposition to a name, then a
     conjunction), "Cole, Hale and Stone"; never a description in apposition ("Reyes, the
-    treasurer") nor a person's place ("McCain (Ariz.)", "Grijalva, D-Ariz.")."""
+    treasurer"), nor a name the tagger typed as a place in apposition to one it did not
+    ("McCain (Ariz.)", "Grijalva, D-Ariz."; a state it typed ORG or not at all slips
+    through), though the list goes on under it ("Monroe, D-Iowa, Reyes, D-Ill., …")."""
     out: list[Token] = []
     stack = [tok]
     while stack:
         head = stack.pop()
         for c in head.children:
             if (c.dep_ == "conj" and c.pos_ in ("NOUN", "PROPN")) or (
-                c.dep_ == "appos"
-                and c.pos_ == head.pos_ == "PROPN"
-                and (c.ent_type_ not in _PLACES or head.ent_type_ in _PLACES)
+                c.dep_ == "appos" and c.pos_ == head.pos_ == "PROPN"
             ):
-                out.append(c)
                 stack.append(c)
+                if c.dep_ == "conj" or c.ent_type_ not in _PLACES or head.ent_type_ in _PLACES:
+                    out.append(c)
     return out
 
 

@@ -74,6 +74,8 @@ def test_an_abbreviation_keeps_its_period(nlp: Language) -> None:
     assert "U.S" not in mentions and "U.N" not in mentions
     got = entities(nlp, text)  # and the short form is known for the country it names
     assert "U.S." in got["United States"][1] and "United Nations" in got
+    # a lone initial's period is the sentence's as often as not
+    assert [m.text for m in extract_entities(nlp("He met Malcolm X.")).mentions] == ["Malcolm X"]
 
 
 def test_organisation_suffix_and_laws(nlp: Language) -> None:

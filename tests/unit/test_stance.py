@@ -244,6 +244,16 @@ def test_every_member_of_a_list_holds_or_receives_the_stance(
     assert found == {(h, t) for h in holders for t in targets}
 
 
+def test_a_list_goes_on_under_a_place_in_apposition(nlp: Language) -> None:
+    # the parser hangs "Tom Reyes" on "Iowa", which is no holder; Reyes still is
+    text = (
+        "Hal Monroe, D-Iowa, Tom Reyes, D-Ill., and Chuck Grassley, D-N.Y., opposed the water tax."
+    )
+    holders = {c.holder.name for c in cands(nlp, text) if c.kind == "verb"}
+    assert {"Hal Monroe", "Tom Reyes", "Chuck Grassley"} <= holders
+    assert "Iowa" not in holders
+
+
 @pytest.mark.parametrize(
     "text",
     [
