@@ -22,7 +22,7 @@ from typing import cast, get_args
 from spacy.tokens import Doc, Span, Token
 
 from pipeline import claim_model, sentiment_model, stance_model
-from pipeline.entities import EntityIndex
+from pipeline.entities import OUR_TYPE, EntityIndex
 from pipeline.models import ClaimStance, Quote, Stance, StanceLabel, StanceTargetType
 from pipeline.stance_lexicon import (
     EVALUATIVE,
@@ -67,9 +67,6 @@ def _subject(verb: Token) -> Token | None:
     return None
 
 
-_PLACES = frozenset({"GPE", "LOC"})
-
-
 def _members(tok: Token) -> list[Token]:
     """The other members of a list ``tok`` heads: "Trump and Pence", "McCain, Ayotte and
     Grassley" (which the parser reads as a name in apposition to a name, then a
@@ -86,9 +83,13 @@ def _members(tok: Token) -> list[Token]:
                 c.dep_ == "appos" and c.pos_ == head.pos_ == "PROPN"
             ):
                 stack.append(c)
-                if c.dep_ == "conj" or c.ent_type_ not in _PLACES or head.ent_type_ in _PLACES:
+                if c.dep_ == "conj" or not _place(c) or _place(head):
                     out.append(c)
     return out
+
+
+def _place(tok: Token) -> bool:
+    return OUR_TYPE.get(tok.ent_type_) == "LOC"
 
 
 def _objects(tok: Token, deps: tuple[str, ...]) -> list[Token]:
