@@ -28,7 +28,7 @@ from typing import Any
 from pipeline.errors import InputError
 
 DATA_DIR = Path(__file__).parent / "data"
-ANALYSIS_REVISION = 2  # 2: abbreviations keep their period; list and place rules
+ANALYSIS_REVISION = 3  # 2: abbreviations keep their period; list and place rules; 3: dating clauses
 _NOT_MODELS = (".holdout.json",)
 
 

@@ -43,6 +43,20 @@ from pipeline.stance_targets import Actor, Referents
 
 _SENTIMENT_TYPES = frozenset({"PERSON", "ORG", "NORP"})
 _ISSUE_ROLES = frozenset({"nsubj", "nsubjpass", "dobj", "pobj"})
+_TIME_MARKS = frozenset({"before", "after"})
+
+
+def _dating(tok: Token, span: Span, cue: Token | None) -> bool:
+    """ "agreed to delink … the night before its leader Nasrallah was killed": a clause
+    that only dates the quote is not what it is about. A clause holding the quote's cue
+    ("comes after Beirut responded positively …, per Makati") is what it says."""
+    while span.start <= tok.i < span.end and tok.head.i != tok.i:
+        if tok.dep_ == "advcl" and any(
+            c.dep_ == "mark" and c.lower_ in _TIME_MARKS for c in tok.children
+        ):
+            return cue is None or not tok.left_edge.i <= cue.i <= tok.right_edge.i
+        tok = tok.head
+    return False
 
 
 def _negated(verb: Token) -> bool:
@@ -277,7 +291,11 @@ class _Reader:
         if holder is None:
             return
         seen: set[int] = set()
+        cue_span = quote.cue_span and span.doc.char_span(*quote.cue_span, alignment_mode="expand")
+        cue = cue_span[0] if cue_span else None
         for tok in span:
+            if _dating(tok, span, cue):
+                continue
             mention = self.refs.mention(tok)
             if mention is not None and mention.type in _SENTIMENT_TYPES:
                 if mention.start in seen or tok.dep_ == "compound":

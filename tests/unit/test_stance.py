@@ -305,6 +305,27 @@ def test_issues_a_holders_quote_argues_about_are_candidates(
         ]
 
 
+@pytest.mark.parametrize(
+    ("text", "dated"),
+    [
+        (
+            "According to officials, Hezbollah had initially agreed to delink the two "
+            "conflicts the night before its leader Hassan Nasrallah was killed in an airstrike.",
+            "Hassan Nasrallah",
+        ),
+        (
+            'Laura Pike said the council would "approve the budget after Tom Reyes resigns."',
+            "Tom Reyes",
+        ),
+    ],
+)
+def test_a_clause_that_dates_a_quote_is_not_what_it_is_about(
+    nlp: Language, text: str, dated: str
+) -> None:
+    about = [c.target.name for c in cands(nlp, text) if c.kind == "quote"]
+    assert dated not in about, about
+
+
 NOT_STANCES = [
     # (text, holder, target): pairs the text does not support (issue 12's examples)
     (
