@@ -199,6 +199,9 @@ class Referents:
         if apposed is not None and apposed.type in _ACTOR_TYPES:
             # "Tom Reyes, the county treasurer who …": the one the article named
             return Actor(apposed.name, apposed.type)
+        in_apposition = self._named_in_apposition(head, _ACTOR_TYPES)
+        if in_apposition is not None:
+            return in_apposition
         lemma = head.lemma_.lower()
         if lemma in _DOCUMENTS:
             return self.author(head, exclude)
@@ -241,6 +244,9 @@ class Referents:
         mention = self.mention(head)
         if mention is not None and mention.type in _TARGET_TYPES:
             return Actor(mention.name, mention.type)
+        in_apposition = self._named_in_apposition(head, _TARGET_TYPES)
+        if in_apposition is not None:
+            return in_apposition
         if head.lemma_.lower() in _GENERIC and not any(
             c.dep_ in ("compound", "amod") for c in head.children
         ):
@@ -254,6 +260,18 @@ class Referents:
         if name and len(name.split()) == 1:  # "the proposal": the one named before
             name = self._named_before(head) or name
         return Actor(name, "ISSUE") if name else None
+
+    def _named_in_apposition(self, head: Token, types: frozenset[str]) -> Actor | None:
+        """ "attacked by the Democratic front-runner, Hillary Clinton": the one the
+        apposition names. A plural's apposition lists its members ("four senators: Sens.
+        Manchin, Casey, …"), not the one it is."""
+        if head.tag_ in ("NNS", "NNPS"):
+            return None
+        for c in head.children:
+            mention = self.mention(c) if c.dep_ == "appos" else None
+            if mention is not None and mention.type in types:
+                return Actor(mention.name, mention.type)
+        return None
 
     def _named_before(self, head: Token) -> str:
         """The fuller name an earlier mention gave a bare definite noun ("the

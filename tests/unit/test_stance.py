@@ -197,6 +197,20 @@ HOLDERS = [
         "water tax",
         "against",
     ),
+    (  # a role noun with the name in apposition: the one it names
+        "The water tax was attacked by the county's longest-serving treasurer, Tom Reyes.",
+        "Tom Reyes",
+        "PERSON",
+        "water tax",
+        "against",
+    ),
+    (  # … so is a target
+        "Laura Pike spoke on Monday. Tom Reyes criticized the mayor's spokeswoman, Laura Pike.",
+        "Tom Reyes",
+        "PERSON",
+        "Laura Pike",
+        "against",
+    ),
 ]
 
 
