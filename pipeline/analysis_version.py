@@ -28,7 +28,7 @@ from typing import Any
 from pipeline.errors import InputError
 
 DATA_DIR = Path(__file__).parent / "data"
-ANALYSIS_REVISION = 3  # 2: abbreviations, lists, places; 3: dating clauses, appositions
+ANALYSIS_REVISION = 3  # 2: abbreviations, lists, places; 3: dating clauses, appositions, camps
 _NOT_MODELS = (".holdout.json",)
 
 

@@ -16,6 +16,7 @@ from spacy.tokens import Doc, Span
 
 from pipeline.models import Entity, EntityType
 from pipeline.nlp import NEWS_NER, doc_text
+from pipeline.stance_lexicon import CAMPS
 
 # Our type of a spaCy label; scripts/train/pseudo_label_ner.py maps its training labels here too.
 OUR_TYPE: dict[str, EntityType] = {
@@ -135,12 +136,14 @@ class EntityIndex:
 
 
 _TRAILING = frozenset("of in on at for and to the".split())
+_CAMP = re.compile(rf"^(?:{'|'.join(CAMPS)})(?:\s*-\s*|$)", re.I)
 
 
 def clean_name(text: str, person: bool = True) -> str:
     """Strip possessives, leading articles, trailing prepositions, stray punctuation
     and, for people, titles ("Prime Minister", "Mr.") from a mention."""
     text = re.sub(r"[’']s?$", "", text.strip()).strip(' \t\n/-–—,.;:“”"‘’()')
+    text = _CAMP.sub("", text)  # "pro-Clinton" names Clinton
     words = text.split()
     while words and words[0].lower() == "the":
         words = words[1:]
@@ -303,7 +306,8 @@ def _find_missed_surnames(doc: Doc, groups: list[_Group], mentions: list[Mention
     covered = {i for m in mentions for i in range(m.start, m.end)}
     for tok in doc:
         group = surnames.get(tok.text)
-        if group is not None and tok.pos_ == "PROPN" and tok.idx not in covered:
+        camp = tok.i > 1 and doc[tok.i - 1].text == "-" and doc[tok.i - 2].lower_ in CAMPS
+        if group is not None and (tok.pos_ == "PROPN" or camp) and tok.idx not in covered:
             mention = Mention(tok.idx, tok.idx + len(tok.text), tok.text, type="PERSON")
             group.forms[tok.text] += 1
             group.mentions.append(mention)

@@ -25,6 +25,7 @@ from pipeline import claim_model, sentiment_model, stance_model
 from pipeline.entities import OUR_TYPE, EntityIndex
 from pipeline.models import ClaimStance, Quote, Stance, StanceLabel, StanceTargetType
 from pipeline.stance_lexicon import (
+    CAMPS,
     EVALUATIVE,
     MODEL_POLARITY,
     NOUN_POLARITY,
@@ -269,6 +270,22 @@ class _Reader:
         for obj in targets:
             self.add(holder, obj, prior, "noun", tok)
 
+    def camps(self, tok: Token) -> None:
+        """ "anti-Trump activists", "Priorities USA, a pro-Clinton super PAC": the noun's
+        side on the name."""
+        prior = CAMPS.get(tok.lower_, 0)
+        if not prior or tok.i + 2 >= len(self.doc) or self.doc[tok.i + 1].text != "-":
+            return
+        name = self.doc[tok.i + 2]
+        mention = self.refs.mention(name)
+        if mention is None or mention.type not in _SENTIMENT_TYPES | {"LOC"}:
+            return
+        noun = name.head
+        while noun.dep_ == "compound" and noun.head.i != noun.i:  # "the pro-Israel group AIPAC"
+            noun = noun.head
+        if noun.pos_ in ("NOUN", "PROPN") and noun.i != name.i:
+            self.add(noun, name, prior, "noun", tok)
+
     def evaluations(self, tok: Token) -> None:
         """ "X is unacceptable" inside a holder's quote: the quote's speaker on X."""
         if tok.dep_ not in ("acomp", "attr") or tok.head.lemma_ != "be":
@@ -348,6 +365,7 @@ def candidates(doc: Doc, quotes: list[Quote], entities: EntityIndex) -> list[Can
         reader.verbs(tok)
         reader.nouns(tok)
         reader.evaluations(tok)
+        reader.camps(tok)
     for quote in quotes:
         if quote.speaker_type != "UNKNOWN":
             span = doc.char_span(quote.start, quote.end, alignment_mode="expand")

@@ -63,6 +63,8 @@ NOUN_POLARITY = {
         -1,
     ),
 }
+# "anti-Trump activists", "a pro-Israel group": prefixes that give a noun its side.
+CAMPS = {"anti": -1, "pro": 1}
 PEOPLE_NOUNS = {
     **dict.fromkeys("supporter backer fan ally champion admirer defender".split(), 1),
     **dict.fromkeys("critic opponent foe detractor enemy".split(), -1),

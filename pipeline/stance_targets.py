@@ -236,14 +236,14 @@ class Referents:
             if head.lower_ in _HE_SHE:
                 return self._previous(head.idx, frozenset({"PERSON"}))
             return None
+        mention = self.mention(head)  # whatever the tagger called it ("anti-Trump")
+        if mention is not None and mention.type in _TARGET_TYPES:
+            return Actor(mention.name, mention.type)
         # the tagger calls some nouns verbs ("negotiations track"); their role says otherwise
         if head.pos_ not in ("NOUN", "PROPN") and not (
             head.pos_ == "VERB" and head.dep_ in ("dobj", "pobj")
         ):
             return None
-        mention = self.mention(head)
-        if mention is not None and mention.type in _TARGET_TYPES:
-            return Actor(mention.name, mention.type)
         in_apposition = self._named_in_apposition(head, _TARGET_TYPES)
         if in_apposition is not None:
             return in_apposition

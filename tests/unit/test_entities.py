@@ -78,6 +78,20 @@ def test_an_abbreviation_keeps_its_period(nlp: Language) -> None:
     assert [m.text for m in extract_entities(nlp("He met Malcolm X.")).mentions] == ["Malcolm X"]
 
 
+def test_a_camp_prefix_is_no_part_of_the_name(nlp: Language) -> None:
+    text = (
+        "Hillary Clinton and Donald Trump spoke in Ohio. Priorities USA, a pro-Clinton super "
+        "PAC, paid for the ads. Anti-Trump activists rallied outside."
+    )
+    got = entities(nlp, text)
+    assert not [n for n in got if n.lower().startswith(("pro", "anti"))], got
+    # "Trump" in "Anti-Trump" is a mention of Donald Trump, whatever the tagger called it
+    index = extract_entities(nlp(text))
+    assert any(
+        text[m.start : m.end] == "Trump" and m.name == "Donald Trump" for m in index.mentions
+    )
+
+
 def test_organisation_suffix_and_laws(nlp: Language) -> None:
     got = entities(
         nlp,

@@ -214,6 +214,30 @@ HOLDERS = [
 ]
 
 
+@pytest.mark.parametrize(
+    ("text", "holder", "target", "label"),
+    [
+        (
+            "Donald Trump spoke in Ohio. Anti-Trump activists rallied outside the arena.",
+            "Anti-Trump activists",
+            "Donald Trump",
+            "against",
+        ),
+        (
+            "Hillary Clinton spoke in Ohio. The Harbor Fund, a pro-Clinton group, paid for it.",
+            "Harbor Fund",
+            "Hillary Clinton",
+            "favor",
+        ),
+    ],
+)
+def test_a_camp_prefix_gives_its_noun_a_side(
+    nlp: Language, text: str, holder: str, target: str, label: str
+) -> None:
+    found = [(c.holder.name, c.target.name, polarity(c, None)) for c in cands(nlp, text)]
+    assert (holder, target, label) in found, found
+
+
 @pytest.mark.parametrize(("text", "holder", "kind", "target", "label"), HOLDERS)
 def test_holders_resolve_to_who_the_text_means(
     nlp: Language, text: str, holder: str, kind: str, target: str, label: str
