@@ -47,6 +47,10 @@ PREP_POLARITY = {
     ("lash", "at"): -1,
     ("warn", "about"): -1,
     ("pledge", "to"): 1,
+    ("approve", "of"): 1,
+    ("disapprove", "of"): -1,
+    ("stand", "by"): 1,
+    ("break", "with"): -1,
     ("come", "on"): -1,  # "come down (hard) on"
     ("crack", "on"): -1,
 }

@@ -51,6 +51,14 @@ WORDED = [
         "Hal Monroe",
         "favor",
     ),
+    (  # a preposition carries it: "approved of", "broke with", "stood by"
+        "In the poll, 71 percent of Democrats approved of Laura Pike.",
+        "Democrats",
+        "Laura Pike",
+        "favor",
+    ),
+    ("Tom Reyes broke with Laura Pike over the water tax.", "Tom Reyes", "Laura Pike", "against"),
+    ("Laura Pike stood by Tom Reyes during the scandal.", "Laura Pike", "Tom Reyes", "favor"),
     (  # passive: the agent holds it
         "The ferry subsidy was condemned by the Harbor Workers Union on Friday.",
         "Harbor Workers Union",
