@@ -143,7 +143,9 @@ def clean_name(text: str, person: bool = True) -> str:
     """Strip possessives, leading articles, trailing prepositions, stray punctuation
     and, for people, titles ("Prime Minister", "Mr.") from a mention."""
     text = re.sub(r"[’']s?$", "", text.strip()).strip(' \t\n/-–—,.;:“”"‘’()')
-    text = _CAMP.sub("", text)  # "pro-Clinton" names Clinton
+    camp = _CAMP.match(text)
+    if camp and len(text[camp.end() :].split()) <= 1:  # "pro-Clinton" names Clinton;
+        text = text[camp.end() :]  # the Anti-Defamation League keeps its name
     words = text.split()
     while words and words[0].lower() == "the":
         words = words[1:]
