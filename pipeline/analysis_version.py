@@ -28,7 +28,8 @@ from typing import Any
 from pipeline.errors import InputError
 
 DATA_DIR = Path(__file__).parent / "data"
-ANALYSIS_REVISION = 3  # 2: abbreviations, lists, places; 3: dating clauses, appositions, camps
+# 2: abbreviations, lists, places; 3: dating clauses, appositions, camps, prepositions
+ANALYSIS_REVISION = 3
 _NOT_MODELS = (".holdout.json",)
 
 

@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from rapidfuzz.distance import Levenshtein
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc, Span, Token
 
 from pipeline.models import Entity, EntityType
 from pipeline.nlp import NEWS_NER, doc_text
@@ -136,16 +136,25 @@ class EntityIndex:
 
 
 _TRAILING = frozenset("of in on at for and to the".split())
-_CAMP = re.compile(rf"^(?:{'|'.join(CAMPS)})(?:\s*-\s*|$)", re.I)
+_HYPHENS = "-–‐"
+_CAMP = re.compile(rf"^(?:{'|'.join(CAMPS)})(?:\s*[{_HYPHENS}]\s*|$)", re.I)
+
+
+def camp_of(tok: Token) -> str:
+    """The camp prefix a name follows ("anti" for the "Trump" of "anti-Trump"), or ""."""
+    if tok.i > 1 and tok.doc[tok.i - 1].text in _HYPHENS and tok.doc[tok.i - 2].lower_ in CAMPS:
+        return tok.doc[tok.i - 2].lower_
+    return ""
 
 
 def clean_name(text: str, person: bool = True) -> str:
-    """Strip possessives, leading articles, trailing prepositions, stray punctuation
-    and, for people, titles ("Prime Minister", "Mr.") from a mention."""
+    """Strip possessives, leading articles, trailing prepositions, stray punctuation,
+    a camp prefix ("pro-Clinton" names Clinton) and, for people, titles ("Prime
+    Minister", "Mr.") from a mention."""
     text = re.sub(r"[’']s?$", "", text.strip()).strip(' \t\n/-–—,.;:“”"‘’()')
     camp = _CAMP.match(text)
-    if camp and len(text[camp.end() :].split()) <= 1:  # "pro-Clinton" names Clinton;
-        text = text[camp.end() :]  # the Anti-Defamation League keeps its name
+    if camp and (person or len(text[camp.end() :].split()) <= 1):
+        text = text[camp.end() :]  # "pro-Jeb Bush"; an "Anti-Defamation League" keeps it
     words = text.split()
     while words and words[0].lower() == "the":
         words = words[1:]
@@ -308,8 +317,7 @@ def _find_missed_surnames(doc: Doc, groups: list[_Group], mentions: list[Mention
     covered = {i for m in mentions for i in range(m.start, m.end)}
     for tok in doc:
         group = surnames.get(tok.text)
-        camp = tok.i > 1 and doc[tok.i - 1].text == "-" and doc[tok.i - 2].lower_ in CAMPS
-        if group is not None and (tok.pos_ == "PROPN" or camp) and tok.idx not in covered:
+        if group is not None and (tok.pos_ == "PROPN" or camp_of(tok)) and tok.idx not in covered:
             mention = Mention(tok.idx, tok.idx + len(tok.text), tok.text, type="PERSON")
             group.forms[tok.text] += 1
             group.mentions.append(mention)

@@ -22,7 +22,7 @@ from typing import cast, get_args
 from spacy.tokens import Doc, Span, Token
 
 from pipeline import claim_model, sentiment_model, stance_model
-from pipeline.entities import OUR_TYPE, EntityIndex
+from pipeline.entities import OUR_TYPE, EntityIndex, camp_of
 from pipeline.models import ClaimStance, Quote, Stance, StanceLabel, StanceTargetType
 from pipeline.stance_lexicon import (
     CAMPS,
@@ -31,6 +31,7 @@ from pipeline.stance_lexicon import (
     NOUN_POLARITY,
     NOUN_PREPS,
     PEOPLE_NOUNS,
+    PREP_ALONE,
     PREP_POLARITY,
     RECEIVING,
     REFUSING,
@@ -221,6 +222,8 @@ class _Reader:
         taking = lemma == "take" and any(o.lower_ in ("issue", "aim") for o in objects)
         for prep, obj in preps:
             p = -1 if taking and prep in ("with", "at") else PREP_POLARITY.get((lemma, prep), 0)
+            if objects and (lemma, prep) in PREP_ALONE:
+                p = 0
             if lemma in ("respond", "react") and prep == "to":
                 p = next((RESPONSE_ADVERBS.get(c.lower_, 0) for c in tok.children
                           if c.dep_ == "advmod" and c.lower_ in RESPONSE_ADVERBS), 0)  # fmt: skip
@@ -273,18 +276,18 @@ class _Reader:
     def camps(self, tok: Token) -> None:
         """ "anti-Trump activists", "Priorities USA, a pro-Clinton super PAC": the noun's
         side on the name."""
-        prior = CAMPS.get(tok.lower_, 0)
-        if not prior or tok.i + 2 >= len(self.doc) or self.doc[tok.i + 1].text != "-":
+        mention = self.refs.mention(tok)
+        if mention is None or mention.type not in _SENTIMENT_TYPES | {"LOC"} or not camp_of(tok):
             return
-        name = self.doc[tok.i + 2]
-        mention = self.refs.mention(name)
-        if mention is None or mention.type not in _SENTIMENT_TYPES | {"LOC"}:
-            return
-        noun = name.head
+        last = tok  # "a pro-Hillary Clinton super PAC": from the name's last word
+        while last.i + 1 < len(self.doc) and self.refs.mention(self.doc[last.i + 1]) is mention:
+            last = self.doc[last.i + 1]
+        noun = last.head
         while noun.dep_ == "compound" and noun.head.i != noun.i:  # "the pro-Israel group AIPAC"
             noun = noun.head
-        if noun.pos_ in ("NOUN", "PROPN") and noun.i != name.i:
-            self.add(noun, name, prior, "noun", tok)
+        if noun.pos_ in ("NOUN", "PROPN") and mention is not self.refs.mention(noun):
+            prefix = self.doc[tok.i - 2]
+            self.add(noun, tok, CAMPS[prefix.lower_], "noun", prefix)
 
     def evaluations(self, tok: Token) -> None:
         """ "X is unacceptable" inside a holder's quote: the quote's speaker on X."""

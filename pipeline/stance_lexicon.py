@@ -54,6 +54,9 @@ PREP_POLARITY = {
     ("come", "on"): -1,  # "come down (hard) on"
     ("crack", "on"): -1,
 }
+# Pairs that say it only without an object: "broke with Reyes", not "broke bread with
+# Reyes" or "broke the door with a ram"; "stood by Pike", not "stood the sign by the door".
+PREP_ALONE = frozenset({("stand", "by"), ("break", "with")})
 RESPONSE_ADVERBS = {
     **dict.fromkeys("positively favorably favourably warmly well".split(), 1),
     **dict.fromkeys("negatively angrily coolly badly".split(), -1),

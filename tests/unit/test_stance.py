@@ -237,13 +237,19 @@ HOLDERS = [
             "Hillary Clinton",
             "favor",
         ),
+        (  # a name of two words, and an en dash
+            "Hal Monroe spoke in Ohio. Anti–Hal Monroe protesters marched in Dayton.",
+            "protesters",
+            "Hal Monroe",
+            "against",
+        ),
     ],
 )
 def test_a_camp_prefix_gives_its_noun_a_side(
     nlp: Language, text: str, holder: str, target: str, label: str
 ) -> None:
     found = [(c.holder.name, c.target.name, polarity(c, None)) for c in cands(nlp, text)]
-    assert (holder, target, label) in found, found
+    assert any(holder in h and (t, lab) == (target, label) for h, t, lab in found), found
 
 
 @pytest.mark.parametrize(("text", "holder", "kind", "target", "label"), HOLDERS)
@@ -360,7 +366,8 @@ def test_issues_a_holders_quote_argues_about_are_candidates(
             "Hassan Nasrallah",
         ),
         (
-            'Laura Pike said the council would "approve the budget after Tom Reyes resigns."',
+            'Laura Pike said the council would "vote on the budget after Tom Reyes returns '
+            'from Ottawa."',
             "Tom Reyes",
         ),
     ],
@@ -393,6 +400,8 @@ NOT_STANCES = [
         "old bridge",
     ),
     ("Tom Reyes met Laura Pike in the capital on Monday.", "Tom Reyes", "Laura Pike"),
+    # "broke with X" is a stance; "broke bread with X" is not
+    ("Tom Reyes broke bread with Laura Pike on Sunday.", "Tom Reyes", "Laura Pike"),
 ]
 
 
