@@ -137,12 +137,13 @@ class EntityIndex:
 
 _TRAILING = frozenset("of in on at for and to the".split())
 _HYPHENS = "-–‐"
+_HYPHEN = frozenset(_HYPHENS)  # one of them as a token ("–" in "Anti–Trump"), not a run
 _CAMP = re.compile(rf"^(?:{'|'.join(CAMPS)})(?:\s*[{_HYPHENS}]\s*|$)", re.I)
 
 
 def camp_of(tok: Token) -> str:
     """The camp prefix a name follows ("anti" for the "Trump" of "anti-Trump"), or ""."""
-    if tok.i > 1 and tok.doc[tok.i - 1].text in _HYPHENS and tok.doc[tok.i - 2].lower_ in CAMPS:
+    if tok.i > 1 and tok.doc[tok.i - 1].text in _HYPHEN and tok.doc[tok.i - 2].lower_ in CAMPS:
         return tok.doc[tok.i - 2].lower_
     return ""
 

@@ -205,7 +205,7 @@ HOLDERS = [
         "water tax",
         "against",
     ),
-    (  # a role noun with the name in apposition: the one it names
+    (  # a singular noun with the name in apposition: the one it names
         "The water tax was attacked by the county's longest-serving treasurer, Tom Reyes.",
         "Tom Reyes",
         "PERSON",
