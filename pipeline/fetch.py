@@ -323,7 +323,7 @@ class Fetcher:
             merged.update(headers)
             request = httpx.Request("GET", url, headers=merged, extensions={"timeout": timeout})
             self._cookies.set_cookie_header(request)
-            resp = self._transport.handle_request(request)
+            resp = self._send(request, budget)
             resp.request = request
             try:
                 self._cookies.extract_cookies(resp)
@@ -356,6 +356,21 @@ class Fetcher:
                 f"{type(exc).__name__} while {budget.phase}: {_brief(exc)}", url=url
             ) from exc
 
+    def _send(self, request: httpx.Request, budget: Budget) -> httpx.Response:
+        """Send ``request``; once more, on a new connection, when a kept-alive one was
+        closed by the server as we reused it. No pool check can rule that race out (the
+        server may hang up between the check and our write), and a GET is safe to repeat,
+        as urllib3 and Go's net/http repeat it. Any other failure, or a second hang-up,
+        is the caller's to report."""
+        try:
+            return self._transport.handle_request(request)
+        except httpx.RemoteProtocolError as exc:
+            if not str(exc).startswith(_HUNG_UP):
+                raise
+        timeout = httpx.Timeout(budget.timeout(self.settings.http_timeout)).as_dict()
+        request.extensions["timeout"] = timeout
+        return self._transport.handle_request(request)
+
     def _check_robots(self, url: str) -> None:
         host = urlsplit(url).netloc.lower()
         now = time.monotonic()
@@ -381,6 +396,9 @@ class Fetcher:
         # RFC 9309: robots.txt is UTF-8, whatever charset the server names.
         text = resp.content.decode("utf-8", errors="replace").removeprefix("\ufeff")
         return _robots_parser(robots_url, text.splitlines())
+
+
+_HUNG_UP = "Server disconnected without sending a response"  # httpcore's words for it
 
 
 def _brief(exc: BaseException) -> str:

@@ -311,6 +311,31 @@ def test_a_hostile_etag_can_be_sent_back(server: HostileServer, fetcher: Fetcher
     assert "injected" not in server.requests[-1][1]
 
 
+def test_a_kept_alive_connection_the_server_closes_on_reuse_is_asked_again(
+    server: HostileServer, fetcher: Fetcher
+) -> None:
+    """A server may close an idle kept-alive connection just as we reuse it (it read our
+    request, or not, and hung up). A GET is safe to repeat: it goes again on a new
+    connection, once, and the story is fetched now rather than on the next retry."""
+
+    def answer_then_hang_up(conn: Conn) -> None:
+        conn.respond(200, b"first", {"Connection": "keep-alive"})
+        next_request = b""
+        while b"\r\n\r\n" not in next_request:  # the reuse: read it, answer nothing
+            data = conn.sock.recv(4096)
+            if not data:
+                return
+            next_request += data
+        conn.sock.close()
+
+    server.routes["/answer-then-hang-up"] = answer_then_hang_up
+    first, _ = timed_get(fetcher, server.url("/answer-then-hang-up"), BUDGET + SLACK)
+    assert isinstance(first, Response) and first.content == b"first"
+    again, _ = timed_get(fetcher, server.url("/ok"), BUDGET + SLACK)
+    assert isinstance(again, Response) and again.status == 200
+    assert server.requests[-1][0] == "/ok"  # the second connection's request
+
+
 def test_odd_retry_after_is_ignored(server: HostileServer, fetcher: Fetcher) -> None:
     error = failure(fetcher, server.url("/retry-after-odd"))
     assert isinstance(error, ServerError) and error.retry_after is None
