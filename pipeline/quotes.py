@@ -332,23 +332,29 @@ def _labelled_lines(doc: Doc, entities: EntityIndex, found: list[Quote]) -> list
         mention = entities.at(m.start(1), m.end(1))
         if mention is not None and mention.type in ("PERSON", "ORG", "NORP"):
             speaker = _Speaker(mention.name, mention.type)
-        elif label.isupper() and label.isalpha():  # a transcript's "WALLACE:"
-            surname = label.title()
-            person = next(
-                (
-                    x
-                    for x in entities.mentions
-                    if x.type == "PERSON" and x.name.split()[-1] == surname
-                ),
-                None,
-            )
-            speaker = _Speaker(person.name, "PERSON") if person else _Speaker(surname, "UNKNOWN")
+        elif named := _named_elsewhere(label, entities):  # "WALLACE:", an untagged "Sanders:"
+            speaker = named
+        elif label.isupper() and label.isalpha():  # a transcript's speaker never named
+            speaker = _Speaker(label.title(), "UNKNOWN")
         else:
             continue
         content = text[cs:ce].rstrip()
         label_span = (m.start(1), m.start(1) + len(label))
         out.append(_quote(_Cue(speaker, ":", None, label_span), text, cs, cs + len(content), True))
     return out
+
+
+def _named_elsewhere(label: str, entities: EntityIndex) -> _Speaker | None:
+    """Who a speaker label the tagger did not name as a speaker stands for: a person
+    the text names, by surname or whole name, or an organisation or group mentioned
+    in the same words."""
+    key = label.lower()
+    for x in entities.mentions:
+        if x.type == "PERSON" and key in (x.name.lower(), x.name.split()[-1].lower()):
+            return _Speaker(x.name, "PERSON")
+        if x.type in ("ORG", "NORP") and key in (x.name.lower(), x.text.lower()):
+            return _Speaker(x.name, x.type)
+    return None
 
 
 def _covered(start: int, end: int, attributed: dict[tuple[int, int], Quote]) -> bool:

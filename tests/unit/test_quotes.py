@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from spacy.language import Language
 
@@ -146,6 +148,39 @@ def test_transcript_lines(nlp: Language) -> None:
     by_speaker = {q.speaker: q.text for q in found}
     assert by_speaker["Mike Pence"].startswith("Well, look")
     assert by_speaker["Host"].startswith("Will the governor")
+
+
+@pytest.mark.parametrize(
+    ("text", "speaker", "speaker_type"),
+    [
+        (
+            "Okafor: The harbor deal is a disgrace for this city and its workers.\n\n"
+            "Councillor Amara Okafor spoke on Monday.",
+            "Amara Okafor",
+            "PERSON",
+        ),
+        (
+            "Oxfam: The harbor deal will poison the bay for a generation.\n\n"
+            "The charity Oxfam published a report on Monday.",
+            "Oxfam",
+            "ORG",
+        ),
+    ],
+)
+def test_a_label_the_tagger_missed_is_who_the_text_names(
+    nlp: Language, text: str, speaker: str, speaker_type: str
+) -> None:
+    """A headline's "Sanders: …" whose label the tagger left untagged (or called a
+    place) is said by the one the article names in those words."""
+    doc = nlp(text)
+    index = extract_entities(doc)
+    label_end = text.index(":")
+    untagged = replace(index, mentions=[m for m in index.mentions if m.start > label_end])
+    assert untagged.mentions != index.mentions  # the label was tagged; now it is not
+    found = extract_quotes(doc, untagged)
+    assert [(q.speaker, q.speaker_type) for q in found if q.start < label_end + 3] == [
+        (speaker, speaker_type)
+    ]
 
 
 def test_verbless_quotes_do_not_hang(nlp: Language) -> None:
