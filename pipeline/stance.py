@@ -83,6 +83,34 @@ def _subject(verb: Token) -> Token | None:
     return None
 
 
+def _gerund_holder(verb: Token) -> Token | None:
+    """Who does what a gerund after a preposition says: the one praised or blamed for it
+    ("assailed her for supporting the war", "accused Reyes of backing", "was criticized
+    for opposing"), else the clause's subject ("vocal in opposing free trade", "a leader
+    in supporting an overhaul", "apologized for backing"); no one after "instead of"."""
+    prep = verb.head
+    if verb.tag_ != "VBG" or prep.dep_ != "prep" or prep.lower_ not in _GERUND_PREPS:
+        return None
+    if any(c.lower_ == "instead" for c in prep.children):
+        return None
+    governor = prep.head
+    if prep.lower_ in ("for", "of"):
+        if governor.dep_ in ("dobj", "nsubjpass") and governor.pos_ in ("PROPN", "PRON"):
+            return governor  # the parser hung the preposition on the one accused
+        if governor.pos_ == "VERB":
+            blamed = [c for c in governor.children if c.dep_ in ("dobj", "nsubjpass")]
+            if blamed:
+                return blamed[0]
+        if prep.lower_ == "of":  # "accused of", never "the idea of" or "spoke of"
+            return None
+    if governor.dep_ in ("acomp", "attr"):
+        governor = governor.head
+    return _subject(governor) if governor.pos_ in ("VERB", "AUX") else None
+
+
+_GERUND_PREPS = frozenset({"for", "of", "in", "by"})
+
+
 def _members(tok: Token) -> list[Token]:
     """The other members of a list ``tok`` heads: "Trump and Pence", "McCain, Ayotte and
     Grassley" (which the parser reads as a name in apposition to a name, then a
@@ -189,6 +217,8 @@ class _Reader:
             holder = tok.head  # "a candidate who backs the plan"
         if holder is None and tok.dep_ == "acl" and tok.head.pos_ in ("NOUN", "PROPN"):
             holder = tok.head  # "a super PAC supporting John Faso"
+        if holder is None and tok.dep_ == "pcomp":
+            holder = _gerund_holder(tok)
         if holder is None:
             return
         if holder.dep_ == "nsubj":  # "Reyes and Pike rejected …" parsed as two subjects

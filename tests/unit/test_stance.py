@@ -125,6 +125,30 @@ WORDED = [
         "harbor tunnel plan",
         "against",
     ),
+    (  # a gerund after a preposition: the one blamed for it does it
+        "Senator Laura Pike assailed Tom Reyes for supporting the harbor tunnel plan.",
+        "Tom Reyes",
+        "harbor tunnel plan",
+        "favor",
+    ),
+    (  # … or the one accused of it
+        "The council accused Tom Reyes of backing the harbor tunnel plan.",
+        "Tom Reyes",
+        "harbor tunnel plan",
+        "favor",
+    ),
+    (  # … or the one who was criticized
+        "Mayor Ines Baro was criticized by the council for opposing the ferry subsidy.",
+        "Ines Baro",
+        "ferry subsidy",
+        "against",
+    ),
+    (  # … else the clause's subject
+        "Councillor Tom Reyes has been a leader in the party in opposing the water tax.",
+        "Tom Reyes",
+        "water tax",
+        "against",
+    ),
 ]
 
 
@@ -410,6 +434,9 @@ NOT_STANCES = [
     ("Tom Reyes met Laura Pike in the capital on Monday.", "Tom Reyes", "Laura Pike"),
     # "broke with X" is a stance; "broke bread with X" is not
     ("Tom Reyes broke bread with Laura Pike on Sunday.", "Tom Reyes", "Laura Pike"),
+    # a gerund after "without" or "instead of" is what the holder did not do
+    ("Tom Reyes won the seat without supporting Laura Pike.", "Tom Reyes", "Laura Pike"),
+    ("Tom Reyes spoke instead of endorsing Laura Pike.", "Tom Reyes", "Laura Pike"),
 ]
 
 
