@@ -175,8 +175,8 @@ def test_a_label_the_tagger_missed_is_who_the_text_names(
     doc = nlp(text)
     index = extract_entities(doc)
     label_end = text.index(":")
+    # whatever this tagger made of the label, the index now has nothing there
     untagged = replace(index, mentions=[m for m in index.mentions if m.start > label_end])
-    assert untagged.mentions != index.mentions  # the label was tagged; now it is not
     found = extract_quotes(doc, untagged)
     assert [(q.speaker, q.speaker_type) for q in found if q.start < label_end + 3] == [
         (speaker, speaker_type)
