@@ -57,6 +57,7 @@ _BUDGET_TIMEOUTS = 3  # a request's whole budget is this many times http_timeout
 _HOST_NAME = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?:\.(?!-)[A-Za-z0-9_-]{1,63})*\.?")
 _SCHEME = re.compile(r"\s*([A-Za-z][A-Za-z0-9+.-]*):")
 _HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
+_HUNG_UP = "Server disconnected without sending a response"  # httpcore's words for it
 
 
 @dataclass(frozen=True)
@@ -318,7 +319,7 @@ class Fetcher:
         budget.phase = "waiting for the response headers"
         try:
             # Waiting for a pooled connection counts too: no timeout beyond the budget.
-            timeout = httpx.Timeout(budget.timeout(self.settings.http_timeout)).as_dict()
+            timeout = _timeouts(budget, self.settings.http_timeout)
             merged = httpx.Headers(self._headers)
             merged.update(headers)
             request = httpx.Request("GET", url, headers=merged, extensions={"timeout": timeout})
@@ -357,18 +358,20 @@ class Fetcher:
             ) from exc
 
     def _send(self, request: httpx.Request, budget: Budget) -> httpx.Response:
-        """Send ``request``; once more, on a new connection, when a kept-alive one was
-        closed by the server as we reused it. No pool check can rule that race out (the
-        server may hang up between the check and our write), and a GET is safe to repeat,
-        as urllib3 and Go's net/http repeat it. Any other failure, or a second hang-up,
-        is the caller's to report."""
+        """Send ``request``; once more, on a new connection, when the pooled connection it
+        reused was closed by the server before any answer. No pool check can rule that
+        race out (the server may hang up between the check and our write), and a GET is
+        safe to repeat; like Go's net/http, only a reused connection is retried, so a
+        server that hangs up on a new one is asked once."""
+        connected: list[str] = []
+        request.extensions["trace"] = lambda name, _: connected.append(name)
         try:
             return self._transport.handle_request(request)
         except httpx.RemoteProtocolError as exc:
-            if not str(exc).startswith(_HUNG_UP):
+            reused = "connection.connect_tcp.started" not in connected
+            if not (reused and str(exc).startswith(_HUNG_UP)):
                 raise
-        timeout = httpx.Timeout(budget.timeout(self.settings.http_timeout)).as_dict()
-        request.extensions["timeout"] = timeout
+        request.extensions["timeout"] = _timeouts(budget, self.settings.http_timeout)
         return self._transport.handle_request(request)
 
     def _check_robots(self, url: str) -> None:
@@ -398,7 +401,9 @@ class Fetcher:
         return _robots_parser(robots_url, text.splitlines())
 
 
-_HUNG_UP = "Server disconnected without sending a response"  # httpcore's words for it
+def _timeouts(budget: Budget, own: float | None) -> dict[str, float | None]:
+    """httpcore's per-operation timeouts: ``own`` cut to what is left of ``budget``."""
+    return httpx.Timeout(budget.timeout(own)).as_dict()
 
 
 def _brief(exc: BaseException) -> str:

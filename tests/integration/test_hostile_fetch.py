@@ -336,6 +336,15 @@ def test_a_kept_alive_connection_the_server_closes_on_reuse_is_asked_again(
     assert server.requests[-1][0] == "/ok"  # the second connection's request
 
 
+def test_a_server_that_hangs_up_on_a_new_connection_is_asked_once(
+    server: HostileServer, fetcher: Fetcher
+) -> None:
+    asked = [path for path, _ in server.requests].count("/close")
+    error = failure(fetcher, server.url("/close"))
+    assert isinstance(error, NetworkError)
+    assert [path for path, _ in server.requests].count("/close") == asked + 1
+
+
 def test_odd_retry_after_is_ignored(server: HostileServer, fetcher: Fetcher) -> None:
     error = failure(fetcher, server.url("/retry-after-odd"))
     assert isinstance(error, ServerError) and error.retry_after is None
