@@ -318,6 +318,7 @@ def _last_word(sent: Span) -> int:
     return words[-1] if words else sent.end - 1
 
 
+_FIGURE_START = frozenset("0123456789$€£¥")
 _LABEL_LINE = re.compile(r"^[ \t]*([A-Z][\w.'’ -]{1,40}?):[ \t]+(\S[^\n]{10,})$", re.M)
 
 
@@ -325,6 +326,7 @@ def _labelled_lines(doc: Doc, entities: EntityIndex, found: list[Quote]) -> list
     """Transcript and headline attributions: "PENCE: Well, look …", "Caddell: Voters worry"."""
     out = []
     text = doc_text(doc)
+    named: dict[str, set[tuple[str, SpeakerType]]] | None = None  # built when first needed
     for m in _LABEL_LINE.finditer(text):
         label, (cs, ce) = m.group(1).strip(), m.span(2)
         if len(label.split()) > 4 or any(q.start < ce and cs < q.end for q in found):
@@ -332,29 +334,45 @@ def _labelled_lines(doc: Doc, entities: EntityIndex, found: list[Quote]) -> list
         mention = entities.at(m.start(1), m.end(1))
         if mention is not None and mention.type in ("PERSON", "ORG", "NORP"):
             speaker = _Speaker(mention.name, mention.type)
-        elif named := _named_elsewhere(label, entities):  # "WALLACE:", an untagged "Sanders:"
-            speaker = named
-        elif label.isupper() and label.isalpha():  # a transcript's speaker never named
-            speaker = _Speaker(label.title(), "UNKNOWN")
-        else:
-            continue
+        else:  # "WALLACE:", or a "Sanders:" the tagger did not tag: whom the text names so
+            named = _names_by_label(entities) if named is None else named
+            candidates = named.get(label.lower(), set())
+            transcript = label.isupper() and label.isalpha()
+            if len(candidates) == 1 and (transcript or _reads_as_a_name(label, text, cs)):
+                speaker = _Speaker(*next(iter(candidates)))
+            elif transcript:  # a transcript's speaker never named, or two with that name
+                speaker = _Speaker(label.title(), "UNKNOWN")
+            else:
+                continue
         content = text[cs:ce].rstrip()
         label_span = (m.start(1), m.start(1) + len(label))
         out.append(_quote(_Cue(speaker, ":", None, label_span), text, cs, cs + len(content), True))
     return out
 
 
-def _named_elsewhere(label: str, entities: EntityIndex) -> _Speaker | None:
-    """Who a speaker label the tagger did not name as a speaker stands for: a person
-    the text names, by surname or whole name, or an organisation or group mentioned
-    in the same words."""
-    key = label.lower()
+def _names_by_label(entities: EntityIndex) -> dict[str, set[tuple[str, SpeakerType]]]:
+    """The speakers a label may stand for, by its lower-cased words: a person by surname
+    or whole name, an organisation or group by its name or as written."""
+    out: dict[str, set[tuple[str, SpeakerType]]] = {}
     for x in entities.mentions:
-        if x.type == "PERSON" and key in (x.name.lower(), x.name.split()[-1].lower()):
-            return _Speaker(x.name, "PERSON")
-        if x.type in ("ORG", "NORP") and key in (x.name.lower(), x.text.lower()):
-            return _Speaker(x.name, x.type)
-    return None
+        if x.type == "PERSON":
+            keys = {x.name.lower(), x.name.split()[-1].lower()}
+        elif x.type in ("ORG", "NORP"):
+            keys = {x.name.lower(), x.text.lower()}
+        else:
+            continue
+        for key in keys:
+            out.setdefault(key, set()).add((x.name, x.type))
+    return out
+
+
+def _reads_as_a_name(label: str, text: str, content_start: int) -> bool:
+    """Whether a capitalised label is a name, not a word that is also one ("Price: $25
+    for adults", "Rice: Prices soar" beside Condoleezza Rice): never written in lower
+    case in the text, and not followed by a figure."""
+    if text[content_start] in _FIGURE_START:
+        return False
+    return re.search(rf"\b{re.escape(label.lower())}\b", text) is None
 
 
 def _covered(start: int, end: int, attributed: dict[tuple[int, int], Quote]) -> bool:

@@ -25,6 +25,7 @@ from pipeline import claim_model, sentiment_model, stance_model
 from pipeline.entities import OUR_TYPE, EntityIndex, camp_of
 from pipeline.models import ClaimStance, Quote, Stance, StanceLabel, StanceTargetType
 from pipeline.stance_lexicon import (
+    ACCUSING,
     CAMPS,
     EVALUATIVE,
     MODEL_POLARITY,
@@ -46,6 +47,7 @@ from pipeline.stance_targets import Actor, Referents
 _SENTIMENT_TYPES = frozenset({"PERSON", "ORG", "NORP"})
 _ISSUE_ROLES = frozenset({"nsubj", "nsubjpass", "dobj", "pobj"})
 _TIME_MARKS = frozenset({"before", "after"})
+_GERUND_PREPS = frozenset({"for", "of", "in", "by"})
 
 
 def _dating(tok: Token, span: Span, cue: Token | None) -> bool:
@@ -85,30 +87,31 @@ def _subject(verb: Token) -> Token | None:
 
 def _gerund_holder(verb: Token) -> Token | None:
     """Who does what a gerund after a preposition says: the one praised or blamed for it
-    ("assailed her for supporting the war", "accused Reyes of backing", "was criticized
-    for opposing"), else the clause's subject ("vocal in opposing free trade", "a leader
-    in supporting an overhaul", "apologized for backing"); no one after "instead of"."""
+    ("assailed Pike for supporting the war", "was criticized for opposing", "accused Reyes
+    of backing"), else, after "for", "in" or "by", the clause's subject ("vocal in
+    opposing free trade", "a leader in supporting an overhaul"). No one when the clause
+    denies it ("not interested in supporting", "never accused of backing", "cleared of
+    backing") or after "instead of"."""
     prep = verb.head
     if verb.tag_ != "VBG" or prep.dep_ != "prep" or prep.lower_ not in _GERUND_PREPS:
         return None
     if any(c.lower_ == "instead" for c in prep.children):
         return None
-    governor = prep.head
+    governor = prep.head  # a verb, the one blamed (where the parser hangs it), or an adjective
+    clause = governor.head if governor.dep_ in ("dobj", "nsubjpass", "acomp", "attr") else governor
+    if any(_negated(t) for t in (governor, clause) if t.pos_ in ("VERB", "AUX", "ADJ")):
+        return None
+    if prep.lower_ == "of" and clause.lemma_.lower() not in ACCUSING:
+        return None
     if prep.lower_ in ("for", "of"):
-        if governor.dep_ in ("dobj", "nsubjpass") and governor.pos_ in ("PROPN", "PRON"):
-            return governor  # the parser hung the preposition on the one accused
-        if governor.pos_ == "VERB":
-            blamed = [c for c in governor.children if c.dep_ in ("dobj", "nsubjpass")]
-            if blamed:
-                return blamed[0]
-        if prep.lower_ == "of":  # "accused of", never "the idea of" or "spoke of"
+        if governor.dep_ in ("dobj", "nsubjpass"):  # the parser hung it on the one blamed
+            return governor if governor.pos_ in ("PROPN", "PRON") else None
+        blamed = [c for c in governor.children if c.dep_ in ("dobj", "nsubjpass")]
+        if governor.pos_ == "VERB" and blamed:
+            return blamed[0]
+        if prep.lower_ == "of":
             return None
-    if governor.dep_ in ("acomp", "attr"):
-        governor = governor.head
-    return _subject(governor) if governor.pos_ in ("VERB", "AUX") else None
-
-
-_GERUND_PREPS = frozenset({"for", "of", "in", "by"})
+    return _subject(clause) if clause.pos_ in ("VERB", "AUX") else None
 
 
 def _members(tok: Token) -> list[Token]:

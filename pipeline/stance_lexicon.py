@@ -54,6 +54,9 @@ PREP_POLARITY = {
     ("come", "on"): -1,  # "come down (hard) on"
     ("crack", "on"): -1,
 }
+# Verbs whose "of" names what the one accused did: "accused Reyes of backing the plan"
+# (and not "cleared of", "capable of", "the idea of").
+ACCUSING = frozenset("accuse charge suspect convict".split())
 # Pairs that say it only without an object: "broke with Reyes", not "broke bread with
 # Reyes" or "broke the door with a ram"; "stood by Pike", not "stood the sign by the door".
 PREP_ALONE = frozenset({("stand", "by"), ("break", "with")})

@@ -7,6 +7,7 @@ the stance rules can ask "which entity is this word?" at no cost.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from spacy.tokens import Doc, Token
@@ -147,16 +148,16 @@ class Referents:
         return None
 
     def _previous(
-        self, before: int, types: frozenset[str], window: int = 2000, exclude: str = ""
+        self, before: int, types: frozenset[str], window: int = 2000, exclude: Collection[str] = ()
     ) -> Actor | None:
         for m in reversed(self.mentions):
-            if m.start < before and m.type in types and m.name != exclude:
+            if m.start < before and m.type in types and m.name not in exclude:
                 return Actor(m.name, m.type) if before - m.start <= window else None
         return None
 
     def previous_person(self, before: int, exclude: str = "") -> Actor | None:
         """The last person named before character ``before`` (other than ``exclude``)."""
-        return self._previous(before, frozenset({"PERSON"}), exclude=exclude)
+        return self._previous(before, frozenset({"PERSON"}), exclude={exclude})
 
     def holder(self, head: Token, exclude: str = "") -> Actor | None:
         """The holder named by a subject (or agent) word, or None when it names no one
@@ -177,9 +178,15 @@ class Referents:
                 if named and ((low in _HE_SHE and person) or (low == "they" and not person)):
                     return self.speaker(quote)
             if low in _HE_SHE:
-                return self._previous(head.idx, frozenset({"PERSON"}), exclude=exclude)
+                # an object is never its own verb's subject ("Reyes assailed her for …")
+                subject = next((c for c in head.head.children if c.dep_ == "nsubj"), None)
+                doer = (
+                    self.mention(subject) if subject is not None and head.dep_ == "dobj" else None
+                )
+                not_them = {exclude, doer.name} if doer is not None else {exclude}
+                return self._previous(head.idx, frozenset({"PERSON"}), exclude=not_them)
             if low in ("it", "they", "its", "their"):
-                return self._previous(head.idx, frozenset({"ORG", "NORP"}), 400, exclude)
+                return self._previous(head.idx, frozenset({"ORG", "NORP"}), 400, {exclude})
             return None
         mention = self.mention(head)
         if mention is not None:

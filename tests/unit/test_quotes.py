@@ -183,6 +183,27 @@ def test_a_label_the_tagger_missed_is_who_the_text_names(
     ]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a word that is also a surname: a figure follows, or the text writes it lower-case
+        "Price: $25 for adults and free for children under twelve.\n\n"
+        "Congressman Tom Price will open the fair on Monday.",
+        "Rice: The worst harvest in a decade hits paddies across the region.\n\n"
+        "Condoleezza Rice spoke on Monday. Exports of rice fell by half.",
+        # two people share the surname: the label names neither
+        "Bush: The party must unite behind one candidate before the summer.\n\n"
+        "George W. Bush and Jeb Bush spoke on Monday.",
+    ],
+)
+def test_a_label_that_may_not_be_the_name_is_no_speaker(nlp: Language, text: str) -> None:
+    doc = nlp(text)
+    index = extract_entities(doc)
+    label_end = text.index(":")
+    untagged = replace(index, mentions=[m for m in index.mentions if m.start > label_end])
+    assert [q.speaker for q in extract_quotes(doc, untagged) if q.start < label_end + 3] == []
+
+
 def test_verbless_quotes_do_not_hang(nlp: Language) -> None:
     # a sentence whose root is not a verb once sent the clause walk into a loop
     doc = nlp("“A disaster for Hamas and a gift for Israel,” said Marcus Hale.")

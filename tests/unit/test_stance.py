@@ -131,6 +131,12 @@ WORDED = [
         "harbor tunnel plan",
         "favor",
     ),
+    (  # … a pronoun for the one blamed is not the one who blames
+        "Laura Pike spoke on Monday. Tom Reyes assailed her for supporting the harbor tunnel plan.",
+        "Laura Pike",
+        "harbor tunnel plan",
+        "favor",
+    ),
     (  # … or the one accused of it
         "The council accused Tom Reyes of backing the harbor tunnel plan.",
         "Tom Reyes",
@@ -436,7 +442,11 @@ NOT_STANCES = [
     ("Tom Reyes broke bread with Laura Pike on Sunday.", "Tom Reyes", "Laura Pike"),
     # a gerund after "without" or "instead of" is what the holder did not do
     ("Tom Reyes won the seat without supporting Laura Pike.", "Tom Reyes", "Laura Pike"),
-    ("Tom Reyes spoke instead of endorsing Laura Pike.", "Tom Reyes", "Laura Pike"),
+    ("Tom Reyes endorsed Ines Baro instead of backing Laura Pike.", "Ines Baro", "Laura Pike"),
+    # … nor what the clause denies or clears one of
+    ("Tom Reyes is not interested in supporting Laura Pike.", "Tom Reyes", "Laura Pike"),
+    ("Tom Reyes was never accused of backing Laura Pike.", "Tom Reyes", "Laura Pike"),
+    ("Tom Reyes was cleared of backing Laura Pike.", "Tom Reyes", "Laura Pike"),
 ]
 
 
