@@ -167,7 +167,7 @@ class _Reader:
         own target ("she criticized Singer": someone before Singer)."""
         if holder is None or (prior == 0 and kind not in MODEL_POLARITY):
             return
-        if isinstance(holder, Token) and holder.dep_ == "nsubj":
+        if isinstance(holder, Token) and holder.dep_ in ("nsubj", "nsubjpass", "dobj"):
             for extra in _members(holder):  # "Bush and Clinton reject …"
                 self.add(extra, target_tok, prior, kind, cue)
         if target_tok.lemma_.lower() in UNDOING:

@@ -131,6 +131,13 @@ WORDED = [
         "harbor tunnel plan",
         "favor",
     ),
+    (  # … each of those blamed
+        "Senator Laura Pike assailed Tom Reyes and Ines Baro for supporting the harbor tunnel "
+        "plan.",
+        "Ines Baro",
+        "harbor tunnel plan",
+        "favor",
+    ),
     (  # … a pronoun for the one blamed is not the one who blames
         "Laura Pike spoke on Monday. Tom Reyes assailed her for supporting the harbor tunnel plan.",
         "Laura Pike",
