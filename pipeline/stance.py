@@ -310,7 +310,10 @@ class _Reader:
         """ "anti-Trump activists", "Priorities USA, a pro-Clinton super PAC": the noun's
         side on the name."""
         mention = self.refs.mention(tok)
-        if mention is None or mention.type not in _SENTIMENT_TYPES | {"LOC"} or not camp_of(tok):
+        if mention is None or mention.type not in _SENTIMENT_TYPES | {"LOC"}:
+            return
+        camp = camp_of(tok)
+        if not camp:
             return
         last = tok  # "a pro-Hillary Clinton super PAC": from the name's last word
         while last.i + 1 < len(self.doc) and self.refs.mention(self.doc[last.i + 1]) is mention:
@@ -319,8 +322,7 @@ class _Reader:
         while noun.dep_ == "compound" and noun.head.i != noun.i:  # "the pro-Israel group AIPAC"
             noun = noun.head
         if noun.pos_ in ("NOUN", "PROPN") and mention is not self.refs.mention(noun):
-            prefix = self.doc[tok.i - 2]
-            self.add(noun, tok, CAMPS[prefix.lower_], "noun", prefix)
+            self.add(noun, tok, CAMPS[camp], "noun", self.doc[tok.i - 2])
 
     def evaluations(self, tok: Token) -> None:
         """ "X is unacceptable" inside a holder's quote: the quote's speaker on X."""

@@ -178,12 +178,11 @@ class Referents:
                 if named and ((low in _HE_SHE and person) or (low == "they" and not person)):
                     return self.speaker(quote)
             if low in _HE_SHE:
-                # an object is never its own verb's subject ("Reyes assailed her for …")
-                subject = next((c for c in head.head.children if c.dep_ == "nsubj"), None)
-                doer = (
-                    self.mention(subject) if subject is not None and head.dep_ == "dobj" else None
-                )
-                not_them = {exclude, doer.name} if doer is not None else {exclude}
+                not_them = {exclude}
+                if head.dep_ == "dobj":  # never its own verb's subject ("Reyes assailed her")
+                    subject = next((c for c in head.head.children if c.dep_ == "nsubj"), None)
+                    doer = self.mention(subject) if subject is not None else None
+                    not_them |= {doer.name} if doer is not None else set()
                 return self._previous(head.idx, frozenset({"PERSON"}), exclude=not_them)
             if low in ("it", "they", "its", "their"):
                 return self._previous(head.idx, frozenset({"ORG", "NORP"}), 400, {exclude})

@@ -150,6 +150,16 @@ def test_transcript_lines(nlp: Language) -> None:
     assert by_speaker["Host"].startswith("Will the governor")
 
 
+def label_quotes(nlp: Language, text: str) -> list[Quote]:
+    """The quotes of ``text``'s first line, "Label: words", with whatever this tagger
+    made of the label taken out of the entity index (as if it had not tagged it)."""
+    doc = nlp(text)
+    index = extract_entities(doc)
+    label_end = text.index(":")
+    untagged = replace(index, mentions=[m for m in index.mentions if m.start > label_end])
+    return [q for q in extract_quotes(doc, untagged) if q.start < label_end + 3]
+
+
 @pytest.mark.parametrize(
     ("text", "speaker", "speaker_type"),
     [
@@ -172,15 +182,8 @@ def test_a_label_the_tagger_missed_is_who_the_text_names(
 ) -> None:
     """A headline's "Sanders: …" whose label the tagger left untagged (or called a
     place) is said by the one the article names in those words."""
-    doc = nlp(text)
-    index = extract_entities(doc)
-    label_end = text.index(":")
-    # whatever this tagger made of the label, the index now has nothing there
-    untagged = replace(index, mentions=[m for m in index.mentions if m.start > label_end])
-    found = extract_quotes(doc, untagged)
-    assert [(q.speaker, q.speaker_type) for q in found if q.start < label_end + 3] == [
-        (speaker, speaker_type)
-    ]
+    found = label_quotes(nlp, text)
+    assert [(q.speaker, q.speaker_type) for q in found] == [(speaker, speaker_type)]
 
 
 @pytest.mark.parametrize(
@@ -197,11 +200,7 @@ def test_a_label_the_tagger_missed_is_who_the_text_names(
     ],
 )
 def test_a_label_that_may_not_be_the_name_is_no_speaker(nlp: Language, text: str) -> None:
-    doc = nlp(text)
-    index = extract_entities(doc)
-    label_end = text.index(":")
-    untagged = replace(index, mentions=[m for m in index.mentions if m.start > label_end])
-    assert [q.speaker for q in extract_quotes(doc, untagged) if q.start < label_end + 3] == []
+    assert [q.speaker for q in label_quotes(nlp, text)] == []
 
 
 def test_verbless_quotes_do_not_hang(nlp: Language) -> None:
