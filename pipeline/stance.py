@@ -28,9 +28,12 @@ from pipeline.stance_lexicon import (
     ACCUSING,
     CAMPS,
     EVALUATIVE,
+    ISSUING,
+    MESSAGES,
     MODEL_POLARITY,
     NOUN_POLARITY,
     NOUN_PREPS,
+    PARTICLE_POLARITY,
     PEOPLE_NOUNS,
     PREP_ALONE,
     PREP_POLARITY,
@@ -206,7 +209,10 @@ class _Reader:
         lemma = tok.lemma_.lower()
         if tok.pos_ not in ("VERB", "AUX"):
             return
-        prior = VERB_POLARITY.get(lemma, 0)
+        prior = VERB_POLARITY.get(lemma, 0) or next(
+            (PARTICLE_POLARITY.get((lemma, c.lower_), 0) for c in tok.children if c.dep_ == "prt"),
+            0,
+        )
         passive = next((c for c in tok.children if c.dep_ == "nsubjpass"), None)
         if prior and passive is not None:  # "X was criticised by Y"
             for _, agent in _pobjs_agent(tok):
@@ -224,6 +230,9 @@ class _Reader:
             holder = _gerund_holder(tok)
         if holder is None:
             return
+        issued = holder.dep_ == "dobj" and holder.head.lemma_.lower() in ISSUING
+        if issued and holder.lemma_.lower() in MESSAGES:  # "released a statement condemning X"
+            holder = _subject(holder.head) or holder
         if holder.dep_ == "nsubj":  # "Reyes and Pike rejected …" parsed as two subjects
             for other in holder.head.children:
                 if other.dep_ == "nsubj" and other.i != holder.i and other.i < tok.i:

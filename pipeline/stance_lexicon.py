@@ -53,6 +53,14 @@ PREP_POLARITY = {
     ("break", "with"): -1,
     ("come", "on"): -1,  # "come down (hard) on"
     ("crack", "on"): -1,
+    ("pounce", "on"): -1,
+}
+# Verbs with a particle whose object the subject is against: "turned down the request".
+PARTICLE_POLARITY = {
+    ("turn", "down"): -1,
+    ("shoot", "down"): -1,
+    ("strike", "down"): -1,
+    ("vote", "down"): -1,
 }
 # Verbs whose "of" names what the one accused did: "accused Reyes of backing the plan"
 # (and not "cleared of", "capable of", "the idea of").
@@ -99,8 +107,16 @@ EVALUATIVE = {
 # "called for the repeal of Obamacare": for the repeal is against Obamacare.
 UNDOING = frozenset(
     """resignation overthrow removal ouster impeachment defeat end repeal ban abolition
-    withdrawal prosecution arrest""".split()
+    withdrawal prosecution arrest suspension cancellation termination elimination""".split()
 )
+# What someone issues to say where they stand: "released a statement condemning X",
+# "launched an ad that attacked Y": the one who issued it holds its stance.
+MESSAGES = frozenset(
+    """statement letter ad advertisement commercial video campaign resolution editorial
+    column op-ed tweet message memo speech petition""".split()
+)
+# … and the verbs that issue one ("received a letter praising X" is not the receiver's).
+ISSUING = frozenset("release issue publish send sign write launch run air post pen deliver".split())
 RELATIVE = frozenset({"who", "whom", "which", "that"})
 # Candidate kinds whose polarity the target-sentiment model reads (no stance word says it).
 MODEL_POLARITY = frozenset({"call", "quote"})

@@ -162,6 +162,36 @@ WORDED = [
         "water tax",
         "against",
     ),
+    (  # a verb with its particle
+        "Senator Laura Pike turned down the harbor tunnel plan on Monday.",
+        "Laura Pike",
+        "harbor tunnel plan",
+        "against",
+    ),
+    (
+        "The council pounced on the harbor tunnel plan.",
+        "the council",
+        "harbor tunnel plan",
+        "against",
+    ),
+    (  # calling for the suspension of a deal is against the deal
+        "Senator Laura Pike called for the suspension of the ferry subsidy.",
+        "Laura Pike",
+        "ferry subsidy",
+        "against",
+    ),
+    (  # who issued the statement, the ad, the letter holds what it says
+        "Mayor Ines Baro released a statement condemning the harbor tunnel plan.",
+        "Ines Baro",
+        "harbor tunnel plan",
+        "against",
+    ),
+    (
+        "Senator Laura Pike sent a letter that praised the water tax.",
+        "Laura Pike",
+        "water tax",
+        "favor",
+    ),
 ]
 
 
@@ -454,6 +484,8 @@ NOT_STANCES = [
     ("Tom Reyes is not interested in supporting Laura Pike.", "Tom Reyes", "Laura Pike"),
     ("Tom Reyes was never accused of backing Laura Pike.", "Tom Reyes", "Laura Pike"),
     ("Tom Reyes was cleared of backing Laura Pike.", "Tom Reyes", "Laura Pike"),
+    # a message someone received is not theirs
+    ("Tom Reyes received a letter praising Laura Pike.", "Tom Reyes", "Laura Pike"),
 ]
 
 
