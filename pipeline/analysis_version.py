@@ -30,7 +30,7 @@ from pipeline.errors import InputError
 DATA_DIR = Path(__file__).parent / "data"
 # 2: abbreviations, lists, places; 3: dating clauses, appositions, camps, prepositions;
 # 4: gerunds after prepositions, speaker labels the tagger missed; 5: particle verbs,
-# statements someone issued, more undoing nouns
+# statements someone issued, more undoing nouns, "the issue of X", "support behind X"
 ANALYSIS_REVISION = 5
 _NOT_MODELS = (".holdout.json",)
 

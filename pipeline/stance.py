@@ -27,6 +27,7 @@ from pipeline.models import ClaimStance, Quote, Stance, StanceLabel, StanceTarge
 from pipeline.stance_lexicon import (
     ACCUSING,
     CAMPS,
+    CONTAINERS,
     EVALUATIVE,
     ISSUING,
     MESSAGES,
@@ -173,10 +174,11 @@ class _Reader:
         if isinstance(holder, Token) and holder.dep_ in ("nsubj", "nsubjpass", "dobj"):
             for extra in _members(holder):  # "Bush and Clinton reject …"
                 self.add(extra, target_tok, prior, kind, cue)
-        if target_tok.lemma_.lower() in UNDOING:
+        if target_tok.lemma_.lower() in UNDOING | CONTAINERS:
             of = [o for _, o in _pobjs(target_tok, {"of"})]
             if of:
-                target_tok, prior = of[0], -prior
+                undoing = target_tok.lemma_.lower() in UNDOING
+                target_tok, prior = of[0], -prior if undoing else prior
         target = self.refs.target(target_tok)
         if target is None:
             return
@@ -297,6 +299,8 @@ class _Reader:
             targets = _objects(act, ("dobj",)) if act is not None else []
         if not targets and verb is not None:  # "gave Clinton a glowing endorsement"
             targets = _objects(verb, ("dative",))
+        if not targets and verb is not None and tok.dep_ == "dobj":  # "threw his support behind X"
+            targets = [o for _, o in _pobjs(verb, {"behind"})]
         for obj in targets:
             self.add(holder, obj, prior, "noun", tok)
 

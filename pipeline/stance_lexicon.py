@@ -54,6 +54,7 @@ PREP_POLARITY = {
     ("come", "on"): -1,  # "come down (hard) on"
     ("crack", "on"): -1,
     ("pounce", "on"): -1,
+    ("come", "against"): -1,
 }
 # Verbs with a particle whose object the subject is against: "turned down the request".
 PARTICLE_POLARITY = {
@@ -87,7 +88,9 @@ PEOPLE_NOUNS = {
     **dict.fromkeys("supporter backer fan ally champion admirer defender".split(), 1),
     **dict.fromkeys("critic opponent foe detractor enemy".split(), -1),
 }
-RECEIVING = frozenset("win secure receive get earn gain land have pick snag".split())
+RECEIVING = frozenset(
+    "win secure receive get earn gain land have pick snag lock score collect rack".split()
+)
 NOUN_PREPS = frozenset({"for", "of", "to", "on"})
 # Predicates that evaluate their subject: "X is unacceptable", "X is key".
 EVALUATIVE = {
@@ -117,6 +120,11 @@ MESSAGES = frozenset(
 )
 # … and the verbs that issue one ("received a letter praising X" is not the receiver's).
 ISSUING = frozenset("release issue publish send sign write launch run air post pen deliver".split())
+# What holds the issue a stance is on: "decried the issue of systemic racism", "backed
+# the idea of a wall" are on racism, on a wall.
+CONTAINERS = frozenset(
+    "issue problem question idea notion concept practice policy prospect".split()
+)
 RELATIVE = frozenset({"who", "whom", "which", "that"})
 # Candidate kinds whose polarity the target-sentiment model reads (no stance word says it).
 MODEL_POLARITY = frozenset({"call", "quote"})

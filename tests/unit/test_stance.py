@@ -192,6 +192,25 @@ WORDED = [
         "water tax",
         "favor",
     ),
+    (  # an endorsement one locked up is the endorser's
+        "Laura Pike has locked up endorsements from Senator Tom Reyes.",
+        "Tom Reyes",
+        "Laura Pike",
+        "favor",
+    ),
+    (  # the issue of X, the idea of X: the stance is on X
+        "Senator Laura Pike decried the issue of water tax evasion.",
+        "Laura Pike",
+        "water tax evasion",
+        "against",
+    ),
+    ("Senator Tom Reyes threw his support behind Laura Pike.", "Tom Reyes", "Laura Pike", "favor"),
+    (
+        "Mayor Ines Baro came out against the harbor tunnel plan.",
+        "Ines Baro",
+        "harbor tunnel plan",
+        "against",
+    ),
 ]
 
 
