@@ -34,6 +34,7 @@ from pipeline.stance_lexicon import (
     MODEL_POLARITY,
     NOUN_POLARITY,
     NOUN_PREPS,
+    ON_NAMES,
     PARTICLE_POLARITY,
     PEOPLE_NOUNS,
     PREP_ALONE,
@@ -118,6 +119,12 @@ def _gerund_holder(verb: Token) -> Token | None:
     return _subject(clause) if clause.pos_ in ("VERB", "AUX") else None
 
 
+def _on_names(cue: Token) -> bool:
+    """Whether ``cue`` says a stance only toward a person or an organisation (ON_NAMES)."""
+    particle = next((c.lower_ for c in cue.children if c.dep_ == "prt"), "")
+    return (cue.lemma_.lower(), particle) in ON_NAMES
+
+
 def _members(tok: Token) -> list[Token]:
     """The other members of a list ``tok`` heads: "Trump and Pence", "McCain, Ayotte and
     Grassley" (which the parser reads as a name in apposition to a name, then a
@@ -180,7 +187,7 @@ class _Reader:
                 undoing = target_tok.lemma_.lower() in UNDOING
                 target_tok, prior = of[0], -prior if undoing else prior
         target = self.refs.target(target_tok)
-        if target is None:
+        if target is None or (_on_names(cue) and target.type not in ("PERSON", "ORG")):
             return
         if isinstance(holder, Token):
             resolved = self.refs.holder(holder, exclude=target.name)

@@ -22,7 +22,7 @@ VERB_POLARITY = {
         scold lambaste chastise berate castigate assail disparage insult disavow repudiate
         resist undermine fault bash deplore lambast excoriate smear vilify demonize demonise
         impeach investigate defeat oust overthrow kill punish hammer censure
-        censor deny question challenge hit knock""".split(),
+        censor deny question challenge hit knock pound destroy target""".split(),
         -1,
     ),
 }
@@ -55,6 +55,8 @@ PREP_POLARITY = {
     ("crack", "on"): -1,
     ("pounce", "on"): -1,
     ("come", "against"): -1,
+    ("get", "behind"): 1,
+    ("stand", "against"): -1,
 }
 # Verbs with a particle whose object the subject is against: "turned down the request".
 PARTICLE_POLARITY = {
@@ -62,7 +64,12 @@ PARTICLE_POLARITY = {
     ("shoot", "down"): -1,
     ("strike", "down"): -1,
     ("vote", "down"): -1,
+    ("take", "on"): -1,
 }
+# Stance words that say it only of a person or an organisation: "took on Senator McCain",
+# "ads targeting Clinton", "destroy ISIS"; not "took on new significance", "ads targeting
+# Latinos", "destroyed the hard drives".
+ON_NAMES = frozenset({("take", "on"), ("destroy", ""), ("target", "")})
 # Verbs whose "of" names what the one accused did: "accused Reyes of backing the plan"
 # (and not "cleared of", "capable of", "the idea of").
 ACCUSING = frozenset("accuse charge suspect convict".split())

@@ -211,6 +211,25 @@ WORDED = [
         "harbor tunnel plan",
         "against",
     ),
+    (
+        "Senator Tom Reyes said voters should get behind Laura Pike.",
+        "voters",
+        "Laura Pike",
+        "favor",
+    ),
+    (
+        "Mayor Ines Baro pounded the harbor tunnel plan as wasteful.",
+        "Ines Baro",
+        "harbor tunnel plan",
+        "against",
+    ),
+    (  # "take on", "target", "destroy": of a person or an organisation only (below)
+        "Senator Tom Reyes is taking on Senator Laura Pike in the primary.",
+        "Tom Reyes",
+        "Laura Pike",
+        "against",
+    ),
+    ("Mayor Ines Baro ran ads targeting Senator Tom Reyes.", "Ines Baro", "Tom Reyes", "against"),
 ]
 
 
@@ -505,6 +524,8 @@ NOT_STANCES = [
     ("Tom Reyes was cleared of backing Laura Pike.", "Tom Reyes", "Laura Pike"),
     # a message someone received is not theirs
     ("Tom Reyes received a letter praising Laura Pike.", "Tom Reyes", "Laura Pike"),
+    ("Tom Reyes has taken on a larger campaign this year.", "Tom Reyes", "larger campaign"),
+    ("Tom Reyes ran ads targeting older voters in the county.", "Tom Reyes", "older voters"),
 ]
 
 
