@@ -30,7 +30,9 @@ from pipeline.errors import InputError
 DATA_DIR = Path(__file__).parent / "data"
 # 2: abbreviations, lists, places; 3: dating clauses, appositions, camps, prepositions;
 # 4: gerunds after prepositions, speaker labels the tagger missed; 5: particle verbs,
-# statements someone issued, more undoing nouns, "the issue of X", "support behind X"
+# statements someone issued, more undoing nouns, "the issue of X", "support behind X",
+# get behind / stand against / pound, take on / target / destroy of names only, a noun
+# cue under a denied verb
 ANALYSIS_REVISION = 5
 _NOT_MODELS = (".holdout.json",)
 

@@ -32,6 +32,7 @@ from pipeline.stance_lexicon import (
     ISSUING,
     MESSAGES,
     MODEL_POLARITY,
+    NAMED_TYPES,
     NOUN_POLARITY,
     NOUN_PREPS,
     ON_NAMES,
@@ -119,10 +120,32 @@ def _gerund_holder(verb: Token) -> Token | None:
     return _subject(clause) if clause.pos_ in ("VERB", "AUX") else None
 
 
+def _issuer(message: Token) -> Token | None:
+    """Who a statement, letter or ad says where they stand: its author ("Baro's
+    statement", "a statement from Baro"), else the subject of the verb that issued it
+    ("Baro released a statement condemning X"); no one when that verb is denied ("did
+    not sign a letter condemning X"). The message itself when neither is written."""
+    author = [c for c in message.children if c.dep_ == "poss"]
+    author += [o for _, o in _pobjs(message, {"from", "by"})]
+    if author:
+        return author[0]
+    verb = message.head
+    if message.dep_ != "dobj" or verb.lemma_.lower() not in ISSUING:
+        return message
+    return None if _negated(verb) else _subject(verb) or message
+
+
 def _on_names(cue: Token) -> bool:
     """Whether ``cue`` says a stance only toward a person or an organisation (ON_NAMES)."""
     particle = next((c.lower_ for c in cue.children if c.dep_ == "prt"), "")
     return (cue.lemma_.lower(), particle) in ON_NAMES
+
+
+def _named_as_such(cue: Token, target: Actor) -> bool:
+    """An ON_NAMES word's target is a person or an organisation, and not in a role
+    ("took on Reyes as a consultant" hires him)."""
+    role = any(c.dep_ == "prep" and c.lower_ == "as" for c in cue.children)
+    return target.type in NAMED_TYPES and not role
 
 
 def _members(tok: Token) -> list[Token]:
@@ -181,13 +204,9 @@ class _Reader:
         if isinstance(holder, Token) and holder.dep_ in ("nsubj", "nsubjpass", "dobj"):
             for extra in _members(holder):  # "Bush and Clinton reject …"
                 self.add(extra, target_tok, prior, kind, cue)
-        if target_tok.lemma_.lower() in UNDOING | CONTAINERS:
-            of = [o for _, o in _pobjs(target_tok, {"of"})]
-            if of:
-                undoing = target_tok.lemma_.lower() in UNDOING
-                target_tok, prior = of[0], -prior if undoing else prior
+        target_tok, prior = self._content(target_tok, prior)
         target = self.refs.target(target_tok)
-        if target is None or (_on_names(cue) and target.type not in ("PERSON", "ORG")):
+        if target is None or (_on_names(cue) and not _named_as_such(cue, target)):
             return
         if isinstance(holder, Token):
             resolved = self.refs.holder(holder, exclude=target.name)
@@ -214,6 +233,21 @@ class _Reader:
             )
         )
 
+    def _content(self, tok: Token, prior: int) -> tuple[Token, int]:
+        """What a stance on ``tok`` is on: "the repeal of X" is X, the other way ("called
+        for the repeal of Obamacare" is against it); "the idea of X" is X, but "the
+        issue of the Gazette" stays the issue."""
+        lemma = tok.lemma_.lower()
+        of = [o for _, o in _pobjs(tok, {"of"})]
+        if not of:
+            return tok, prior
+        if lemma in UNDOING:
+            return of[0], -prior
+        owner = self.refs.mention(of[0])
+        if lemma in CONTAINERS and (owner is None or owner.type not in NAMED_TYPES):
+            return of[0], prior
+        return tok, prior
+
     def verbs(self, tok: Token) -> None:
         lemma = tok.lemma_.lower()
         if tok.pos_ not in ("VERB", "AUX"):
@@ -239,9 +273,10 @@ class _Reader:
             holder = _gerund_holder(tok)
         if holder is None:
             return
-        issued = holder.dep_ == "dobj" and holder.head.lemma_.lower() in ISSUING
-        if issued and holder.lemma_.lower() in MESSAGES:  # "released a statement condemning X"
-            holder = _subject(holder.head) or holder
+        if holder.lemma_.lower() in MESSAGES:  # "released a statement condemning X"
+            holder = _issuer(holder)
+            if holder is None:
+                return
         if holder.dep_ == "nsubj":  # "Reyes and Pike rejected …" parsed as two subjects
             for other in holder.head.children:
                 if other.dep_ == "nsubj" and other.i != holder.i and other.i < tok.i:
@@ -291,6 +326,8 @@ class _Reader:
         verb = tok.head if tok.dep_ in ("dobj", "pobj") else None
         if verb is not None and verb.dep_ == "prep":
             verb = verb.head
+        if verb is not None and verb.pos_ in ("VERB", "AUX") and _negated(verb):
+            return  # "did not throw his support behind X", "refused to give an endorsement"
         targets = [o for p, o in _pobjs(tok, NOUN_PREPS)]
         if verb is not None and verb.lemma_.lower() in RECEIVING and prior > 0:
             # "Trump secured the endorsement of Sheriff Arpaio": Arpaio backs Trump

@@ -54,7 +54,7 @@ PREP_POLARITY = {
     ("come", "on"): -1,  # "come down (hard) on"
     ("crack", "on"): -1,
     ("pounce", "on"): -1,
-    ("come", "against"): -1,
+    ("come", "against"): -1,  # "came out against"
     ("get", "behind"): 1,
     ("stand", "against"): -1,
 }
@@ -70,6 +70,7 @@ PARTICLE_POLARITY = {
 # "ads targeting Clinton", "destroy ISIS"; not "took on new significance", "ads targeting
 # Latinos", "destroyed the hard drives".
 ON_NAMES = frozenset({("take", "on"), ("destroy", ""), ("target", "")})
+NAMED_TYPES = frozenset({"PERSON", "ORG"})
 # Verbs whose "of" names what the one accused did: "accused Reyes of backing the plan"
 # (and not "cleared of", "capable of", "the idea of").
 ACCUSING = frozenset("accuse charge suspect convict".split())
@@ -126,12 +127,11 @@ MESSAGES = frozenset(
     column op-ed tweet message memo speech petition""".split()
 )
 # … and the verbs that issue one ("received a letter praising X" is not the receiver's).
-ISSUING = frozenset("release issue publish send sign write launch run air post pen deliver".split())
+# Not "published", "aired": an outlet that prints a letter does not hold what it says.
+ISSUING = frozenset("release issue send sign write launch run pen".split())
 # What holds the issue a stance is on: "decried the issue of systemic racism", "backed
 # the idea of a wall" are on racism, on a wall.
-CONTAINERS = frozenset(
-    "issue problem question idea notion concept practice policy prospect".split()
-)
+CONTAINERS = frozenset("issue problem idea notion concept prospect".split())
 RELATIVE = frozenset({"who", "whom", "which", "that"})
 # Candidate kinds whose polarity the target-sentiment model reads (no stance word says it).
 MODEL_POLARITY = frozenset({"call", "quote"})

@@ -223,13 +223,25 @@ WORDED = [
         "harbor tunnel plan",
         "against",
     ),
-    (  # "take on", "target", "destroy": of a person or an organisation only (below)
+    (  # "take on", "target", "destroy": of a person or an organisation only (NOT_WORDED)
         "Senator Tom Reyes is taking on Senator Laura Pike in the primary.",
         "Tom Reyes",
         "Laura Pike",
         "against",
     ),
     ("Mayor Ines Baro ran ads targeting Senator Tom Reyes.", "Ines Baro", "Tom Reyes", "against"),
+    (
+        "Senator Tom Reyes stood against the harbor tunnel plan.",
+        "Tom Reyes",
+        "harbor tunnel plan",
+        "against",
+    ),
+    (  # a message's author holds it, whoever released it
+        "Tom Reyes released a statement from Senator Laura Pike condemning the water tax.",
+        "Laura Pike",
+        "water tax",
+        "against",
+    ),
 ]
 
 
@@ -527,6 +539,41 @@ NOT_STANCES = [
     ("Tom Reyes has taken on a larger campaign this year.", "Tom Reyes", "larger campaign"),
     ("Tom Reyes ran ads targeting older voters in the county.", "Tom Reyes", "older voters"),
 ]
+
+
+NOT_WORDED = [
+    # (text, holder, target): stance words that do not give this holder this target
+    # (what the rules find, whatever the model would keep)
+    (
+        "Senator Tom Reyes refused to sign a letter condemning Laura Pike.",
+        "Tom Reyes",
+        "Laura Pike",
+    ),
+    ("Senator Tom Reyes did not sign the letter condemning Laura Pike.", "Tom Reyes", "Laura Pike"),
+    ("Senator Tom Reyes did not throw his support behind Laura Pike.", "Tom Reyes", "Laura Pike"),
+    # an outlet that prints or airs a message does not hold it
+    ("Acme News aired an ad attacking Senator Laura Pike.", "Acme News", "Laura Pike"),
+    (
+        "The Harbor Gazette published a letter from Tom Reyes criticizing Laura Pike.",
+        "Harbor Gazette",
+        "Laura Pike",
+    ),
+    # "took on", "destroy": a person or an organisation, and not hired "as" one
+    ("Acme Holdings took on Tom Reyes as a consultant.", "Acme Holdings", "Tom Reyes"),
+    ("Tom Reyes destroyed the hard drives before he left.", "Tom Reyes", "hard drives"),
+    # "the issue of X" whose X is an organisation is the organisation's issue
+    ("Tom Reyes praised the latest issue of Acme Weekly.", "Tom Reyes", "Acme Weekly"),
+]
+
+
+@pytest.mark.parametrize(("text", "holder", "target"), NOT_WORDED)
+def test_stance_words_do_not_give_what_the_text_denies_or_does_not_say(
+    nlp: Language, text: str, holder: str, target: str
+) -> None:
+    found = cands(nlp, text)
+    assert not any(c.holder.name == holder and c.target.name == target for c in found if c.prior), [
+        (c.holder.name, c.target.name, c.prior, c.cue) for c in found
+    ]
 
 
 @pytest.mark.parametrize(("text", "holder", "target"), NOT_STANCES)
