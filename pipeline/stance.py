@@ -132,7 +132,12 @@ def _issuer(message: Token) -> Token | None:
     verb = message.head
     if message.dep_ != "dobj" or verb.lemma_.lower() not in ISSUING:
         return message
-    return None if _negated(verb) else _subject(verb) or message
+    if _negated(verb):
+        return None
+    issuer = _subject(verb)
+    if issuer is not None and issuer.lower_ in RELATIVE and verb.dep_ == "relcl":
+        issuer = verb.head  # "Reyes, who released a statement condemning X"
+    return issuer or message
 
 
 def _on_names(cue: Token) -> bool:

@@ -236,6 +236,12 @@ WORDED = [
         "harbor tunnel plan",
         "against",
     ),
+    (  # … also when a relative clause says who released it
+        "Tom Reyes, who released a statement condemning the water tax, spoke on Monday.",
+        "Tom Reyes",
+        "water tax",
+        "against",
+    ),
     (  # a message's author holds it, whoever released it
         "Tom Reyes released a statement from Senator Laura Pike condemning the water tax.",
         "Laura Pike",
