@@ -540,10 +540,6 @@ NOT_STANCES = [
     ("Tom Reyes is not interested in supporting Laura Pike.", "Tom Reyes", "Laura Pike"),
     ("Tom Reyes was never accused of backing Laura Pike.", "Tom Reyes", "Laura Pike"),
     ("Tom Reyes was cleared of backing Laura Pike.", "Tom Reyes", "Laura Pike"),
-    # a message someone received is not theirs
-    ("Tom Reyes received a letter praising Laura Pike.", "Tom Reyes", "Laura Pike"),
-    ("Tom Reyes has taken on a larger campaign this year.", "Tom Reyes", "larger campaign"),
-    ("Tom Reyes ran ads targeting older voters in the county.", "Tom Reyes", "older voters"),
 ]
 
 
@@ -557,7 +553,8 @@ NOT_WORDED = [
     ),
     ("Senator Tom Reyes did not sign the letter condemning Laura Pike.", "Tom Reyes", "Laura Pike"),
     ("Senator Tom Reyes did not throw his support behind Laura Pike.", "Tom Reyes", "Laura Pike"),
-    # an outlet that prints or airs a message does not hold it
+    # a message someone received, or an outlet printed or aired, is not theirs
+    ("Tom Reyes received a letter praising Laura Pike.", "Tom Reyes", "Laura Pike"),
     ("Acme News aired an ad attacking Senator Laura Pike.", "Acme News", "Laura Pike"),
     (
         "The Harbor Gazette published a letter from Tom Reyes criticizing Laura Pike.",
@@ -567,6 +564,8 @@ NOT_WORDED = [
     # "took on", "destroy": a person or an organisation, and not hired "as" one
     ("Acme Holdings took on Tom Reyes as a consultant.", "Acme Holdings", "Tom Reyes"),
     ("Tom Reyes destroyed the hard drives before he left.", "Tom Reyes", "hard drives"),
+    ("Tom Reyes has taken on a larger campaign this year.", "Tom Reyes", "larger campaign"),
+    ("Tom Reyes ran ads targeting older voters in the county.", "Tom Reyes", "older voters"),
     # "the issue of X" whose X is an organisation is the organisation's issue
     ("Tom Reyes praised the latest issue of Acme Weekly.", "Tom Reyes", "Acme Weekly"),
 ]
