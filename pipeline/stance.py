@@ -29,6 +29,7 @@ from pipeline.stance_lexicon import (
     CAMPS,
     CONTAINERS,
     EVALUATIVE,
+    GIVING,
     ISSUING,
     MESSAGES,
     MODEL_POLARITY,
@@ -120,24 +121,11 @@ def _gerund_holder(verb: Token) -> Token | None:
     return _subject(clause) if clause.pos_ in ("VERB", "AUX") else None
 
 
-def _issuer(message: Token) -> Token | None:
-    """Who a statement, letter or ad says where they stand: its author ("Baro's
-    statement", "a statement from Baro"), else the subject of the verb that issued it
-    ("Baro released a statement condemning X"); no one when that verb is denied ("did
-    not sign a letter condemning X"). The message itself when neither is written."""
-    author = [c for c in message.children if c.dep_ == "poss"]
-    author += [o for _, o in _pobjs(message, {"from", "by"})]
-    if author:
-        return author[0]
-    verb = message.head
-    if message.dep_ != "dobj" or verb.lemma_.lower() not in ISSUING:
-        return message
-    if _negated(verb):
-        return None
-    issuer = _subject(verb)
-    if issuer is not None and issuer.lower_ in RELATIVE and verb.dep_ == "relcl":
-        issuer = verb.head  # "Reyes, who released a statement condemning X"
-    return issuer or message
+def _antecedent(subject: Token | None, verb: Token) -> Token | None:
+    """A relative pronoun's antecedent: "a candidate who backs the plan" is the candidate."""
+    if subject is not None and subject.lower_ in RELATIVE and verb.dep_ == "relcl":
+        return verb.head
+    return subject
 
 
 def _on_names(cue: Token) -> bool:
@@ -146,11 +134,12 @@ def _on_names(cue: Token) -> bool:
     return (cue.lemma_.lower(), particle) in ON_NAMES
 
 
-def _named_as_such(cue: Token, target: Actor) -> bool:
-    """An ON_NAMES word's target is a person or an organisation, and not in a role
-    ("took on Reyes as a consultant" hires him)."""
-    role = any(c.dep_ == "prep" and c.lower_ == "as" for c in cue.children)
-    return target.type in NAMED_TYPES and not role
+def _adversary_named(cue: Token, target: Actor) -> bool:
+    """An ON_NAMES word's target is a person or an organisation, and "took on X" is not
+    "took on X as a consultant" (a role: it hires them)."""
+    particle = next((c.lower_ for c in cue.children if c.dep_ == "prt"), "")
+    hired = particle == "on" and any(c.dep_ == "prep" and c.lower_ == "as" for c in cue.children)
+    return target.type in NAMED_TYPES and not hired
 
 
 def _members(tok: Token) -> list[Token]:
@@ -211,7 +200,7 @@ class _Reader:
                 self.add(extra, target_tok, prior, kind, cue)
         target_tok, prior = self._content(target_tok, prior)
         target = self.refs.target(target_tok)
-        if target is None or (_on_names(cue) and not _named_as_such(cue, target)):
+        if target is None or (_on_names(cue) and not _adversary_named(cue, target)):
             return
         if isinstance(holder, Token):
             resolved = self.refs.holder(holder, exclude=target.name)
@@ -237,6 +226,29 @@ class _Reader:
                 target_end=target_tok.idx + len(target_tok.text),
             )
         )
+
+    def _issuer(self, message: Token) -> Token | None:
+        """Who a statement, letter or ad says where they stand: its author, a person or
+        an organisation ("Baro's statement", "a statement from Baro", not "from his
+        office"), else who issued it ("Baro released a statement condemning X", "a
+        statement … was released by Baro"); no one when that is denied ("did not sign a
+        letter condemning X"). Else the message itself, which names no one: the holder
+        stays unresolved."""
+        author = [c for c in message.children if c.dep_ == "poss"]
+        author += [o for _, o in _pobjs(message, {"from", "by"})]
+        for a in author:
+            named = self.refs.mention(a)
+            if a.dep_ == "poss" or (named is not None and named.type in NAMED_TYPES):
+                return a
+        verb = message.head
+        if verb.lemma_.lower() not in ISSUING or message.dep_ not in ("dobj", "nsubjpass"):
+            return message
+        if _negated(verb):
+            return None
+        if message.dep_ == "nsubjpass":
+            agents = [o for _, o in _pobjs_agent(verb)]
+            return agents[0] if agents else message
+        return _antecedent(_subject(verb), verb) or message
 
     def _content(self, tok: Token, prior: int) -> tuple[Token, int]:
         """What a stance on ``tok`` is on: "the repeal of X" is X, the other way ("called
@@ -270,8 +282,7 @@ class _Reader:
         if holder is not None and holder.pos_ in ("NUM", "PRON", "ADJ", "DET"):
             of = [o for _, o in _pobjs(holder, {"of"})]  # "571 of the superdelegates"
             holder = of[0] if of else holder
-        if holder is not None and holder.lower_ in RELATIVE and tok.dep_ == "relcl":
-            holder = tok.head  # "a candidate who backs the plan"
+        holder = _antecedent(holder, tok)
         if holder is None and tok.dep_ == "acl" and tok.head.pos_ in ("NOUN", "PROPN"):
             holder = tok.head  # "a super PAC supporting John Faso"
         if holder is None and tok.dep_ == "pcomp":
@@ -279,7 +290,7 @@ class _Reader:
         if holder is None:
             return
         if holder.lemma_.lower() in MESSAGES:  # "released a statement condemning X"
-            holder = _issuer(holder)
+            holder = self._issuer(holder)
             if holder is None:
                 return
         if holder.dep_ == "nsubj":  # "Reyes and Pike rejected …" parsed as two subjects
@@ -331,8 +342,11 @@ class _Reader:
         verb = tok.head if tok.dep_ in ("dobj", "pobj") else None
         if verb is not None and verb.dep_ == "prep":
             verb = verb.head
-        if verb is not None and verb.pos_ in ("VERB", "AUX") and _negated(verb):
-            return  # "did not throw his support behind X", "refused to give an endorsement"
+        # "did not throw his support behind X", "failed to mention the attack on X" (not
+        # "never wavered in his support", "did not hide his opposition")
+        refused = verb is not None and verb.dep_ == "xcomp" and _negated(verb)
+        if refused or (verb is not None and verb.lemma_.lower() in GIVING and _negated(verb)):
+            return
         targets = [o for p, o in _pobjs(tok, NOUN_PREPS)]
         if verb is not None and verb.lemma_.lower() in RECEIVING and prior > 0:
             # "Trump secured the endorsement of Sheriff Arpaio": Arpaio backs Trump

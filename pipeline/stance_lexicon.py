@@ -96,6 +96,9 @@ PEOPLE_NOUNS = {
     **dict.fromkeys("supporter backer fan ally champion admirer defender".split(), 1),
     **dict.fromkeys("critic opponent foe detractor enemy".split(), -1),
 }
+# Verbs that give a stance noun: "threw his support behind X", "lent her backing to X";
+# denied, they say the stance was not given.
+GIVING = frozenset("give throw lend offer voice express extend pledge".split())
 RECEIVING = frozenset(
     "win secure receive get earn gain land have pick snag lock score collect rack".split()
 )
@@ -128,10 +131,10 @@ MESSAGES = frozenset(
 )
 # … and the verbs that issue one ("received a letter praising X" is not the receiver's).
 # Not "published", "aired": an outlet that prints a letter does not hold what it says.
-ISSUING = frozenset("release issue send sign write launch run pen".split())
+ISSUING = frozenset("release issue send sign write launch run pen post deliver".split())
 # What holds the issue a stance is on: "decried the issue of systemic racism", "backed
 # the idea of a wall" are on racism, on a wall.
-CONTAINERS = frozenset("issue problem idea notion concept prospect".split())
+CONTAINERS = frozenset("issue problem idea notion concept practice policy prospect".split())
 RELATIVE = frozenset({"who", "whom", "which", "that"})
 # Candidate kinds whose polarity the target-sentiment model reads (no stance word says it).
 MODEL_POLARITY = frozenset({"call", "quote"})

@@ -242,6 +242,26 @@ WORDED = [
         "water tax",
         "against",
     ),
+    (  # … or a passive says who released it
+        "A statement condemning the water tax was released by Senator Tom Reyes.",
+        "Tom Reyes",
+        "water tax",
+        "against",
+    ),
+    (  # a place or an office it came from is not its author
+        "Tom Reyes released a statement from his office condemning the water tax.",
+        "Tom Reyes",
+        "water tax",
+        "against",
+    ),
+    # a denied verb that does not give the stance leaves it standing
+    ("Tom Reyes never wavered in his support for Laura Pike.", "Tom Reyes", "Laura Pike", "favor"),
+    (
+        "Tom Reyes did not hide his opposition to the water tax.",
+        "Tom Reyes",
+        "water tax",
+        "against",
+    ),
     (  # a message's author holds it, whoever released it
         "Tom Reyes released a statement from Senator Laura Pike condemning the water tax.",
         "Laura Pike",
@@ -566,7 +586,7 @@ NOT_WORDED = [
     ("Tom Reyes destroyed the hard drives before he left.", "Tom Reyes", "hard drives"),
     ("Tom Reyes has taken on a larger campaign this year.", "Tom Reyes", "larger campaign"),
     ("Tom Reyes ran ads targeting older voters in the county.", "Tom Reyes", "older voters"),
-    # "the issue of X" whose X is an organisation is the organisation's issue
+    # a magazine's issue is no stance on the magazine
     ("Tom Reyes praised the latest issue of Acme Weekly.", "Tom Reyes", "Acme Weekly"),
 ]
 
