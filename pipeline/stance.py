@@ -128,18 +128,15 @@ def _antecedent(subject: Token | None, verb: Token) -> Token | None:
     return subject
 
 
-def _on_names(cue: Token) -> bool:
-    """Whether ``cue`` says a stance only toward a person or an organisation (ON_NAMES)."""
+def _not_an_adversary(cue: Token, target: Actor) -> bool:
+    """An ON_NAMES word toward anything but a person or an organisation ("took on new
+    significance", "ads targeting Latinos"), or "took on X as a consultant" (a role: a
+    hire, not a fight)."""
     particle = next((c.lower_ for c in cue.children if c.dep_ == "prt"), "")
-    return (cue.lemma_.lower(), particle) in ON_NAMES
-
-
-def _adversary_named(cue: Token, target: Actor) -> bool:
-    """An ON_NAMES word's target is a person or an organisation, and "took on X" is not
-    "took on X as a consultant" (a role: it hires them)."""
-    particle = next((c.lower_ for c in cue.children if c.dep_ == "prt"), "")
+    if (cue.lemma_.lower(), particle) not in ON_NAMES:
+        return False
     hired = particle == "on" and any(c.dep_ == "prep" and c.lower_ == "as" for c in cue.children)
-    return target.type in NAMED_TYPES and not hired
+    return target.type not in NAMED_TYPES or hired
 
 
 def _members(tok: Token) -> list[Token]:
@@ -200,7 +197,7 @@ class _Reader:
                 self.add(extra, target_tok, prior, kind, cue)
         target_tok, prior = self._content(target_tok, prior)
         target = self.refs.target(target_tok)
-        if target is None or (_on_names(cue) and not _adversary_named(cue, target)):
+        if target is None or _not_an_adversary(cue, target):
             return
         if isinstance(holder, Token):
             resolved = self.refs.holder(holder, exclude=target.name)
