@@ -128,11 +128,16 @@ def _antecedent(subject: Token | None, verb: Token) -> Token | None:
     return subject
 
 
+def _particle(verb: Token) -> str:
+    """The verb's particle ("turned down": "down"), or ""."""
+    return next((c.lower_ for c in verb.children if c.dep_ == "prt"), "")
+
+
 def _not_an_adversary(cue: Token, target: Actor) -> bool:
     """An ON_NAMES word toward anything but a person or an organisation ("took on new
     significance", "ads targeting Latinos"), or "took on X as a consultant" (a role: a
     hire, not a fight)."""
-    particle = next((c.lower_ for c in cue.children if c.dep_ == "prt"), "")
+    particle = _particle(cue)
     if (cue.lemma_.lower(), particle) not in ON_NAMES:
         return False
     hired = particle == "on" and any(c.dep_ == "prep" and c.lower_ == "as" for c in cue.children)
@@ -252,24 +257,21 @@ class _Reader:
         for the repeal of Obamacare" is against it); "the idea of X" is X, but "the
         issue of the Gazette" stays the issue."""
         lemma = tok.lemma_.lower()
+        if lemma not in UNDOING and lemma not in CONTAINERS:  # most targets: no children read
+            return tok, prior
         of = [o for _, o in _pobjs(tok, {"of"})]
         if not of:
             return tok, prior
         if lemma in UNDOING:
             return of[0], -prior
         owner = self.refs.mention(of[0])
-        if lemma in CONTAINERS and (owner is None or owner.type not in NAMED_TYPES):
-            return of[0], prior
-        return tok, prior
+        return (of[0], prior) if owner is None or owner.type not in NAMED_TYPES else (tok, prior)
 
     def verbs(self, tok: Token) -> None:
         lemma = tok.lemma_.lower()
         if tok.pos_ not in ("VERB", "AUX"):
             return
-        prior = VERB_POLARITY.get(lemma, 0) or next(
-            (PARTICLE_POLARITY.get((lemma, c.lower_), 0) for c in tok.children if c.dep_ == "prt"),
-            0,
-        )
+        prior = VERB_POLARITY.get(lemma, 0) or PARTICLE_POLARITY.get((lemma, _particle(tok)), 0)
         passive = next((c for c in tok.children if c.dep_ == "nsubjpass"), None)
         if prior and passive is not None:  # "X was criticised by Y"
             for _, agent in _pobjs_agent(tok):
@@ -310,7 +312,7 @@ class _Reader:
             for obj in objects:  # "called Trump 'unhinged'": the words say which way
                 self.add(holder, obj, 0, "call", tok)
         preps = _pobjs(tok, {"for", "against", "to", "with", "behind", "at", "on", "of", "by"})
-        if any(c.dep_ == "prt" and c.lower_ == "down" for c in tok.children):
+        if _particle(tok) == "down":
             # "come down like a ton of bricks on Hamas": the "on" hangs off the simile
             preps += [
                 ("on", o)
@@ -341,8 +343,8 @@ class _Reader:
             verb = verb.head
         # "did not throw his support behind X", "failed to mention the attack on X" (not
         # "never wavered in his support", "did not hide his opposition")
-        refused = verb is not None and verb.dep_ == "xcomp" and _negated(verb)
-        if refused or (verb is not None and verb.lemma_.lower() in GIVING and _negated(verb)):
+        gives = verb is not None and (verb.dep_ == "xcomp" or verb.lemma_.lower() in GIVING)
+        if gives and verb is not None and _negated(verb):
             return
         targets = [o for p, o in _pobjs(tok, NOUN_PREPS)]
         if verb is not None and verb.lemma_.lower() in RECEIVING and prior > 0:
