@@ -27,7 +27,7 @@ from pipeline.index.base import (
 )
 from pipeline.index.cursor import decode_cursor, encode_cursor
 from pipeline.index.sqlite_facets import count_facets
-from pipeline.index.sqlite_filters import filters, utc_text
+from pipeline.index.sqlite_filters import Matches, filters, utc_text
 from pipeline.index.sqlite_revise import count_outdated, revise_outdated
 from pipeline.models import Article
 from pipeline.query import parse, positive, to_fts5
@@ -47,15 +47,15 @@ CREATE TABLE IF NOT EXISTS articles (
 -- columns sit behind ``doc``, and reading them walks its overflow pages (~2 ms per
 -- 1000 matches, most of a large search). rowid = articles.rowid. ``cluster`` is the
 -- story's same-event cluster (its own id when it has none), which searches collapse on.
+-- ``types``: its entities' types, ",ORG,PERSON," (NULL for none), so that a type filter
+-- reads the row it already has (a lookup in entity_terms per match cost ~0.4 ms per 1000).
 CREATE TABLE IF NOT EXISTS article_keys (
     rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, source TEXT NOT NULL,
-    language TEXT, published_at TEXT, cluster TEXT
+    language TEXT, published_at TEXT, cluster TEXT, types TEXT
 );
-CREATE INDEX IF NOT EXISTS article_keys_source ON article_keys (source);
 -- stories per analysis version: `status` counts the outdated ones (sqlite_revise.py)
 CREATE INDEX IF NOT EXISTS articles_analyzed_with ON articles (json_extract(doc, '$.analyzed_with'));
-CREATE INDEX IF NOT EXISTS article_keys_published ON article_keys (published_at);
--- superseded by the two above and entity_terms_article_type below
+-- superseded by article_keys' indexes (_KEY_INDEXES) and entity_terms_article_type below
 DROP INDEX IF EXISTS articles_source;
 DROP INDEX IF EXISTS articles_published;
 DROP INDEX IF EXISTS entity_terms_article;
@@ -73,7 +73,7 @@ CREATE TABLE IF NOT EXISTS entity_terms (  -- names and aliases, lower-cased, fo
     term TEXT NOT NULL, type TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS entity_terms_term ON entity_terms (term);
--- covering: a type filter checks each candidate story's types in the index alone
+-- a story's rows (deletes cascade by article); was a type filter's, now article_keys.types
 CREATE INDEX IF NOT EXISTS entity_terms_article_type ON entity_terms (article_id, type);
 CREATE TABLE IF NOT EXISTS article_quotes (
     article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
@@ -89,17 +89,35 @@ CREATE TABLE IF NOT EXISTS article_stances (
 CREATE INDEX IF NOT EXISTS article_stances_article ON article_stances (article_id);
 CREATE INDEX IF NOT EXISTS article_stances_holder ON article_stances (holder COLLATE NOCASE);
 """
-# Made after the cluster column exists (``_migrate`` adds it to older databases). The
-# trigger keeps the column in step with the document, whoever rewrites it (a cluster
-# merge relabels stories in place).
-_CLUSTERS = """
+# Made after the cluster and types columns exist (``_migrate`` adds them to older
+# databases). A search without words reads its matches from article_keys, with no table
+# of them (``search``): the date, source and day indexes hold every column the filters
+# and the counts read (date, types, source, language, cluster), so that counting the
+# matches, and counting them by source and by day, reads one index and no row (by
+# source and by day in order, with no sort); a story that is a copy is found in the
+# partial index. The trigger keeps the cluster column in step with the document,
+# whoever rewrites it (a cluster merge relabels stories in place).
+_KEY_INDEXES = """
+DROP INDEX IF EXISTS article_keys_published;
+DROP INDEX IF EXISTS article_keys_source;
 CREATE INDEX IF NOT EXISTS article_keys_cluster ON article_keys (cluster);
+CREATE INDEX IF NOT EXISTS article_keys_by_date
+    ON article_keys (published_at, types, source, language, cluster);
+CREATE INDEX IF NOT EXISTS article_keys_by_source
+    ON article_keys (source, cluster, published_at, types, language);
+CREATE INDEX IF NOT EXISTS article_keys_by_day
+    ON article_keys (substr(published_at, 1, 10), cluster, published_at, types, source, language);
+CREATE INDEX IF NOT EXISTS article_keys_copies ON article_keys (published_at) WHERE cluster <> id;
 CREATE TRIGGER IF NOT EXISTS article_keys_cluster AFTER UPDATE OF doc ON articles BEGIN
     UPDATE article_keys SET cluster = coalesce(json_extract(NEW.doc, '$.cluster_id'), NEW.id)
     WHERE rowid = NEW.rowid;
 END;
 """
 _CLUSTER_OF_DOC = "coalesce(json_extract(doc, '$.cluster_id'), id)"
+_TYPES_OF_KEY = (
+    "(SELECT ',' || group_concat(DISTINCT t.type) || ',' FROM entity_terms t"
+    " WHERE t.article_id = article_keys.id)"
+)
 # BM25 with the shared weights, in the order of the FTS columns above (title, summary,
 # body, quotes, entities: the fields of TEXT_WEIGHTS).
 _BM25 = f"bm25(articles_fts, {', '.join(str(w) for w in TEXT_WEIGHTS.values())})"
@@ -119,7 +137,8 @@ class SqliteIndex(SqliteDatabase):
 
     def _migrate(self) -> None:
         """A database from before the keys table gets it filled, one from before clusters
-        gets their column (filled from the stored documents); one from before stance
+        gets their column (filled from the stored documents), one from before entity
+        types on the keys gets them (from entity_terms); one from before stance
         target types gets the column, filled from the stored documents (their stances
         load with the model's default type)."""
         keys = {r["name"] for r in self._conn.execute("PRAGMA table_info(article_keys)")}
@@ -129,11 +148,17 @@ class SqliteIndex(SqliteDatabase):
                 f"UPDATE article_keys SET cluster = (SELECT {_CLUSTER_OF_DOC} FROM articles"
                 " WHERE articles.rowid = article_keys.rowid)"
             )
-        self._conn.executescript(_CLUSTERS)
-        self._conn.execute(
-            "INSERT INTO article_keys SELECT rowid, id, source, language, published_at,"
-            f" {_CLUSTER_OF_DOC} FROM articles WHERE NOT EXISTS (SELECT 1 FROM article_keys)"
-        )
+        if "types" not in keys:
+            self._conn.execute("ALTER TABLE article_keys ADD COLUMN types TEXT")
+            self._conn.execute(f"UPDATE article_keys SET types = {_TYPES_OF_KEY}")
+        self._conn.executescript(_KEY_INDEXES)
+        if self._conn.execute("SELECT 1 FROM article_keys LIMIT 1").fetchone() is None:
+            self._conn.execute(
+                "INSERT INTO article_keys(rowid, id, source, language, published_at, cluster)"
+                f" SELECT rowid, id, source, language, published_at, {_CLUSTER_OF_DOC}"
+                " FROM articles"
+            )
+            self._conn.execute(f"UPDATE article_keys SET types = {_TYPES_OF_KEY}")
         columns = {r["name"] for r in self._conn.execute("PRAGMA table_info(article_stances)")}
         if "target_type" in columns:
             return
@@ -167,8 +192,9 @@ class SqliteIndex(SqliteDatabase):
                 utc_text(a.published_at) if a.published_at else None,
             ),
         ).lastrowid
+        types = sorted({e.type for e in a.entities})
         c.execute(
-            "INSERT INTO article_keys VALUES (?,?,?,?,?,?)",
+            "INSERT INTO article_keys VALUES (?,?,?,?,?,?,?)",
             (
                 rowid,
                 a.id,
@@ -176,6 +202,7 @@ class SqliteIndex(SqliteDatabase):
                 a.language,
                 utc_text(a.published_at) if a.published_at else None,
                 cluster_of(a),
+                f",{','.join(types)}," if types else None,
             ),
         )
         c.execute(
@@ -290,8 +317,10 @@ class SqliteIndex(SqliteDatabase):
         """Full text (BM25, title weighted) with filters, snippets, facets and cursors;
         collapsed, one hit per cluster (its best match by the result's order).
 
-        The matching set is computed once into a temporary table; the counts, the
-        page and the facets read it, and snippets are made for the page only.
+        With words, the matches are ranked once into a temporary table, which the
+        counts, the page and the facets read; without, they read article_keys through
+        the filters each time, from its covering indexes (``_KEY_INDEXES``), the page
+        newest first with no sort. Snippets are made for the page only.
         """
         node = parse(query.text)
         match = to_fts5(node) if node is not None and positive(node) else None
@@ -307,7 +336,8 @@ class SqliteIndex(SqliteDatabase):
         else:
             base = f"SELECT {columns}, 0.0 AS rank FROM article_keys a WHERE 1"
         by_date = query.sort == "date" or not match
-        order = "pub IS NULL, pub DESC, id" if by_date else "rank, id"
+        # newest first, undated last (SQLite sorts NULL below every value)
+        order = "pub DESC, id" if by_date else "rank, id"
         after, after_params = "1", []
         if query.cursor:
             # dates sort as ISO text (None: undated), relevance by BM25 rank
@@ -327,28 +357,32 @@ class SqliteIndex(SqliteDatabase):
         limit = max(0, query.limit)
         with self._lock, _snapshot(self._conn):
             c = self._conn
-            c.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS hits"
-                " (rid INTEGER, id TEXT, pub TEXT, source TEXT, cluster TEXT, rank REAL)"
-            )
-            c.execute("DELETE FROM temp.hits")
-            # by date, the matches go in newest first (the date index read backwards,
-            # no sort): the facets' sample is then the first rows, unsorted too
-            newest = " ORDER BY a.published_at DESC" if by_date else ""
-            c.execute(
-                f"INSERT INTO temp.hits {base}{''.join(f' AND {w}' for w in where)}{newest}",
-                params,
-            )
-            stories = c.execute("SELECT COUNT(*) FROM temp.hits").fetchone()[0]
+            selected = f"{base}{''.join(f' AND {w}' for w in where)}"
+            if match:
+                c.execute(
+                    "CREATE TEMP TABLE IF NOT EXISTS hits"
+                    " (rid INTEGER, id TEXT, pub TEXT, source TEXT, cluster TEXT, rank REAL)"
+                )
+                c.execute("DELETE FROM temp.hits")
+                # by date, the matches go in newest first: the facets' sample is then
+                # the first rows, with no sort
+                newest = " ORDER BY a.published_at DESC" if by_date else ""
+                c.execute(f"INSERT INTO temp.hits {selected}{newest}", params)
+                m = Matches("temp.hits", [])
+                sample_order = "rowid" if by_date else "rank"
+            else:
+                m = Matches(f"({selected})", params)
+                sample_order = "pub DESC"
+            stories = c.execute(f"SELECT COUNT(*) FROM {m.sql}", m.params).fetchone()[0]
             # with no copies among the matches, every match is a cluster of its own
-            grouped = (query.collapse or query.count_clusters) and clusters.copies(c) > 0
-            total = clusters.count(c) if query.collapse and grouped else stories
+            grouped = (query.collapse or query.count_clusters) and clusters.has_copies(c, m)
+            total = clusters.count(c, m) if query.collapse and grouped else stories
             if query.collapse and grouped:
-                page = clusters.page(c, order, after, after_params, limit, offset)
+                page = clusters.page(c, m, order, after, after_params, limit, offset)
             else:
                 page = c.execute(
-                    f"SELECT * FROM temp.hits WHERE {after} ORDER BY {order} LIMIT ? OFFSET ?",
-                    [*after_params, limit, offset],
+                    f"SELECT * FROM {m.sql} WHERE {after} ORDER BY {order} LIMIT ? OFFSET ?",
+                    [*m.params, *after_params, limit, offset],
                 ).fetchall()
             snippets = self._snippets(match, [r["rid"] for r in page])
             docs = {
@@ -359,15 +393,16 @@ class SqliteIndex(SqliteDatabase):
                 )
             }
             sources = (
-                clusters.sources(c, [r["cluster"] for r in page])
+                clusters.sources(c, m, [r["cluster"] for r in page])
                 if query.collapse and grouped
                 else {r["cluster"]: {r["source"]: 1} for r in page}
             )
             facets = (
                 count_facets(
                     c,
+                    m,
                     stories,
-                    "rowid" if by_date else "rank",
+                    sample_order,
                     "cluster" if query.count_clusters and grouped else "id",
                 )
                 if query.facets

@@ -1,4 +1,4 @@
-"""Collapsing a SQLite search by same-event cluster, over the matches in ``temp.hits``:
+"""Collapsing a SQLite search by same-event cluster, over its matches (``Matches``):
 the page of clusters (each at its best-ranked match), their sources, their count.
 
 A cluster is shown where its best match falls in the result's order, so a page after
@@ -13,22 +13,26 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from pipeline.index.sqlite_filters import Matches
 
-def copies(c: sqlite3.Connection) -> int:
-    """Matches that are not their cluster's own story (``cluster <> id``). With none,
+
+def has_copies(c: sqlite3.Connection, m: Matches) -> bool:
+    """Whether a match is not its cluster's own story (``cluster <> id``). With none,
     every match is a cluster of its own and collapsing changes nothing: the common case
     (stories indexed before clustering, or no copies among the matches) costs no more
     than an expanded search."""
-    return int(c.execute("SELECT TOTAL(cluster <> id) FROM temp.hits").fetchone()[0])
+    row = c.execute(f"SELECT EXISTS (SELECT 1 FROM {m.sql} WHERE cluster <> id)", m.params)
+    return bool(row.fetchone()[0])
 
 
-def count(c: sqlite3.Connection) -> int:
+def count(c: sqlite3.Connection, m: Matches) -> int:
     """Distinct clusters among the matches."""
-    return int(c.execute("SELECT COUNT(DISTINCT cluster) FROM temp.hits").fetchone()[0])
+    return int(c.execute(f"SELECT COUNT(DISTINCT cluster) FROM {m.sql}", m.params).fetchone()[0])
 
 
 def page(
     c: sqlite3.Connection,
+    m: Matches,
     order: str,
     after: str,
     params: list[Any],
@@ -47,16 +51,17 @@ def page(
     fetch = max(4 * want, 64)
     while True:
         rows = c.execute(
-            f"SELECT * FROM temp.hits WHERE {after} ORDER BY {order} LIMIT ?", [*params, fetch]
+            f"SELECT * FROM {m.sql} WHERE {after} ORDER BY {order} LIMIT ?",
+            [*m.params, *params, fetch],
         ).fetchall()
         best: dict[str, sqlite3.Row] = {}
         for r in rows:
             best.setdefault(r["cluster"], r)
         if after != "1" and best:
             shown = c.execute(
-                "SELECT DISTINCT cluster FROM temp.hits"
+                f"SELECT DISTINCT cluster FROM {m.sql}"
                 f" WHERE cluster IN ({','.join('?' * len(best))}) AND NOT ({after})",
-                [*best, *params],
+                [*m.params, *best, *params],
             )
             for r in shown:
                 del best[r["cluster"]]
@@ -65,14 +70,14 @@ def page(
         fetch *= 4
 
 
-def sources(c: sqlite3.Connection, clusters: list[str]) -> dict[str, dict[str, int]]:
+def sources(c: sqlite3.Connection, m: Matches, clusters: list[str]) -> dict[str, dict[str, int]]:
     """Matching stories per cluster and source, for the page's ``clusters``."""
     out: dict[str, dict[str, int]] = {k: {} for k in clusters}
     if clusters:
         for r in c.execute(
-            "SELECT cluster, source, COUNT(*) n FROM temp.hits"
+            f"SELECT cluster, source, COUNT(*) n FROM {m.sql}"
             f" WHERE cluster IN ({','.join('?' * len(clusters))}) GROUP BY cluster, source",
-            clusters,
+            [*m.params, *clusters],
         ):
             out[r["cluster"]][r["source"]] = r["n"]
     return out

@@ -1,4 +1,4 @@
-"""Facet counts for the SQLite backend, over the matches a search left in ``temp.hits``."""
+"""Facet counts for the SQLite backend, over a search's matches (``Matches``)."""
 
 from __future__ import annotations
 
@@ -13,35 +13,39 @@ from pipeline.index.base import (
     FacetValue,
     TargetValue,
 )
+from pipeline.index.sqlite_filters import Matches
 
 # FACET_SAMPLE (base): the facets that need a join (entities, stances, targets) cost
 # ~0.01 ms a row counted.
 
 
-def count_facets(c: sqlite3.Connection, total: int, order: str, key: str = "id") -> Facets:
-    """Facets of the ``total`` matches in ``temp.hits``, counting distinct ``key``s
+def count_facets(
+    c: sqlite3.Connection, m: Matches, total: int, order: str, key: str = "id"
+) -> Facets:
+    """Facets of the ``total`` matches ``m``, counting distinct ``key``s
     (``id``: stories; ``cluster``: same-event clusters, so wire copies count once):
     sources and days exactly (they are columns of the hits); entities, stances and
     targets exactly up to FACET_SAMPLE matches, above it over the first FACET_SAMPLE by
     ``order`` (SQL: the result's order, without its tie-break) and flagged
     ``Facets.sampled``, so that their cost stays bounded at any size."""
     sampled = total > FACET_SAMPLE
-    rows_sql = "temp.hits"
+    joined = m  # the rows joined to entities and stances
     if sampled:
         c.execute("CREATE TEMP TABLE IF NOT EXISTS sample (id TEXT, cluster TEXT)")
         c.execute("DELETE FROM temp.sample")
         c.execute(
-            f"INSERT INTO temp.sample SELECT id, cluster FROM temp.hits ORDER BY {order} LIMIT ?",
-            [FACET_SAMPLE],
+            f"INSERT INTO temp.sample SELECT id, cluster FROM {m.sql} ORDER BY {order} LIMIT ?",
+            [*m.params, FACET_SAMPLE],
         )
-        rows_sql = "temp.sample"
+        joined = Matches("temp.sample", [])
     # sources and days: stories are the hits' rows; clusters need a distinct count
     counted = "*" if key == "id" else f"DISTINCT {key}"
     entities: dict[str, list[FacetValue]] = {}
     rows = c.execute(
-        f"SELECT e.type, e.name, COUNT(DISTINCT h.{key}) n FROM {rows_sql} h"
+        f"SELECT e.type, e.name, COUNT(DISTINCT h.{key}) n FROM {joined.sql} h"
         " JOIN article_entities e ON e.article_id = h.id"
-        " GROUP BY e.type, e.name ORDER BY n DESC, e.name"
+        " GROUP BY e.type, e.name ORDER BY n DESC, e.name",
+        joined.params,
     )
     for r in rows:
         bucket = entities.setdefault(r["type"], [])
@@ -50,22 +54,24 @@ def count_facets(c: sqlite3.Connection, total: int, order: str, key: str = "id")
     sources = [
         FacetValue(value=r["source"], count=r["n"])
         for r in c.execute(
-            f"SELECT source, COUNT({counted}) n FROM temp.hits"
+            f"SELECT source, COUNT({counted}) n FROM {m.sql}"
             " GROUP BY source ORDER BY n DESC, source LIMIT ?",
-            [FACET_SIZE],
+            [*m.params, FACET_SIZE],
         )
     ]
     stances, targets = _stance_facets(
         c.execute(
-            f"SELECT h.{key} AS story, st.target, st.stance, st.target_type FROM {rows_sql} h"
-            " JOIN article_stances st ON st.article_id = h.id"
+            f"SELECT h.{key} AS story, st.target, st.stance, st.target_type FROM {joined.sql} h"
+            " JOIN article_stances st ON st.article_id = h.id",
+            joined.params,
         ).fetchall()
     )
     dates = [
         FacetValue(value=r["day"], count=r["n"])
         for r in c.execute(
-            f"SELECT substr(pub, 1, 10) day, COUNT({counted}) n FROM temp.hits"
-            " WHERE pub IS NOT NULL GROUP BY day ORDER BY day"
+            f"SELECT substr(pub, 1, 10) day, COUNT({counted}) n FROM {m.sql}"
+            " WHERE pub IS NOT NULL GROUP BY day ORDER BY day",
+            m.params,
         )
     ]
     return Facets(

@@ -4,11 +4,20 @@ target, source, language and date filters, over ``article_keys a``."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pipeline.index.base import TARGET_LABELS, SearchQuery, fold
 from pipeline.models import utc
 from pipeline.query import Node, exclusions, to_fts5
+
+
+class Matches(NamedTuple):
+    """A search's matching stories, as SQL to select from (columns rid, id, pub, source,
+    cluster, rank) and its parameters: ``temp.hits`` once a search with words has
+    ranked them into it, else a subquery over ``article_keys a`` with the filters."""
+
+    sql: str
+    params: list[Any]
 
 
 def filters(q: SearchQuery, node: Node | None) -> tuple[list[str], list[Any]]:
@@ -24,8 +33,8 @@ def filters(q: SearchQuery, node: Node | None) -> tuple[list[str], list[Any]]:
             )
             params.append(expr)
     # A name or a speaker is rare: the stories naming it are found by its index
-    # (IN) and drive the query. A type alone is common: each candidate story is
-    # checked instead (EXISTS), as reading every row of the type would cost more.
+    # (IN) and drive the query. A type alone is common: each candidate story's own
+    # types are checked instead (article_keys.types, ",ORG,PERSON,").
     if q.entity:
         term = "t.term = ?"
         params.append(q.entity.strip().lower())
@@ -34,10 +43,8 @@ def filters(q: SearchQuery, node: Node | None) -> tuple[list[str], list[Any]]:
             params.append(q.type.strip().upper())
         where.append(f"a.id IN (SELECT t.article_id FROM entity_terms t WHERE {term})")
     elif q.type:
-        where.append(
-            "EXISTS (SELECT 1 FROM entity_terms t WHERE t.article_id = a.id AND t.type = ?)"
-        )
-        params.append(q.type.strip().upper())
+        where.append("instr(a.types, ?) > 0")
+        params.append(f",{q.type.strip().upper().replace(',', '')},")
     target = fold(q.target or "")  # no words: no target filter
     if q.speaker and not (q.stance or target):  # with those, the speaker holds a stance
         where.append(

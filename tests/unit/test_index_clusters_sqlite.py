@@ -126,6 +126,8 @@ def test_an_older_database_gets_its_clusters(tmp_path: Path) -> None:
     conn = sqlite3.connect(path)
     conn.executescript(
         "DROP TRIGGER article_keys_cluster; DROP INDEX article_keys_cluster;"
+        " DROP INDEX article_keys_by_date; DROP INDEX article_keys_by_source;"
+        " DROP INDEX article_keys_by_day; DROP INDEX article_keys_copies;"
         " ALTER TABLE article_keys DROP COLUMN cluster;"
         # as an older version stored them: without a cluster id
         " UPDATE articles SET doc = json_remove(doc, '$.cluster_id') WHERE id LIKE 'old-%';"

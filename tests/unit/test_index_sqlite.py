@@ -364,6 +364,23 @@ def test_an_old_database_gets_target_types(tmp_path: Path) -> None:
     index.close()
 
 
+def test_a_database_from_before_types_on_the_keys_gets_them(
+    index: SqliteIndex, tmp_path: Path
+) -> None:
+    want = ids(index, type="PERSON")
+    index.close()
+    with sqlite3.connect(tmp_path / "i.db") as c:
+        for name in ("by_date", "by_source", "by_day"):
+            c.execute(f"DROP INDEX article_keys_{name}")
+        c.execute("ALTER TABLE article_keys DROP COLUMN types")
+    reopened = SqliteIndex(tmp_path / "i.db")
+    assert want and ids(reopened, type="person") == want
+    assert ids(reopened, type="ORG") == [] and ids(reopened, type="PERSON,ORG") == []
+    reopened.upsert_many([article(9, "Quiet day", "Nothing named.", day=9)])
+    assert ids(reopened, type="PERSON") == want, "a story naming no one has no types"
+    reopened.close()
+
+
 def test_a_database_from_before_the_keys_table_gets_it(index: SqliteIndex, tmp_path: Path) -> None:
     want = index.search(SearchQuery(text="bridge", source="a.example"))
     index.close()
@@ -374,7 +391,8 @@ def test_a_database_from_before_the_keys_table_gets_it(index: SqliteIndex, tmp_p
     got = reopened.search(SearchQuery(text="bridge", source="a.example"))
     assert got.total == want.total == 2 and got == want
     assert ids(reopened, since=datetime(2026, 10, 4, tzinfo=UTC)) == ["id3", "id2"]
+    assert ids(reopened, type="PERSON", source="b.example") == ["id3"]
     with sqlite3.connect(tmp_path / "i.db") as c:
         names = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-    assert "articles_source" not in names and "article_keys_source" in names
+    assert "articles_source" not in names and "article_keys_by_source" in names
     reopened.close()
