@@ -27,7 +27,7 @@ from pipeline.index.base import (
 )
 from pipeline.index.cursor import decode_cursor, encode_cursor
 from pipeline.index.sqlite_facets import count_facets
-from pipeline.index.sqlite_filters import Matches, filters, utc_text
+from pipeline.index.sqlite_filters import Matches, filters, on_keys, utc_text
 from pipeline.index.sqlite_revise import count_outdated, revise_outdated
 from pipeline.models import Article
 from pipeline.query import parse, positive, to_fts5
@@ -317,10 +317,12 @@ class SqliteIndex(SqliteDatabase):
         """Full text (BM25, title weighted) with filters, snippets, facets and cursors;
         collapsed, one hit per cluster (its best match by the result's order).
 
-        With words, the matches are ranked once into a temporary table, which the
-        counts, the page and the facets read; without, they read article_keys through
-        the filters each time, from its covering indexes (``_KEY_INDEXES``), the page
-        newest first with no sort. Snippets are made for the page only.
+        Without words, and with filters on article_keys alone, the counts, the page
+        and the facets read article_keys through the filters each time, from its
+        covering indexes (``_KEY_INDEXES``), the page newest first with no sort.
+        Otherwise the matches are found once into a temporary table, which they read
+        (ranking needs every match; a name, speaker or stance filter would be looked
+        up again by each count). Snippets are made for the page only.
         """
         node = parse(query.text)
         match = to_fts5(node) if node is not None and positive(node) else None
@@ -358,7 +360,7 @@ class SqliteIndex(SqliteDatabase):
         with self._lock, _snapshot(self._conn):
             c = self._conn
             selected = f"{base}{''.join(f' AND {w}' for w in where)}"
-            if match:
+            if match or not on_keys(query, node):
                 c.execute(
                     "CREATE TEMP TABLE IF NOT EXISTS hits"
                     " (rid INTEGER, id TEXT, pub TEXT, source TEXT, cluster TEXT, rank REAL)"

@@ -91,6 +91,13 @@ def filters(q: SearchQuery, node: Node | None) -> tuple[list[str], list[Any]]:
     return where, params
 
 
+def on_keys(q: SearchQuery, node: Node | None) -> bool:
+    """Whether every condition of ``q`` reads ``article_keys`` alone (type, source,
+    language, dates; no excluded words, no name, speaker, stance or target, which look
+    in other tables)."""
+    return not (exclusions(node) or q.entity or q.speaker or q.stance or fold(q.target or ""))
+
+
 def _like_literal(text: str) -> str:
     """``text`` matched literally by ``LIKE ? ESCAPE '\\'``."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
