@@ -28,6 +28,13 @@ def stances(nlp: Language, text: str) -> list[Stance]:
 WORDED = [
     # (text, holder, words of the target, label): a stance word says which way
     (
+        "Senator Laura Pike voted in favor of the harbor tunnel plan.",
+        "Laura Pike",
+        "tunnel",
+        "favor",
+    ),
+    ("Tom Reyes is in favour of Senator Laura Pike.", "Tom Reyes", "Laura Pike", "favor"),
+    (
         "Senator Laura Pike criticised the harbor tunnel plan on Tuesday.",
         "Laura Pike",
         "harbor tunnel plan",
@@ -586,6 +593,8 @@ NOT_WORDED = [
     ("Tom Reyes destroyed the hard drives before he left.", "Tom Reyes", "hard drives"),
     ("Tom Reyes has taken on a larger campaign this year.", "Tom Reyes", "larger campaign"),
     ("Tom Reyes ran ads targeting older voters in the county.", "Tom Reyes", "older voters"),
+    # "in favor of" the verb's object, not the verb's
+    ("Tom Reyes called his vote in favor of Laura Pike a mistake.", "Tom Reyes", "Laura Pike"),
     # a magazine's issue is no stance on the magazine
     ("Tom Reyes praised the latest issue of Acme Weekly.", "Tom Reyes", "Acme Weekly"),
 ]
