@@ -32,7 +32,8 @@ DATA_DIR = Path(__file__).parent / "data"
 # 4: gerunds after prepositions, speaker labels the tagger missed; 5: particle verbs,
 # statements someone issued, more undoing nouns, "the issue of X", "support behind X",
 # get behind / stand against / pound, take on / target / destroy of names only, a noun
-# cue under a denied verb; 6: "voted / is in favor of X"
+# cue under a denied verb; 6: "voted / is in favor of X", rebuff / shun / rebut and
+# other verbs against
 ANALYSIS_REVISION = 6
 _NOT_MODELS = (".holdout.json",)
 

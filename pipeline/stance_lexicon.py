@@ -22,7 +22,10 @@ VERB_POLARITY = {
         scold lambaste chastise berate castigate assail disparage insult disavow repudiate
         resist undermine fault bash deplore lambast excoriate smear vilify demonize demonise
         impeach investigate defeat oust overthrow kill punish hammer censure
-        censor deny question challenge hit knock pound destroy target""".split(),
+        censor deny question challenge hit knock pound destroy target rebuff spurn snub shun
+        scorn rebuke reprimand admonish savage skewer taunt belittle discredit refute rebut
+        thwart obstruct stymie derail sabotage torpedo scuttle lampoon
+        eviscerate pillory""".split(),
         -1,
     ),
 }

@@ -34,6 +34,8 @@ WORDED = [
         "favor",
     ),
     ("Tom Reyes is in favour of Senator Laura Pike.", "Tom Reyes", "Laura Pike", "favor"),
+    ("Governor Tom Reyes rebuffed the harbor tunnel plan.", "Tom Reyes", "tunnel", "against"),
+    ("Senator Laura Pike shunned Tom Reyes at the gala.", "Laura Pike", "Tom Reyes", "against"),
     (
         "Senator Laura Pike criticised the harbor tunnel plan on Tuesday.",
         "Laura Pike",
