@@ -311,7 +311,9 @@ class _Reader:
         if lemma == "call" and any(c.dep_ == "oprd" for c in tok.children):
             for obj in objects:  # "called Trump 'unhinged'": the words say which way
                 self.add(holder, obj, 0, "call", tok)
-        preps = _pobjs(tok, {"for", "against", "to", "with", "behind", "at", "on", "of", "by"})
+        preps = _pobjs(
+            tok, {"for", "against", "to", "with", "behind", "at", "on", "of", "by", "into"}
+        )
         if _particle(tok) == "down":
             # "come down like a ton of bricks on Hamas": the "on" hangs off the simile
             preps += [

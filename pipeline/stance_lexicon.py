@@ -60,6 +60,17 @@ PREP_POLARITY = {
     ("come", "against"): -1,  # "came out against"
     ("get", "behind"): 1,
     ("stand", "against"): -1,
+    ("balk", "at"): -1,
+    ("bristle", "at"): -1,
+    ("scoff", "at"): -1,
+    ("sneer", "at"): -1,
+    ("hit", "at"): -1,  # "hit out at"
+    ("fire", "at"): -1,  # "fired back at"
+    ("lay", "into"): -1,
+    ("tear", "into"): -1,
+    ("root", "for"): 1,
+    ("vouch", "for"): 1,
+    ("cheer", "for"): 1,
 }
 # Verbs with a particle whose object the subject is against: "turned down the request".
 PARTICLE_POLARITY = {

@@ -36,6 +36,10 @@ WORDED = [
     ("Tom Reyes is in favour of Senator Laura Pike.", "Tom Reyes", "Laura Pike", "favor"),
     ("Governor Tom Reyes rebuffed the harbor tunnel plan.", "Tom Reyes", "tunnel", "against"),
     ("Senator Laura Pike shunned Tom Reyes at the gala.", "Laura Pike", "Tom Reyes", "against"),
+    ("Governor Tom Reyes balked at the harbor tunnel plan.", "Tom Reyes", "tunnel", "against"),
+    ("Senator Laura Pike fired back at Tom Reyes on Monday.", "Laura Pike", "Tom Reyes", "against"),
+    ("Laura Pike tore into Tom Reyes over the budget.", "Laura Pike", "Tom Reyes", "against"),
+    ("Senator Tom Reyes vouched for Laura Pike.", "Tom Reyes", "Laura Pike", "favor"),
     (
         "Senator Laura Pike criticised the harbor tunnel plan on Tuesday.",
         "Laura Pike",
