@@ -33,7 +33,8 @@ DATA_DIR = Path(__file__).parent / "data"
 # statements someone issued, more undoing nouns, "the issue of X", "support behind X",
 # get behind / stand against / pound, take on / target / destroy of names only, a noun
 # cue under a denied verb; 6: "voted / is in favor of X", rebuff / shun / rebut and
-# other verbs against, balk / scoff / fire (back) at, tear into, vouch / root for
+# other verbs against, balk / scoff / fire (back) at, tear into, vouch / root for, not
+# congratulate
 ANALYSIS_REVISION = 6
 _NOT_MODELS = (".holdout.json",)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 VERB_POLARITY = {
     **dict.fromkeys(
         """support endorse back praise defend welcome applaud hail laud commend champion
-        embrace approve accept favor favour prefer recommend thank congratulate credit tout
+        embrace approve accept favor favour prefer recommend thank credit tout
         celebrate admire salute cheer nominate elect aid fund protect""".split(),
         1,
     ),

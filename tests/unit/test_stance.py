@@ -599,6 +599,8 @@ NOT_WORDED = [
     ("Tom Reyes destroyed the hard drives before he left.", "Tom Reyes", "hard drives"),
     ("Tom Reyes has taken on a larger campaign this year.", "Tom Reyes", "larger campaign"),
     ("Tom Reyes ran ads targeting older voters in the county.", "Tom Reyes", "older voters"),
+    # congratulating a winner is a courtesy, not a side
+    ("Tom Reyes congratulated Laura Pike on her victory.", "Tom Reyes", "Laura Pike"),
     # "in favor of" the verb's object, not the verb's
     ("Tom Reyes called his vote in favor of Laura Pike a mistake.", "Tom Reyes", "Laura Pike"),
     # a magazine's issue is no stance on the magazine
