@@ -145,7 +145,7 @@ MESSAGES = frozenset(
 )
 # … and the verbs that issue one ("received a letter praising X" is not the receiver's).
 # Not "published", "aired": an outlet that prints a letter does not hold what it says.
-ISSUING = frozenset("release issue send sign write launch run pen post deliver".split())
+ISSUING = frozenset("release issue send sign write launch run pen post deliver mount wage".split())
 # What holds the issue a stance is on: "decried the issue of systemic racism", "backed
 # the idea of a wall" are on racism, on a wall.
 CONTAINERS = frozenset("issue problem idea notion concept practice policy prospect".split())

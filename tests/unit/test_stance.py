@@ -41,6 +41,12 @@ WORDED = [
     ("Laura Pike tore into Tom Reyes over the budget.", "Laura Pike", "Tom Reyes", "against"),
     ("Senator Tom Reyes vouched for Laura Pike.", "Tom Reyes", "Laura Pike", "favor"),
     (
+        "Tom Reyes has mounted a public campaign to condemn Laura Pike.",
+        "Tom Reyes",
+        "Pike",
+        "against",
+    ),
+    (
         "Senator Laura Pike criticised the harbor tunnel plan on Tuesday.",
         "Laura Pike",
         "harbor tunnel plan",
