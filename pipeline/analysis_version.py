@@ -34,7 +34,8 @@ DATA_DIR = Path(__file__).parent / "data"
 # get behind / stand against / pound, take on / target / destroy of names only, a noun
 # cue under a denied verb; 6: "voted / is in favor of X", rebuff / shun / rebut and
 # other verbs against, balk / scoff / fire (back) at, tear into, vouch / root for, not
-# congratulate, campaigns someone mounted or waged
+# congratulate, campaigns someone mounted or waged, admiration / critique / disdain and
+# other stance nouns
 ANALYSIS_REVISION = 6
 _NOT_MODELS = (".holdout.json",)
 

@@ -97,10 +97,16 @@ RESPONSE_ADVERBS = {
 }
 # Nouns of stance: "support for X", "opposition to X", "X's endorsement of Y".
 NOUN_POLARITY = {
-    **dict.fromkeys("support backing endorsement praise approval defense defence".split(), 1),
+    **dict.fromkeys(
+        """support backing endorsement praise approval defense defence admiration sympathy
+        loyalty allegiance blessing""".split(),
+        1,
+    ),
     **dict.fromkeys(
         """opposition criticism objection objections condemnation rejection refusal
-        hostility attack attacks""".split(),
+        hostility attack attacks disdain contempt distaste disgust dislike skepticism
+        scepticism resistance rebuke denunciation critique distrust mistrust animosity
+        antipathy aversion broadside swipe jab""".split(),
         -1,
     ),
 }

@@ -46,6 +46,13 @@ WORDED = [
         "Pike",
         "against",
     ),
+    ("Tom Reyes expressed his admiration for Laura Pike.", "Tom Reyes", "Laura Pike", "favor"),
+    (
+        "Laura Pike's critique of the harbor tunnel plan was pointed.",
+        "Laura Pike",
+        "tunnel",
+        "against",
+    ),
     (
         "Senator Laura Pike criticised the harbor tunnel plan on Tuesday.",
         "Laura Pike",
