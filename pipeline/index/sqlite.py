@@ -140,25 +140,29 @@ class SqliteIndex(SqliteDatabase):
         gets their column (filled from the stored documents), one from before entity
         types on the keys gets them (from entity_terms); one from before stance
         target types gets the column, filled from the stored documents (their stances
-        load with the model's default type)."""
+        load with the model's default type). Each column is added and filled in one
+        transaction: a migration stopped half-way leaves it to do again, not empty."""
         keys = {r["name"] for r in self._conn.execute("PRAGMA table_info(article_keys)")}
         if "cluster" not in keys:
-            self._conn.execute("ALTER TABLE article_keys ADD COLUMN cluster TEXT")
-            self._conn.execute(
-                f"UPDATE article_keys SET cluster = (SELECT {_CLUSTER_OF_DOC} FROM articles"
-                " WHERE articles.rowid = article_keys.rowid)"
-            )
+            with self._tx() as c:
+                c.execute("ALTER TABLE article_keys ADD COLUMN cluster TEXT")
+                c.execute(
+                    f"UPDATE article_keys SET cluster = (SELECT {_CLUSTER_OF_DOC} FROM articles"
+                    " WHERE articles.rowid = article_keys.rowid)"
+                )
         if "types" not in keys:
-            self._conn.execute("ALTER TABLE article_keys ADD COLUMN types TEXT")
-            self._conn.execute(f"UPDATE article_keys SET types = {_TYPES_OF_KEY}")
+            with self._tx() as c:
+                c.execute("ALTER TABLE article_keys ADD COLUMN types TEXT")
+                c.execute(f"UPDATE article_keys SET types = {_TYPES_OF_KEY}")
         self._conn.executescript(_KEY_INDEXES)
         if self._conn.execute("SELECT 1 FROM article_keys LIMIT 1").fetchone() is None:
-            self._conn.execute(
-                "INSERT INTO article_keys(rowid, id, source, language, published_at, cluster)"
-                f" SELECT rowid, id, source, language, published_at, {_CLUSTER_OF_DOC}"
-                " FROM articles"
-            )
-            self._conn.execute(f"UPDATE article_keys SET types = {_TYPES_OF_KEY}")
+            with self._tx() as c:
+                c.execute(
+                    "INSERT INTO article_keys(rowid, id, source, language, published_at, cluster)"
+                    f" SELECT rowid, id, source, language, published_at, {_CLUSTER_OF_DOC}"
+                    " FROM articles"
+                )
+                c.execute(f"UPDATE article_keys SET types = {_TYPES_OF_KEY}")
         columns = {r["name"] for r in self._conn.execute("PRAGMA table_info(article_stances)")}
         if "target_type" in columns:
             return
@@ -194,7 +198,8 @@ class SqliteIndex(SqliteDatabase):
         ).lastrowid
         types = sorted({e.type for e in a.entities})
         c.execute(
-            "INSERT INTO article_keys VALUES (?,?,?,?,?,?,?)",
+            "INSERT INTO article_keys(rowid, id, source, language, published_at, cluster, types)"
+            " VALUES (?,?,?,?,?,?,?)",
             (
                 rowid,
                 a.id,
@@ -348,7 +353,9 @@ class SqliteIndex(SqliteDatabase):
             if by_date and value is None:
                 after, after_params = "pub IS NULL AND id > ?", [last_id]
             elif by_date:
-                after = "(pub < ? OR pub IS NULL OR (pub = ? AND id > ?))"
+                # unary +: no index range on pub, so the page reads the date index in
+                # order and stops at its limit (a range would sort every earlier match)
+                after = "(+pub < ? OR +pub IS NULL OR (+pub = ? AND id > ?))"
                 after_params = [value, value, last_id]
             else:
                 after, after_params = (

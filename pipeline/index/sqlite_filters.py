@@ -43,8 +43,12 @@ def filters(q: SearchQuery, node: Node | None) -> tuple[list[str], list[Any]]:
             params.append(q.type.strip().upper())
         where.append(f"a.id IN (SELECT t.article_id FROM entity_terms t WHERE {term})")
     elif q.type:
-        where.append("instr(a.types, ?) > 0")
-        params.append(f",{q.type.strip().upper().replace(',', '')},")
+        kind = q.type.strip().upper()
+        if "," in kind:  # a type is one word of the ",ORG,PERSON," list: this is none
+            where.append("0")
+        else:
+            where.append("instr(a.types, ?) > 0")
+            params.append(f",{kind},")
     target = fold(q.target or "")  # no words: no target filter
     if q.speaker and not (q.stance or target):  # with those, the speaker holds a stance
         where.append(
