@@ -26,6 +26,7 @@ from pipeline.entities import OUR_TYPE, EntityIndex, camp_of
 from pipeline.models import ClaimStance, Quote, Stance, StanceLabel, StanceTargetType
 from pipeline.stance_lexicon import (
     ACCUSING,
+    AGAINST_PREPS,
     CAMPS,
     CONTAINERS,
     EVALUATIVE,
@@ -352,7 +353,8 @@ class _Reader:
         gives = verb is not None and (verb.dep_ == "xcomp" or verb.lemma_.lower() in GIVING)
         if gives and verb is not None and _negated(verb):
             return
-        targets = [o for p, o in _pobjs(tok, NOUN_PREPS)]
+        # "backlash against X", "anger at X"; not "her support against Trump" (a contest)
+        targets = [o for p, o in _pobjs(tok, NOUN_PREPS) if prior < 0 or p not in AGAINST_PREPS]
         if verb is not None and verb.lemma_.lower() in RECEIVING and prior > 0:
             # "Trump secured the endorsement of Sheriff Arpaio": Arpaio backs Trump
             subj = _subject(verb)

@@ -106,7 +106,7 @@ NOUN_POLARITY = {
         """opposition criticism objection objections condemnation rejection refusal
         hostility attack attacks disdain contempt distaste disgust dislike skepticism
         scepticism resistance rebuke denunciation critique distrust mistrust animosity
-        antipathy aversion broadside swipe jab""".split(),
+        antipathy aversion broadside swipe jab backlash outrage anger fury ire""".split(),
         -1,
     ),
 }
@@ -122,7 +122,8 @@ GIVING = frozenset("give throw lend offer voice express extend pledge".split())
 RECEIVING = frozenset(
     "win secure receive get earn gain land have pick snag lock score collect rack".split()
 )
-NOUN_PREPS = frozenset({"for", "of", "to", "on"})
+NOUN_PREPS = frozenset({"for", "of", "to", "on", "against", "at"})
+AGAINST_PREPS = frozenset({"against", "at"})  # only a noun against says it with these
 # Predicates that evaluate their subject: "X is unacceptable", "X is key".
 EVALUATIVE = {
     **dict.fromkeys(

@@ -53,6 +53,7 @@ WORDED = [
         "tunnel",
         "against",
     ),
+    ("Tom Reyes led the backlash against Senator Laura Pike.", "Tom Reyes", "Pike", "against"),
     (
         "Senator Laura Pike criticised the harbor tunnel plan on Tuesday.",
         "Laura Pike",
@@ -612,6 +613,8 @@ NOT_WORDED = [
     ("Tom Reyes destroyed the hard drives before he left.", "Tom Reyes", "hard drives"),
     ("Tom Reyes has taken on a larger campaign this year.", "Tom Reyes", "larger campaign"),
     ("Tom Reyes ran ads targeting older voters in the county.", "Tom Reyes", "older voters"),
+    # a contest, not a side: "support against" is no stance on the rival
+    ("Tom Reyes's support against Laura Pike grew.", "Tom Reyes", "Laura Pike"),
     # congratulating a winner is a courtesy, not a side
     ("Tom Reyes congratulated Laura Pike on her victory.", "Tom Reyes", "Laura Pike"),
     # "in favor of" the verb's object, not the verb's
