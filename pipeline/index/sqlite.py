@@ -324,7 +324,8 @@ class SqliteIndex(SqliteDatabase):
 
         Without words, and with filters on article_keys alone, the counts, the page
         and the facets read article_keys through the filters each time, from its
-        covering indexes (``_KEY_INDEXES``), the page newest first with no sort.
+        covering indexes (``_KEY_INDEXES``), the page by reading the date index newest
+        first (only stories of the same time are sorted, by id).
         Otherwise the matches are found once into a temporary table, which they read
         (ranking needs every match; a name, speaker or stance filter would be looked
         up again by each count). Snippets are made for the page only.
