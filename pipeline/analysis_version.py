@@ -35,7 +35,8 @@ DATA_DIR = Path(__file__).parent / "data"
 # cue under a denied verb; 6: "voted / is in favor of X", rebuff / shun / rebut and
 # other verbs against, balk / scoff / fire (back) at, tear into, vouch / root for, not
 # congratulate, campaigns someone mounted or waged, admiration / critique / disdain and
-# other stance nouns, "backlash against X", "anger at X"
+# other stance nouns, "backlash against X", "anger at X", proponent / advocate /
+# adversary and other people nouns
 ANALYSIS_REVISION = 6
 _NOT_MODELS = (".holdout.json",)
 

@@ -113,8 +113,12 @@ NOUN_POLARITY = {
 # "anti-Trump activists", "a pro-Israel group": prefixes that give a noun its side.
 CAMPS = {"anti": -1, "pro": 1}
 PEOPLE_NOUNS = {
-    **dict.fromkeys("supporter backer fan ally champion admirer defender".split(), 1),
-    **dict.fromkeys("critic opponent foe detractor enemy".split(), -1),
+    **dict.fromkeys(
+        """supporter backer fan ally champion admirer defender proponent advocate loyalist
+        surrogate endorser donor""".split(),
+        1,
+    ),
+    **dict.fromkeys("critic opponent foe detractor enemy adversary nemesis skeptic".split(), -1),
 }
 # Verbs that give a stance noun: "threw his support behind X", "lent her backing to X";
 # denied, they say the stance was not given.

@@ -55,6 +55,18 @@ WORDED = [
     ),
     ("Tom Reyes led the backlash against Senator Laura Pike.", "Tom Reyes", "Pike", "against"),
     (
+        "Senator Laura Pike is a vocal advocate of the harbor tunnel plan.",
+        "Laura Pike",
+        "tunnel",
+        "favor",
+    ),
+    (
+        "Tom Reyes, a longtime adversary of Laura Pike, spoke first.",
+        "Tom Reyes",
+        "Laura Pike",
+        "against",
+    ),
+    (
         "Senator Laura Pike criticised the harbor tunnel plan on Tuesday.",
         "Laura Pike",
         "harbor tunnel plan",
