@@ -323,19 +323,20 @@ class _Reader:
                 if t.dep_ == "prep" and t.lower_ == "on"
                 for o in _objects(t, ("pobj",))
             ]
-        for _, favor in _pobjs(tok, {"in"}):  # "voted in favor of the bill"
-            if favor.lower_ in ("favor", "favour") and not objects:
-                preps += [("in favor of", o) for _, o in _pobjs(favor, {"of"})]
         taking = lemma == "take" and any(o.lower_ in ("issue", "aim") for o in objects)
         for prep, obj in preps:
             p = -1 if taking and prep in ("with", "at") else PREP_POLARITY.get((lemma, prep), 0)
-            p = 1 if prep == "in favor of" else p
             if objects and (lemma, prep) in PREP_ALONE:
                 p = 0
             if lemma in ("respond", "react") and prep == "to":
                 p = next((RESPONSE_ADVERBS.get(c.lower_, 0) for c in tok.children
                           if c.dep_ == "advmod" and c.lower_ in RESPONSE_ADVERBS), 0)  # fmt: skip
             self.add(holder, obj, p, "prep", tok)
+        if not objects:  # "voted in favor of the bill" (not "called his vote in favor of X …")
+            for _, favor in _pobjs(tok, {"in"}):
+                if favor.lower_ in ("favor", "favour"):
+                    for _, obj in _pobjs(favor, {"of"}):
+                        self.add(holder, obj, 1, "prep", tok)
 
     def nouns(self, tok: Token) -> None:
         prior = NOUN_POLARITY.get(tok.lemma_.lower(), 0)
