@@ -84,7 +84,7 @@ def normalize_url(url: str) -> str:
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"
     netloc = host if port in (None, _DEFAULT_PORTS[scheme]) else f"{host}:{port}"
-    path = parts.path or "/"
+    path = parts.path.rstrip() or "/"  # "/ ?x": the space was only outer once the query went
     if len(path) > 1 and path.endswith("/"):
         path = path.rstrip("/") or "/"
     query = sorted(

@@ -90,6 +90,12 @@ def test_hostile_urls_never_raise(url: str) -> None:
     assert isinstance(host_of(url), str)
 
 
+def test_whitespace_before_a_dropped_query_is_not_kept() -> None:
+    # found by the fuzz test below: normalizing twice gave another URL
+    assert normalize_url("HTTP://0/ ?") == normalize_url("http://0/") == "http://0/"
+    assert normalize_url("https://a.example/news/ ?utm_source=x") == "https://a.example/news"
+
+
 @settings(max_examples=500, deadline=None)
 @given(
     st.text(alphabet=st.characters(exclude_categories=()))
