@@ -37,7 +37,7 @@ DATA_DIR = Path(__file__).parent / "data"
 # congratulate, campaigns someone mounted or waged, admiration / critique / disdain and
 # other stance nouns, "backlash against X", "anger at X", proponent / advocate /
 # adversary and other people nouns
-ANALYSIS_REVISION = 6
+ANALYSIS_REVISION = 7
 _NOT_MODELS = (".holdout.json",)
 
 

@@ -7,6 +7,7 @@ the stance rules can ask "which entity is this word?" at no cost.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -71,6 +72,8 @@ _GROUPS = frozenset(
 _PARTISAN = frozenset(
     "republican democratic gop conservative liberal progressive moderate establishment".split()
 )
+# A legislator's party and state after the name: "Sen. Ann Ray (D-N.Y.)", "John McCain (R)".
+_DESIGNATION = re.compile(r"\((?:D|R|I)(?:\s?[-–,]\s?[A-Z][A-Za-z.]*(?: [A-Z][A-Za-z.]*)?)?\)")
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,17 @@ class Referents:
             if span is not None:
                 for i in range(span.start, span.end):
                     self._by_token.setdefault(i, m)
+        self._designations()
+
+    def _designations(self) -> None:
+        """The words of "(D-N.Y.)" after a person's name stand for that person, never
+        for a place or a party of their own ("Gillibrand (D-NY), a supporter of …")."""
+        for found in _DESIGNATION.finditer(self.text):
+            span = self.doc.char_span(found.start(), found.end(), alignment_mode="expand")
+            person = self._by_token.get(span.start - 1) if span is not None else None
+            if span is not None and person is not None and person.type == "PERSON":
+                for i in range(span.start, span.end):
+                    self._by_token[i] = person
 
     def mention(self, token: Token) -> Mention | None:
         """The entity mention a token belongs to, if any."""

@@ -633,6 +633,14 @@ NOT_WORDED = [
     ("Tom Reyes called his vote in favor of Laura Pike a mistake.", "Tom Reyes", "Laura Pike"),
     # a magazine's issue is no stance on the magazine
     ("Tom Reyes praised the latest issue of Acme Weekly.", "Tom Reyes", "Acme Weekly"),
+    # a legislator's party and state stand for the legislator, never hold or receive a stance
+    ("Rep. Tom Reyes (D-Tex.), a supporter of Laura Pike, spoke on Monday.", "Tex", "Laura Pike"),
+    (
+        "Sen. Tom Reyes (D-NY), a critic of the harbor tunnel plan, spoke.",
+        "NY",
+        "harbor tunnel plan",
+    ),
+    ("Tom Reyes is challenging Sen. Laura Pike (R).", "Tom Reyes", "R"),
 ]
 
 
