@@ -383,10 +383,13 @@ class _Reader:
         targets = [c for c in tok.children if c.dep_ == "compound" and self.refs.mention(c)]
         targets += [o for _, o in _pobjs(tok, {"of"})]
         holder: Token | None = None
-        if tok.dep_ == "appos":  # "Grimm, a Donald Trump supporter"
-            holder = tok.head
-        elif tok.dep_ == "attr":  # "Smith is a longtime critic of the plan"
-            holder = next((c for c in tok.head.children if c.dep_ == "nsubj"), None)
+        first = tok  # "Frank, a former congressman and fierce critic of Sanders"
+        while first.dep_ == "conj" and first.head.i != first.i:
+            first = first.head
+        if first.dep_ == "appos":  # "Grimm, a Donald Trump supporter"
+            holder = first.head
+        elif first.dep_ == "attr":  # "Smith is a longtime critic of the plan"
+            holder = next((c for c in first.head.children if c.dep_ == "nsubj"), None)
         for obj in targets:
             self.add(holder, obj, prior, "noun", tok)
 

@@ -307,6 +307,12 @@ WORDED = [
         "water tax",
         "against",
     ),
+    (  # the second of two descriptions in apposition
+        "Tom Reyes, a former Ohio congressman and fierce critic of Laura Pike, will chair it.",
+        "Tom Reyes",
+        "Laura Pike",
+        "against",
+    ),
 ]
 
 
