@@ -119,6 +119,10 @@ def _gerund_holder(verb: Token) -> Token | None:
             return blamed[0]
         if prep.lower_ == "of":
             return None
+    if prep.lower_ == "in" and clause.pos_ == "VERB":  # "voters are united in supporting"
+        united = next((c for c in clause.children if c.dep_ == "nsubjpass"), None)
+        if united is not None:
+            return united
     return _subject(clause) if clause.pos_ in ("VERB", "AUX") else None
 
 

@@ -43,7 +43,8 @@ _HE_SHE = frozenset({"he", "she", "him", "her", "his"})
 # statement condemning". Its holder is its author, when the text names one.
 _DOCUMENTS = frozenset(
     """statement email petition document report letter ad comment release memo filing
-    lawsuit complaint editorial tweet video documentary book""".split()
+    lawsuit complaint editorial tweet video documentary book article essay column op-ed
+    post""".split()
 )
 # Heads that name no issue a reader would list.
 _GENERIC = frozenset(

@@ -307,6 +307,18 @@ WORDED = [
         "water tax",
         "against",
     ),
+    (  # a passive's subject does what the gerund says
+        "Ohio voters are united in supporting the harbor tunnel plan, the poll found.",
+        "Ohio voters",
+        "harbor tunnel plan",
+        "favor",
+    ),
+    (  # an article's author holds what it says
+        "Tom Reyes wrote on Monday. Reyes's article also attacked Laura Pike.",
+        "Tom Reyes",
+        "Laura Pike",
+        "against",
+    ),
     (  # the second of two descriptions in apposition
         "Tom Reyes, a former Ohio congressman and fierce critic of Laura Pike, will chair it.",
         "Tom Reyes",
