@@ -450,7 +450,9 @@ class _Reader:
                 target = Actor(mention.name, mention.type)
                 start, end = mention.start, mention.end
             elif tok.lower_ in ("he", "him", "she", "her") and quote.direct:
-                found = self.refs.previous_person(quote.start, exclude=holder.name)
+                found = self.refs.previous_person(
+                    quote.start, exclude=holder.name, pronoun=tok.lower_
+                )
                 if found is None:
                     continue
                 target, start, end = found, tok.idx, tok.idx + len(tok.text)

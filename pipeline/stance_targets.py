@@ -39,6 +39,9 @@ _KNOWING = frozenset(
 )
 _FIRST_PERSON = frozenset({"i", "we", "me", "us"})
 _HE_SHE = frozenset({"he", "she", "him", "her", "his"})
+_SHE = frozenset({"she", "her", "hers"})
+# What an honorific says of the name after it ("Mr. Trump", "Mrs. Clinton").
+_HONORIFICS = {"mr": "he", "mrs": "she", "ms": "she", "miss": "she"}
 # What carries someone's words without being anyone: "the petition accuses", "her
 # statement condemning". Its holder is its author, when the text names one.
 _DOCUMENTS = frozenset(
@@ -108,6 +111,13 @@ class Referents:
                 for i in range(span.start, span.end):
                     self._by_token.setdefault(i, m)
         self._designations()
+        self._pronouns: dict[str, str] = {}  # a person's "he" or "she", when an honorific says
+        for m in entities.mentions:
+            span = doc.char_span(m.start, m.end, alignment_mode="expand")
+            word = doc[span.start - 1].lower_.rstrip(".") if span is not None and span.start else ""
+            if m.type == "PERSON" and word in _HONORIFICS:
+                said = self._pronouns.setdefault(m.name, _HONORIFICS[word])
+                self._pronouns[m.name] = said if said == _HONORIFICS[word] else "?"
 
     def _designations(self) -> None:
         """The words of "(D-N.Y.)" after a person's name stand for that person, never
@@ -163,16 +173,27 @@ class Referents:
         return None
 
     def _previous(
-        self, before: int, types: frozenset[str], window: int = 2000, exclude: Collection[str] = ()
+        self,
+        before: int,
+        types: frozenset[str],
+        window: int = 2000,
+        exclude: Collection[str] = (),
+        pronoun: str = "",
     ) -> Actor | None:
+        """The last entity of ``types`` named before character ``before``; for a
+        ``pronoun``, never a person an honorific says it cannot be ("she" is no "Mr.")."""
+        other = {"he": "she", "she": "he"}.get(_pronoun(pronoun), "")
         for m in reversed(self.mentions):
             if m.start < before and m.type in types and m.name not in exclude:
+                if other and self._pronouns.get(m.name) == other:
+                    continue
                 return Actor(m.name, m.type) if before - m.start <= window else None
         return None
 
-    def previous_person(self, before: int, exclude: str = "") -> Actor | None:
-        """The last person named before character ``before`` (other than ``exclude``)."""
-        return self._previous(before, frozenset({"PERSON"}), exclude={exclude})
+    def previous_person(self, before: int, exclude: str = "", pronoun: str = "") -> Actor | None:
+        """The last person named before character ``before`` (other than ``exclude``)
+        that ``pronoun`` can refer to."""
+        return self._previous(before, frozenset({"PERSON"}), exclude={exclude}, pronoun=pronoun)
 
     def holder(self, head: Token, exclude: str = "") -> Actor | None:
         """The holder named by a subject (or agent) word, or None when it names no one
@@ -198,7 +219,9 @@ class Referents:
                     subject = next((c for c in head.head.children if c.dep_ == "nsubj"), None)
                     doer = self.mention(subject) if subject is not None else None
                     not_them |= {doer.name} if doer is not None else set()
-                return self._previous(head.idx, frozenset({"PERSON"}), exclude=not_them)
+                return self._previous(
+                    head.idx, frozenset({"PERSON"}), exclude=not_them, pronoun=low
+                )
             if low in ("it", "they", "its", "their"):
                 return self._previous(head.idx, frozenset({"ORG", "NORP"}), 400, {exclude})
             return None
@@ -255,7 +278,7 @@ class Referents:
         None for pronouns that name nothing and generic nouns."""
         if head.pos_ == "PRON":
             if head.lower_ in _HE_SHE:
-                return self._previous(head.idx, frozenset({"PERSON"}))
+                return self._previous(head.idx, frozenset({"PERSON"}), pronoun=head.lower_)
             return None
         mention = self.mention(head)  # whatever the tagger called it ("anti-Trump")
         if mention is not None and mention.type in _TARGET_TYPES:
@@ -350,3 +373,8 @@ class Referents:
             stack.extend(c for c in tok.children if c.dep_ in _MODIFIER_DEPS or c.dep_ == "punct")
         left = min(keep)  # contiguous from the leftmost kept word (hyphens, quote marks)
         return set(range(left, head.i + 1))
+
+
+def _pronoun(word: str) -> str:
+    """ "she" for a feminine pronoun, "he" for a masculine one, else ""."""
+    return "she" if word in _SHE else "he" if word in _HE_SHE else ""

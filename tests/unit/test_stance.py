@@ -307,6 +307,12 @@ WORDED = [
         "water tax",
         "against",
     ),
+    (  # "she" is never someone an honorific calls "Mr."
+        "Mr. Tom Reyes spoke. Laura Pike listened. Mr. Reyes left. She criticized the water tax.",
+        "Laura Pike",
+        "water tax",
+        "against",
+    ),
     (  # a passive's subject does what the gerund says
         "Ohio voters are united in supporting the harbor tunnel plan, the poll found.",
         "Ohio voters",
