@@ -99,7 +99,7 @@ def _gerund_holder(verb: Token) -> Token | None:
     of backing"), else, after "for", "in" or "by", the clause's subject ("vocal in
     opposing free trade", "a leader in supporting an overhaul"). No one when the clause
     denies it ("not interested in supporting", "never accused of backing", "cleared of
-    backing") or after "instead of"."""
+    backing") or after "instead of". "United in supporting": the passive's subject."""
     prep = verb.head
     if verb.tag_ != "VBG" or prep.dep_ != "prep" or prep.lower_ not in _GERUND_PREPS:
         return None
@@ -119,7 +119,7 @@ def _gerund_holder(verb: Token) -> Token | None:
             return blamed[0]
         if prep.lower_ == "of":
             return None
-    if prep.lower_ == "in" and clause.pos_ == "VERB":  # "voters are united in supporting"
+    if prep.lower_ == "in" and clause.lemma_.lower() == "unite":  # "voters are united in …"
         united = next((c for c in clause.children if c.dep_ == "nsubjpass"), None)
         if united is not None:
             return united

@@ -8,6 +8,7 @@ the stance rules can ask "which entity is this word?" at no cost.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -39,15 +40,18 @@ _KNOWING = frozenset(
 )
 _FIRST_PERSON = frozenset({"i", "we", "me", "us"})
 _HE_SHE = frozenset({"he", "she", "him", "her", "his"})
-_SHE = frozenset({"she", "her", "hers"})
-# What an honorific says of the name after it ("Mr. Trump", "Mrs. Clinton").
-_HONORIFICS = {"mr": "he", "mrs": "she", "ms": "she", "miss": "she"}
+_SHE = frozenset({"she", "her"})
+# What an honorific says of the name after it ("Mr. Trump", "Mrs. Clinton"); capitalised,
+# as "Democrats will miss Harry Reid" has none.
+_HONORIFICS = {
+    **dict.fromkeys(("Mr", "MR"), "he"),
+    **dict.fromkeys(("Mrs", "MRS", "Ms", "MS", "Miss", "MISS"), "she"),
+}
 # What carries someone's words without being anyone: "the petition accuses", "her
 # statement condemning". Its holder is its author, when the text names one.
 _DOCUMENTS = frozenset(
     """statement email petition document report letter ad comment release memo filing
-    lawsuit complaint editorial tweet video documentary book article essay column op-ed
-    post""".split()
+    lawsuit complaint editorial tweet video documentary book article essay column""".split()
 )
 # Heads that name no issue a reader would list.
 _GENERIC = frozenset(
@@ -105,23 +109,30 @@ class Referents:
             if e.type in _ACTOR_TYPES
             for alias in (e.name, *e.aliases)
         }
+        # a person's "he" or "she", when an honorific before a name says so
+        self._pronouns: dict[str, str] = {}
+        surnames = Counter(  # in how many entities' names a last word is
+            word
+            for e in entities.entities
+            for word in {n.split()[-1].lower() for n in (e.name, *e.aliases) if n.split()}
+        )
         for m in entities.mentions:
             span = doc.char_span(m.start, m.end, alignment_mode="expand")
-            if span is not None:
-                for i in range(span.start, span.end):
-                    self._by_token.setdefault(i, m)
+            if span is None:
+                continue
+            for i in range(span.start, span.end):
+                self._by_token.setdefault(i, m)
+            said = _HONORIFICS.get(doc[span.start - 1].text.rstrip(".")) if span.start else None
+            # "Mr. Clinton" in an article of two Clintons says nothing of either
+            if said and m.type == "PERSON" and surnames[m.text.split()[-1].lower()] <= 1:
+                known = self._pronouns.get(m.name, said)
+                self._pronouns[m.name] = said if known == said else "?"
         self._designations()
-        self._pronouns: dict[str, str] = {}  # a person's "he" or "she", when an honorific says
-        for m in entities.mentions:
-            span = doc.char_span(m.start, m.end, alignment_mode="expand")
-            word = doc[span.start - 1].lower_.rstrip(".") if span is not None and span.start else ""
-            if m.type == "PERSON" and word in _HONORIFICS:
-                said = self._pronouns.setdefault(m.name, _HONORIFICS[word])
-                self._pronouns[m.name] = said if said == _HONORIFICS[word] else "?"
 
     def _designations(self) -> None:
-        """The words of "(D-N.Y.)" after a person's name stand for that person, never
-        for a place or a party of their own ("Gillibrand (D-NY), a supporter of …")."""
+        """The words of "(D-N.Y.)" after a person's name are that person's when a stance
+        word looks them up ("Gillibrand (D-NY), a supporter of …" is Gillibrand's), not a
+        place's or a party's."""
         for found in _DESIGNATION.finditer(self.text):
             span = self.doc.char_span(found.start(), found.end(), alignment_mode="expand")
             person = self._by_token.get(span.start - 1) if span is not None else None

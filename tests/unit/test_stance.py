@@ -657,6 +657,18 @@ NOT_WORDED = [
     ("Tom Reyes called his vote in favor of Laura Pike a mistake.", "Tom Reyes", "Laura Pike"),
     # a magazine's issue is no stance on the magazine
     ("Tom Reyes praised the latest issue of Acme Weekly.", "Tom Reyes", "Acme Weekly"),
+    # the verb "miss" is no honorific: "he" may still be Harry Reid
+    (
+        "Tom Reyes spoke. Democrats will miss Harry Reid. He criticized the water tax.",
+        "Tom Reyes",
+        "water tax",
+    ),
+    # split, not united
+    (
+        "Republicans were split in supporting the harbor tunnel plan.",
+        "Republicans",
+        "harbor tunnel plan",
+    ),
     # a legislator's party and state stand for the legislator, never hold or receive a stance
     ("Rep. Tom Reyes (D-Tex.), a supporter of Laura Pike, spoke on Monday.", "Tex", "Laura Pike"),
     (
