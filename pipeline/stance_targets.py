@@ -130,15 +130,19 @@ class Referents:
         self._designations()
 
     def _designations(self) -> None:
-        """The words of "(D-N.Y.)" after a person's name are that person's when a stance
-        word looks them up ("Gillibrand (D-NY), a supporter of …" is Gillibrand's), not a
-        place's or a party's."""
+        """The words of "(D-N.Y.)" after a person's name are that person's
+        ("Gillibrand (D-NY), a supporter of …" is Gillibrand's), never a place or a party
+        a stance word or a pronoun could refer to."""
+        covered: set[int] = set()
         for found in _DESIGNATION.finditer(self.text):
             span = self.doc.char_span(found.start(), found.end(), alignment_mode="expand")
             person = self._by_token.get(span.start - 1) if span is not None else None
             if span is not None and person is not None and person.type == "PERSON":
                 for i in range(span.start, span.end):
+                    covered.add(id(self._by_token.get(i)))
                     self._by_token[i] = person
+        # nor is "he" after "Cruz (R-Tex.)" a Tex
+        self.mentions = [m for m in self.mentions if id(m) not in covered]
 
     def mention(self, token: Token) -> Mention | None:
         """The entity mention a token belongs to, if any."""

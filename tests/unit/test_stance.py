@@ -744,3 +744,11 @@ def test_a_speaker_the_article_names_is_that_entity(nlp: Language) -> None:
     assert refs.speaker(said) == Actor("Laura Pike", "PERSON")
     unnamed = said.model_copy(update={"speaker": "a port worker"})
     assert refs.speaker(unnamed) == Actor("a port worker", "DESCRIBED")
+
+
+def test_a_pronoun_after_a_party_designation_is_the_legislator(nlp: Language) -> None:
+    # "Tex" is the legislator's, so "he" cannot be it
+    text = "Sen. Tom Reyes (R-Tex.) spoke on Monday. He criticized the water tax."
+    found = {(c.holder.name, c.target.name) for c in cands(nlp, text) if c.prior}
+    assert ("Tom Reyes", "water tax") in found, found
+    assert not any(holder == "Tex" for holder, _ in found), found
