@@ -46,6 +46,7 @@ from pipeline.stance_lexicon import (
     REFUSING,
     RELATIVE,
     RESPONSE_ADVERBS,
+    SIDED_THINGS,
     UNDOING,
     VERB_POLARITY,
 )
@@ -412,7 +413,11 @@ class _Reader:
         noun = last.head
         while noun.dep_ == "compound" and noun.head.i != noun.i:  # "the pro-Israel group AIPAC"
             noun = noun.head
-        if noun.pos_ in ("NOUN", "PROPN") and mention is not self.refs.mention(noun):
+        if (
+            noun.pos_ in ("NOUN", "PROPN")
+            and noun.lemma_.lower() not in SIDED_THINGS
+            and mention is not self.refs.mention(noun)
+        ):
             self.add(noun, tok, CAMPS[camp], "noun", self.doc[tok.i - 2])
 
     def evaluations(self, tok: Token) -> None:

@@ -112,6 +112,12 @@ NOUN_POLARITY = {
 }
 # "anti-Trump activists", "a pro-Israel group": prefixes that give a noun its side.
 CAMPS = {"anti": -1, "pro": 1}
+# … but a thing that carries a side holds none: "anti-Obama signs", "pro-Clinton ads".
+SIDED_THINGS = frozenset(
+    """sign banner poster placard slogan chant sticker button shirt message ad
+    advertisement commercial video tweet post rhetoric sentiment feeling view position
+    stance expenditure spending money""".split()
+)
 PEOPLE_NOUNS = {
     **dict.fromkeys(
         """supporter backer fan ally champion admirer defender proponent advocate loyalist

@@ -459,6 +459,17 @@ def test_a_camp_prefix_gives_its_noun_a_side(
     assert any(holder in h and (t, lab) == (target, label) for h, t, lab in found), found
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Donald Trump spoke in Ohio. Planes filled the skies with anti-Trump messages.",
+        "Donald Trump spoke in Ohio. Drivers passed anti-Trump signs on the highway.",
+    ],
+)
+def test_a_thing_with_a_camp_prefix_holds_no_side(nlp: Language, text: str) -> None:
+    assert not [(c.holder.name, c.target.name) for c in cands(nlp, text)]
+
+
 def test_a_plurals_apposition_is_no_one_member(nlp: Language) -> None:
     # "Two critics, Reyes and Pike, …": the apposition lists them; Reyes alone is not it
     found = cands(nlp, "Two critics, Tom Reyes and Laura Pike, attacked the water tax.")
