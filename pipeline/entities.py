@@ -15,7 +15,7 @@ from rapidfuzz.distance import Levenshtein
 from spacy.tokens import Doc, Span, Token
 
 from pipeline.models import Entity, EntityType
-from pipeline.nlp import NEWS_NER, doc_text
+from pipeline.nlp import doc_text
 from pipeline.stance_lexicon import CAMPS
 
 # Our type of a spaCy label; scripts/train/pseudo_label_ner.py maps its training labels here too.
@@ -29,9 +29,10 @@ OUR_TYPE: dict[str, EntityType] = {
     "EVENT": "EVENT",
     "LAW": "LAW",
     "WORK_OF_ART": "WORK",
+    "WORK": "WORK",
     "PRODUCT": "PRODUCT",
     "LANGUAGE": "MISC",
-    "MISC": "MISC",  # the news NER's other names (see pipeline/nlp.py)
+    "MISC": "MISC",  # the entity model's other names (see pipeline/nlp.py)
 }
 
 # Titles that make the name after them a person's ("Councillor Marcus Hale", "Mayor X").
@@ -49,10 +50,6 @@ TITLES = _PERSON_TITLES | frozenset(
     sheikh ayatollah commissioner chairman chairwoman chair ceo director spokesperson
     spokesman spokeswoman deputy foreign finance defense defence interior state special
     parliament parliamentary former acting us u.s. lebanese israeli""".split()
-)
-_ORG_FOLLOWERS = frozenset(
-    "newspaper daily tv channel network agency radio magazine broadcaster paper outlet website"
-    " company group party bank university ministry".split()
 )
 _LAW_WORDS = re.compile(
     r"\b(?:Resolution|Act|Bill|Treaty|Accord|Accords|Convention|Amendment|Directive)\b"
@@ -166,28 +163,12 @@ def clean_name(text: str, person: bool = True) -> str:
     return " ".join(words)
 
 
-def _retype(span: Span, name: str, label: str) -> EntityType | None:
-    if label not in OUR_TYPE:
-        return None
-    etype = OUR_TYPE[label]
-    nxt = span.doc[span.end].lower_ if span.end < len(span.doc) else ""
-    first = span.text.split()[0].lower().rstrip(".") if span.text.split() else ""
-    if first in _PERSON_TITLES and len(name.split()) >= 1 and name != span.text.strip():
+def _type(span: Span, name: str, label: str) -> EntityType | None:
+    """The entity model's type, trusted, except that a name after a person's title is a
+    person's ("Councillor Amara Okafor") and laws and events (which CoNLL calls MISC, or
+    ORG) are named by their words."""
+    if span[0].lower_.rstrip(".") in _PERSON_TITLES and name != span.text.strip():
         return "PERSON"
-    if _LAW_WORDS.search(name):
-        return "LAW"
-    if name.split()[-1].lower() in _EVENT_HEADS:
-        return "EVENT"
-    if nxt in _ORG_FOLLOWERS or _ORG_SUFFIXES.search(name):
-        return "ORG"
-    if etype == "LAW":  # spaCy's LAW without a law word is rarely a law
-        return "MISC"
-    return etype
-
-
-def _news_type(name: str, label: str) -> EntityType | None:
-    """The news NER's type, trusted, except that laws and events (which CoNLL calls
-    MISC, or ORG) are named by their words."""
     if _LAW_WORDS.search(name):
         return "LAW"
     if name.split()[-1].lower() in _EVENT_HEADS:
@@ -210,11 +191,7 @@ def _collect(doc: Doc) -> list[Mention]:
             name += "."
         if len(name) < 2 or not any(c.isalpha() for c in name) or _AMOUNT.search(name):
             continue
-        etype = (
-            _news_type(name, span.label_)
-            if span.kb_id_ == NEWS_NER
-            else _retype(span, name, span.label_)
-        )
+        etype = _type(span, name, span.label_)
         if etype is None:
             continue
         start = doc_text(doc).find(name, span.start_char, span.end_char + 1)
@@ -305,21 +282,26 @@ def _adopt_mistyped_names(groups: list[_Group]) -> list[_Group]:
     return [g for g in groups if g.mentions]
 
 
-def _find_missed_surnames(doc: Doc, groups: list[_Group], mentions: list[Mention]) -> None:
-    """Count surnames of known people that the tagger missed ("Marin added …")."""
-    surnames: dict[str, _Group] = {}
+def _find_missed_names(doc: Doc, groups: list[_Group], mentions: list[Mention]) -> None:
+    """Count the mentions the tagger missed: surnames of known people ("Marin added …")
+    and any known one-word name after a camp prefix ("pro-Russia rebels")."""
+    names: dict[str, _Group] = {}
     for g in groups:
-        if g.type == "PERSON":
-            for form in g.forms:
-                if len(form.split()) > 1:
-                    surnames.setdefault(form.split()[-1], g)
-    if not surnames:
+        for form in g.forms:
+            if len(form.split()) > 1 and g.type == "PERSON":
+                names.setdefault(form.split()[-1], g)
+            elif len(form.split()) == 1:
+                names.setdefault(form, g)
+    if not names:
         return
     covered = {i for m in mentions for i in range(m.start, m.end)}
     for tok in doc:
-        group = surnames.get(tok.text)
-        if group is not None and (tok.pos_ == "PROPN" or camp_of(tok)) and tok.idx not in covered:
-            mention = Mention(tok.idx, tok.idx + len(tok.text), tok.text, type="PERSON")
+        group = names.get(tok.text)
+        if group is None or tok.idx in covered:
+            continue
+        surname = group.type == "PERSON" and tok.pos_ == "PROPN"
+        if surname or camp_of(tok):
+            mention = Mention(tok.idx, tok.idx + len(tok.text), tok.text, type=group.type)
             group.forms[tok.text] += 1
             group.mentions.append(mention)
             mentions.append(mention)
@@ -356,7 +338,7 @@ def extract_entities(doc: Doc, title: str = "") -> EntityIndex:
     """
     mentions = _collect(doc)
     groups = _adopt_mistyped_names(_merge_types(_group(mentions)))
-    _find_missed_surnames(doc, groups, mentions)
+    _find_missed_names(doc, groups, mentions)
     length = max(len(doc_text(doc)), 1)
     top = max((len(g.mentions) for g in groups), default=1)
     title_low = title.lower()

