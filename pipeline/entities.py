@@ -35,6 +35,8 @@ OUR_TYPE: dict[str, EntityType] = {
     "MISC": "MISC",  # the entity model's other names (see pipeline/nlp.py)
 }
 
+# Who can be on a side: what "pro-"/"anti-" names ("anti-Trump", "pro-Russia").
+_SIDED_TYPES = frozenset({"PERSON", "ORG", "LOC", "NORP"})
 # Titles that make the name after them a person's ("Councillor Marcus Hale", "Mayor X").
 _PERSON_TITLES = frozenset(
     """mr mrs ms dr prof sir dame lord lady president president-elect minister premier
@@ -164,15 +166,16 @@ def clean_name(text: str, person: bool = True) -> str:
 
 
 def _type(span: Span, name: str, label: str) -> EntityType | None:
-    """The entity model's type, trusted, except that a name after a person's title is a
-    person's ("Councillor Amara Okafor") and laws and events (which CoNLL calls MISC, or
-    ORG) are named by their words."""
-    if span[0].lower_.rstrip(".") in _PERSON_TITLES and name != span.text.strip():
-        return "PERSON"
+    """The entity model's type, trusted, except that laws and events (which CoNLL calls
+    MISC, or ORG) are named by their words, and a first and last name after a person's
+    title are a person's ("Councillor Amara Okafor"; not "Justice Department")."""
     if _LAW_WORDS.search(name):
         return "LAW"
     if name.split()[-1].lower() in _EVENT_HEADS:
         return "EVENT"
+    titled = span[0].lower_.rstrip(".") in _PERSON_TITLES and name != span.text.strip()
+    if titled and len(name.split()) >= 2 and all(w[0].isupper() for w in name.split()):
+        return "PERSON"
     return OUR_TYPE.get(label)
 
 
@@ -285,22 +288,24 @@ def _adopt_mistyped_names(groups: list[_Group]) -> list[_Group]:
 def _find_missed_names(doc: Doc, groups: list[_Group], mentions: list[Mention]) -> None:
     """Count the mentions the tagger missed: surnames of known people ("Marin added …")
     and any known one-word name after a camp prefix ("pro-Russia rebels")."""
+    surnames: dict[str, _Group] = {}
     names: dict[str, _Group] = {}
     for g in groups:
         for form in g.forms:
             if len(form.split()) > 1 and g.type == "PERSON":
-                names.setdefault(form.split()[-1], g)
-            elif len(form.split()) == 1:
+                surnames.setdefault(form.split()[-1], g)
+            elif len(form.split()) == 1 and g.type in _SIDED_TYPES:
                 names.setdefault(form, g)
-    if not names:
+    if not surnames and not names:
         return
     covered = {i for m in mentions for i in range(m.start, m.end)}
     for tok in doc:
-        group = names.get(tok.text)
-        if group is None or tok.idx in covered:
+        if tok.idx in covered:
             continue
-        surname = group.type == "PERSON" and tok.pos_ == "PROPN"
-        if surname or camp_of(tok):
+        group = surnames.get(tok.text)
+        if group is None or not (tok.pos_ == "PROPN" or camp_of(tok)):
+            group = names.get(tok.text) if camp_of(tok) else None
+        if group is not None:
             mention = Mention(tok.idx, tok.idx + len(tok.text), tok.text, type=group.type)
             group.forms[tok.text] += 1
             group.mentions.append(mention)

@@ -114,8 +114,7 @@ def load_model(name: str = "") -> Language:
         nlp: Language | None = None
         for candidate in candidates:
             try:
-                # our entity model replaces the small model's NER, which is not loaded
-                nlp = spacy.load(candidate, exclude=["ner"] if NER_MODEL.exists() else [])
+                nlp = spacy.load(candidate)
             except (ImportError, OSError) as exc:
                 log.debug("spaCy model %s not available: %s", candidate, exc)
                 continue
@@ -133,8 +132,10 @@ def load_model(name: str = "") -> Language:
         threadpool_limits(limits=1, user_api="blas")
         if "parser" in nlp.pipe_names:
             nlp.add_pipe("newline_sentences", before="parser")
-        if NER_MODEL.exists():
-            nlp.add_pipe("news_entities")
+        if "ner" in nlp.pipe_names and NER_MODEL.exists():
+            # our entity model in place of the pipeline's own NER
+            nlp.replace_pipe("ner", "news_entities")
+            nlp.rename_pipe("ner", "news_entities")
         if "attribute_ruler" in nlp.pipe_names:
             replace_attribute_ruler(nlp)
         _loaded[key] = nlp
