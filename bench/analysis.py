@@ -172,7 +172,7 @@ def timing(items: list[Extracted], rounds: int, batch_size: int) -> dict[str, An
         v for k, v in ours_spent.items() if k not in spacy_names and k not in nested
     )
     return {
-        "model": f"{ours.meta['name']} {ours.meta['version']} + entity model + sentiment (int8 ONNX)",
+        "model": f"{ours.meta['name']} {ours.meta['version']} + news NER + sentiment (int8 ONNX)",
         "baseline": f"{base.meta['name']} {base.meta['version']}: {', '.join(base.pipe_names)}",
         "rounds": rounds,
         "batch_size": batch_size,
@@ -222,7 +222,7 @@ def _memory_run(texts: Path, articles: int, batch_size: int) -> dict[str, Any]:
     items = [Extracted(title=t, body=b) for t, b in load_texts(texts)][:articles]
     rss = {"imports": _status_mb("VmRSS")}
     nlp = load_model()
-    rss["+ spaCy pipeline (with the entity model)"] = _status_mb("VmRSS")
+    rss["+ spaCy pipeline (both NER models)"] = _status_mb("VmRSS")
     sentiment_model.model()
     rss["+ sentiment model"] = _status_mb("VmRSS")
     claim_model.model()

@@ -372,7 +372,7 @@ def main() -> None:
     result = {
         "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cpus",
         "python": platform.python_version(),
-        "model": f"{nlp.meta['name']} {nlp.meta['version']} + entity model + sentiment (int8 ONNX)",
+        "model": f"{nlp.meta['name']} {nlp.meta['version']} + news NER + sentiment (int8 ONNX)",
         "articles": len(items),
         "texts": str(args.texts),
         "processes": args.processes,

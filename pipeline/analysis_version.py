@@ -5,7 +5,7 @@ the stories that older models analysed.
 ``analysis_version(nlp.meta, steps)`` is ``{lang}_{name}-{version}/{digest}``: the spaCy
 model's name and version as its meta says, then 12 hex digits of a SHA-256 over
 
-- the bytes of every file shipped in ``pipeline/data/`` (the entity model, the sentiment
+- the bytes of every file shipped in ``pipeline/data/`` (the news NER, the sentiment
   and stance models, the claim model) with its path: retraining or replacing any of
   them changes the version, while installing them elsewhere (new mtimes) does not;
   the holdout sets there are evaluation data, not models, and are left out;
@@ -37,8 +37,7 @@ DATA_DIR = Path(__file__).parent / "data"
 # congratulate, campaigns someone mounted or waged, admiration / critique / disdain and
 # other stance nouns, "backlash against X", "anger at X", proponent / advocate /
 # adversary and other people nouns; 7: party designations, honorifics' gender, authored
-# articles, 'united in supporting'; 8: one entity model in place of two, a known name
-# after pro-/anti- that it missed, a thing with a camp prefix holds no side
+# articles, 'united in supporting'; 8: a thing with a camp prefix holds no side
 ANALYSIS_REVISION = 8
 _NOT_MODELS = (".holdout.json",)
 

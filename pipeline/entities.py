@@ -15,7 +15,7 @@ from rapidfuzz.distance import Levenshtein
 from spacy.tokens import Doc, Span, Token
 
 from pipeline.models import Entity, EntityType
-from pipeline.nlp import doc_text
+from pipeline.nlp import NEWS_NER, doc_text
 from pipeline.stance_lexicon import CAMPS
 
 # Our type of a spaCy label; scripts/train/pseudo_label_ner.py maps its training labels here too.
@@ -29,14 +29,11 @@ OUR_TYPE: dict[str, EntityType] = {
     "EVENT": "EVENT",
     "LAW": "LAW",
     "WORK_OF_ART": "WORK",
-    "WORK": "WORK",
     "PRODUCT": "PRODUCT",
     "LANGUAGE": "MISC",
-    "MISC": "MISC",  # the entity model's other names (see pipeline/nlp.py)
+    "MISC": "MISC",  # the news NER's other names (see pipeline/nlp.py)
 }
 
-# Who can be on a side: what "pro-"/"anti-" names ("anti-Trump", "pro-Russia").
-_SIDED_TYPES = frozenset({"PERSON", "ORG", "LOC", "NORP"})
 # Titles that make the name after them a person's ("Councillor Marcus Hale", "Mayor X").
 _PERSON_TITLES = frozenset(
     """mr mrs ms dr prof sir dame lord lady president president-elect minister premier
@@ -52,6 +49,10 @@ TITLES = _PERSON_TITLES | frozenset(
     sheikh ayatollah commissioner chairman chairwoman chair ceo director spokesperson
     spokesman spokeswoman deputy foreign finance defense defence interior state special
     parliament parliamentary former acting us u.s. lebanese israeli""".split()
+)
+_ORG_FOLLOWERS = frozenset(
+    "newspaper daily tv channel network agency radio magazine broadcaster paper outlet website"
+    " company group party bank university ministry".split()
 )
 _LAW_WORDS = re.compile(
     r"\b(?:Resolution|Act|Bill|Treaty|Accord|Accords|Convention|Amendment|Directive)\b"
@@ -165,17 +166,32 @@ def clean_name(text: str, person: bool = True) -> str:
     return " ".join(words)
 
 
-def _type(span: Span, name: str, label: str) -> EntityType | None:
-    """The entity model's type, trusted, except that laws and events (which CoNLL calls
-    MISC, or ORG) are named by their words, and a first and last name after a person's
-    title are a person's ("Councillor Amara Okafor"; not "Justice Department")."""
+def _retype(span: Span, name: str, label: str) -> EntityType | None:
+    if label not in OUR_TYPE:
+        return None
+    etype = OUR_TYPE[label]
+    nxt = span.doc[span.end].lower_ if span.end < len(span.doc) else ""
+    first = span.text.split()[0].lower().rstrip(".") if span.text.split() else ""
+    if first in _PERSON_TITLES and len(name.split()) >= 1 and name != span.text.strip():
+        return "PERSON"
     if _LAW_WORDS.search(name):
         return "LAW"
     if name.split()[-1].lower() in _EVENT_HEADS:
         return "EVENT"
-    titled = span[0].lower_.rstrip(".") in _PERSON_TITLES and name != span.text.strip()
-    if titled and len(name.split()) >= 2 and all(w[0].isupper() for w in name.split()):
-        return "PERSON"
+    if nxt in _ORG_FOLLOWERS or _ORG_SUFFIXES.search(name):
+        return "ORG"
+    if etype == "LAW":  # spaCy's LAW without a law word is rarely a law
+        return "MISC"
+    return etype
+
+
+def _news_type(name: str, label: str) -> EntityType | None:
+    """The news NER's type, trusted, except that laws and events (which CoNLL calls
+    MISC, or ORG) are named by their words."""
+    if _LAW_WORDS.search(name):
+        return "LAW"
+    if name.split()[-1].lower() in _EVENT_HEADS:
+        return "EVENT"
     return OUR_TYPE.get(label)
 
 
@@ -194,7 +210,11 @@ def _collect(doc: Doc) -> list[Mention]:
             name += "."
         if len(name) < 2 or not any(c.isalpha() for c in name) or _AMOUNT.search(name):
             continue
-        etype = _type(span, name, span.label_)
+        etype = (
+            _news_type(name, span.label_)
+            if span.kb_id_ == NEWS_NER
+            else _retype(span, name, span.label_)
+        )
         if etype is None:
             continue
         start = doc_text(doc).find(name, span.start_char, span.end_char + 1)
@@ -285,28 +305,21 @@ def _adopt_mistyped_names(groups: list[_Group]) -> list[_Group]:
     return [g for g in groups if g.mentions]
 
 
-def _find_missed_names(doc: Doc, groups: list[_Group], mentions: list[Mention]) -> None:
-    """Count the mentions the tagger missed: surnames of known people ("Marin added …")
-    and any known one-word name after a camp prefix ("pro-Russia rebels")."""
+def _find_missed_surnames(doc: Doc, groups: list[_Group], mentions: list[Mention]) -> None:
+    """Count surnames of known people that the tagger missed ("Marin added …")."""
     surnames: dict[str, _Group] = {}
-    names: dict[str, _Group] = {}
     for g in groups:
-        for form in g.forms:
-            if len(form.split()) > 1 and g.type == "PERSON":
-                surnames.setdefault(form.split()[-1], g)
-            elif len(form.split()) == 1 and g.type in _SIDED_TYPES:
-                names.setdefault(form, g)
-    if not surnames and not names:
+        if g.type == "PERSON":
+            for form in g.forms:
+                if len(form.split()) > 1:
+                    surnames.setdefault(form.split()[-1], g)
+    if not surnames:
         return
     covered = {i for m in mentions for i in range(m.start, m.end)}
     for tok in doc:
-        if tok.idx in covered:
-            continue
         group = surnames.get(tok.text)
-        if group is None or not (tok.pos_ == "PROPN" or camp_of(tok)):
-            group = names.get(tok.text) if camp_of(tok) else None
-        if group is not None:
-            mention = Mention(tok.idx, tok.idx + len(tok.text), tok.text, type=group.type)
+        if group is not None and (tok.pos_ == "PROPN" or camp_of(tok)) and tok.idx not in covered:
+            mention = Mention(tok.idx, tok.idx + len(tok.text), tok.text, type="PERSON")
             group.forms[tok.text] += 1
             group.mentions.append(mention)
             mentions.append(mention)
@@ -343,7 +356,7 @@ def extract_entities(doc: Doc, title: str = "") -> EntityIndex:
     """
     mentions = _collect(doc)
     groups = _adopt_mistyped_names(_merge_types(_group(mentions)))
-    _find_missed_names(doc, groups, mentions)
+    _find_missed_surnames(doc, groups, mentions)
     length = max(len(doc_text(doc)), 1)
     top = max((len(g.mentions) for g in groups), default=1)
     title_low = title.lower()

