@@ -133,16 +133,17 @@ class Referents:
         """The words of "(D-N.Y.)" after a person's name are that person's
         ("Gillibrand (D-NY), a supporter of …" is Gillibrand's), never a place or a party
         a stance word or a pronoun could refer to."""
-        covered: set[int] = set()
+        covered: list[Mention] = []
         for found in _DESIGNATION.finditer(self.text):
             span = self.doc.char_span(found.start(), found.end(), alignment_mode="expand")
             person = self._by_token.get(span.start - 1) if span is not None else None
             if span is not None and person is not None and person.type == "PERSON":
                 for i in range(span.start, span.end):
-                    covered.add(id(self._by_token.get(i)))
+                    if (inside := self._by_token.get(i)) is not None:
+                        covered.append(inside)
                     self._by_token[i] = person
         # nor is "he" after "Cruz (R-Tex.)" a Tex
-        self.mentions = [m for m in self.mentions if id(m) not in covered]
+        self.mentions = [m for m in self.mentions if not any(m is c for c in covered)]
 
     def mention(self, token: Token) -> Mention | None:
         """The entity mention a token belongs to, if any."""
@@ -197,7 +198,8 @@ class Referents:
     ) -> Actor | None:
         """The last entity of ``types`` named before character ``before``; for a
         ``pronoun``, never a person an honorific says it cannot be ("she" is no "Mr.")."""
-        other = {"he": "she", "she": "he"}.get(_pronoun(pronoun), "")
+        # the honorific that rules a person out: "she" is no "Mr.", "he" no "Mrs."
+        other = "he" if pronoun in _SHE else "she" if pronoun in _HE_SHE else ""
         for m in reversed(self.mentions):
             if m.start < before and m.type in types and m.name not in exclude:
                 if other and self._pronouns.get(m.name) == other:
@@ -388,8 +390,3 @@ class Referents:
             stack.extend(c for c in tok.children if c.dep_ in _MODIFIER_DEPS or c.dep_ == "punct")
         left = min(keep)  # contiguous from the leftmost kept word (hyphens, quote marks)
         return set(range(left, head.i + 1))
-
-
-def _pronoun(word: str) -> str:
-    """ "she" for a feminine pronoun, "he" for a masculine one, else ""."""
-    return "she" if word in _SHE else "he" if word in _HE_SHE else ""
