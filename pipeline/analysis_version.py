@@ -37,8 +37,9 @@ DATA_DIR = Path(__file__).parent / "data"
 # congratulate, campaigns someone mounted or waged, admiration / critique / disdain and
 # other stance nouns, "backlash against X", "anger at X", proponent / advocate /
 # adversary and other people nouns; 7: party designations, honorifics' gender, authored
-# articles, 'united in supporting'; 8: a thing with a camp prefix holds no side
-ANALYSIS_REVISION = 8
+# articles, 'united in supporting'; 8: a thing with a camp prefix holds no side; 9: what
+# someone "should" or "ought to" do is not their side (unless "I" or "we" say it)
+ANALYSIS_REVISION = 9
 _NOT_MODELS = (".holdout.json",)
 
 

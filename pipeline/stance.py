@@ -284,6 +284,12 @@ class _Reader:
                 self.add(agent, passive, prior, "passive", tok)
             return
         holder: Token | None = _subject(tok)
+        if (
+            holder is not None
+            and holder.lower_ not in ("i", "we")
+            and any(c.dep_ == "aux" and c.lower_ in ("should", "ought") for c in tok.children)
+        ):
+            return  # "the unions should back Monroe, Holt said": her advice, not their side
         if holder is not None and holder.pos_ in ("NUM", "PRON", "ADJ", "DET"):
             of = [o for _, o in _pobjs(holder, {"of"})]  # "571 of the superdelegates"
             holder = of[0] if of else holder

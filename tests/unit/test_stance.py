@@ -251,7 +251,7 @@ WORDED = [
         "against",
     ),
     (
-        "Senator Tom Reyes said voters should get behind Laura Pike.",
+        "Senator Tom Reyes said voters got behind Laura Pike.",
         "voters",
         "Laura Pike",
         "favor",
@@ -468,6 +468,18 @@ def test_a_camp_prefix_gives_its_noun_a_side(
 )
 def test_a_thing_with_a_camp_prefix_holds_no_side(nlp: Language, text: str) -> None:
     assert not [(c.holder.name, c.target.name) for c in cands(nlp, text)]
+
+
+def test_what_someone_should_do_is_anothers_advice_not_their_side(nlp: Language) -> None:
+    # Holt's advice to the unions is her side, not theirs; "we should" is the speaker's own
+    text = (
+        "Senator Hal Monroe spoke in Dayton. The unions should back Monroe, Dana Holt said. "
+        "We should oppose the water tax, Holt added."
+    )
+    found = {(c.holder.name, c.target.name) for c in cands(nlp, text)}
+    assert not any("unions" in h for h, _ in found), found
+    assert ("Dana Holt", "Hal Monroe") in found, found
+    assert any("Holt" in h and "water tax" in t for h, t in found), found
 
 
 def test_a_plurals_apposition_is_no_one_member(nlp: Language) -> None:
