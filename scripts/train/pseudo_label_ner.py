@@ -1,6 +1,7 @@
 """Training data of the one entity model (scripts/train/ner_one.sh), as spaCy DocBins.
 
-    python scripts/train/pseudo_label_ner.py CONLL_TRAIN POLNEAR_TEXTS OUT_DIR CONLL_DEV [--every N]
+    python scripts/train/pseudo_label_ner.py CONLL_TRAIN POLNEAR_TEXTS OUT_DIR CONLL_DEV \
+        [--every N] [--skip ANNOTATIONS...] [--bodies FNC_BODIES_CSV --bodies-every M]
 
 Writes to OUT_DIR:
 
@@ -13,7 +14,9 @@ Writes to OUT_DIR:
   the labeller that scored best on our news set), every tenth article held out as
   ``news-dev`` to pick the mix and the steps; ``news-train`` keeps every Nth chunk of
   the others (the mix: N=1, all of them, about three news tokens to one of CoNLL's;
-  N=3 gives as many as CoNLL's).
+  N=3 gives as many as CoNLL's); with ``--bodies``, every Mth FNC-1 article body
+  (2016–17 news: the organisations, groups and platforms of recent years) joins them,
+  every tenth of those held out the same way.
 
 Labels become ours as the shipped pipeline maps them (``pipeline.nlp._CONLL_LABEL``,
 ``_MISC_DETAIL``, then ``pipeline.entities.OUR_TYPE``: GPE/FAC→LOC, WORK_OF_ART→WORK,
@@ -26,6 +29,7 @@ CoNLL's testa/testb.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -123,6 +127,8 @@ def main() -> None:
     parser.add_argument(
         "--skip", type=Path, nargs="*", default=[], help="annotation files whose articles to skip"
     )
+    parser.add_argument("--bodies", type=Path, help="FNC-1 train_bodies.csv, more recent news")
+    parser.add_argument("--bodies-every", type=int, default=1, help="take every Mth body")
     args = parser.parse_args()
     skip = {d["doc"] for path in args.skip for d in json.loads(path.read_text("utf-8"))}
     args.out.mkdir(parents=True, exist_ok=True)
@@ -135,9 +141,13 @@ def main() -> None:
             docbin.add(doc)
         docbin.to_disk(args.out / f"{name}.spacy")
     news: dict[str, list[Doc]] = {"train": [], "dev": []}
-    texts = sorted(p for p in args.polnear_texts.glob("*.txt") if p.name not in skip)
-    for n, path in enumerate(texts):
-        news["dev" if n % 10 == 9 else "train"] += pseudo_labelled(path.read_text("utf-8"), nlp)
+    paths = sorted(p for p in args.polnear_texts.glob("*.txt") if p.name not in skip)
+    texts = [path.read_text("utf-8") for path in paths]
+    if args.bodies:
+        with args.bodies.open(encoding="utf-8", newline="") as f:
+            texts += [row["articleBody"] for row in csv.DictReader(f)][:: args.bodies_every]
+    for n, text in enumerate(texts):
+        news["dev" if n % 10 == 9 else "train"] += pseudo_labelled(text, nlp)
     news["train"] = news["train"][:: args.every]
     for split, docs in news.items():
         labels.update(f"news-{split} {e.label_}" for doc in docs for e in doc.ents)
