@@ -26,6 +26,7 @@ from pipeline.entities import OUR_TYPE, EntityIndex, camp_of
 from pipeline.models import ClaimStance, Quote, Stance, StanceLabel, StanceTargetType
 from pipeline.stance_lexicon import (
     ACCUSING,
+    ADVISING,
     AGAINST_PREPS,
     CAMPS,
     CONTAINERS,
@@ -51,7 +52,7 @@ from pipeline.stance_lexicon import (
     VERB_POLARITY,
 )
 from pipeline.stance_model import Candidate
-from pipeline.stance_targets import Actor, Referents
+from pipeline.stance_targets import FIRST_PERSON, Actor, Referents
 
 _SENTIMENT_TYPES = frozenset({"PERSON", "ORG", "NORP"})
 _ISSUE_ROLES = frozenset({"nsubj", "nsubjpass", "dobj", "pobj"})
@@ -286,8 +287,8 @@ class _Reader:
         holder: Token | None = _subject(tok)
         if (
             holder is not None
-            and holder.lower_ not in ("i", "we")
-            and any(c.dep_ == "aux" and c.lower_ in ("should", "ought") for c in tok.children)
+            and holder.lower_ not in FIRST_PERSON
+            and any(c.dep_ == "aux" and c.lower_ in ADVISING for c in tok.children)
         ):
             return  # "the unions should back Monroe, Holt said": her advice, not their side
         if holder is not None and holder.pos_ in ("NUM", "PRON", "ADJ", "DET"):

@@ -170,6 +170,8 @@ RELATIVE = frozenset({"who", "whom", "which", "that"})
 # Candidate kinds whose polarity the target-sentiment model reads (no stance word says it).
 MODEL_POLARITY = frozenset({"call", "quote"})
 REFUSING = frozenset({"refuse", "decline", "fail", "reluctant", "unwilling"})
+# Auxiliaries of advice: what someone "should" do is the adviser's side, not theirs.
+ADVISING = frozenset({"should", "ought"})
 
 # The cues the annotation guide itself names ("criticised, attacked, rejected, …").
 GUIDE_CUES = frozenset(

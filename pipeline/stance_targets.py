@@ -38,7 +38,7 @@ _KNOWING = frozenset(
     "know knows knew see sees saw expect expects seem seems appear appears find finds found"
     " show shows showed".split()
 )
-_FIRST_PERSON = frozenset({"i", "we", "me", "us"})
+FIRST_PERSON = frozenset({"i", "we", "me", "us"})
 _HE_SHE = frozenset({"he", "she", "him", "her", "his"})
 _SHE = frozenset({"she", "her"})
 # What an honorific says of the name after it ("Mr. Trump", "Mrs. Clinton"); capitalised,
@@ -218,7 +218,7 @@ class Referents:
         never resolves to ``exclude`` (the stance's own target)."""
         low = head.lower_
         if head.pos_ == "PRON":
-            if low in _FIRST_PERSON:
+            if low in FIRST_PERSON:
                 quote = self.quote_at(head)
                 if quote is not None and quote.direct and quote.speaker_type != "UNKNOWN":
                     return self.speaker(quote)

@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 from typing import get_args
 
-import spacy
 from pseudo_label_ner import small_model  # the sibling script, on sys.path when run
 from spacy.pipeline import EntityRecognizer
 
@@ -35,7 +34,6 @@ def main() -> None:
             ner.add_label(label)
     print([(e.text, e.label_) for e in nlp(CHECK).ents], sorted(ner.labels))
     nlp.to_disk(out)
-    assert spacy.load(out).pipe_names == ["ner"]
 
 
 if __name__ == "__main__":
