@@ -66,6 +66,11 @@ _ORG_SUFFIXES = re.compile(
     r"Foundation|Institute|Guild|Holdings|Group|Company|Corporation|University|Committee|Court|"
     r"Capital|Operator|Semiconductors|Energy)\.?$"
 )
+# A name holds no finite verb or participle ("Trump accused Holt" is a clause); a base
+# form may be a foreign word the tagger took for one ("loaned to serie A club Atalanta"),
+# and so may a name's particle ("Maarten den Bakker").
+_CLAUSE_VERBS = frozenset({"VBD", "VBZ", "VBP", "VBN", "MD"})
+_PARTICLES = frozenset("al bin da de del della den der di dos du el ibn la le van von".split())
 _AMOUNT = re.compile(r"\d.*\b(?:million|billion|trillion|dollars?|percent|euros?|krone?r?)\b", re.I)
 _TYPE_RANK = {
     t: i
@@ -198,6 +203,8 @@ def _news_type(name: str, label: str) -> EntityType | None:
 def _collect(doc: Doc) -> list[Mention]:
     mentions = []
     for span in doc.ents:
+        if any(t.is_lower and t.tag_ in _CLAUSE_VERBS and t.text not in _PARTICLES for t in span):
+            continue  # a clause, not a name ("Trump accused Holt"); _find_missed_names takes its names
         titled = (
             span.text.split()[0].lower().rstrip(".") in _PERSON_TITLES
             if span.text.split()
@@ -264,8 +271,13 @@ def _group(mentions: list[Mention]) -> list[_Group]:
                     target = p
                     break
         if target is None and len(words) == 1 and m.type != "NORP":
-            for g in groups:  # "Greenline" for "Greenline Energy", whatever spaCy called it
-                if g.type == "ORG" and any(f.split()[0] == words[0] and " " in f for f in g.forms):
+            for g in groups:  # "Greenline" for "Greenline Energy", whatever spaCy called it,
+                # a name of capitalised words (not "Obama" for "Obama on Climate Change")
+                if g.type == "ORG" and any(
+                    f.split()[0] == words[0] and f.split()[1][0].isupper()
+                    for f in g.forms
+                    if " " in f
+                ):
                     target = g
                     break
         if target is None:

@@ -29,6 +29,7 @@ from pipeline.stance_lexicon import (
     ADVISING,
     AGAINST_PREPS,
     CAMPS,
+    CITING,
     CONTAINERS,
     EVALUATIVE,
     GIVING,
@@ -375,7 +376,12 @@ class _Reader:
                 if subj is not None:
                     self.add(giver, subj, prior, "noun", tok)
             return
-        if holder is None and verb is not None and verb.pos_ == "VERB":
+        if (
+            holder is None
+            and verb is not None
+            and verb.pos_ == "VERB"
+            and verb.lemma_.lower() not in CITING
+        ):
             holder = _subject(verb)
         if tok.lemma_.lower() == "refusal":  # "Hezbollah's refusal to accept Israel's demand"
             act = next((c for c in tok.children if c.dep_ == "acl"), None)

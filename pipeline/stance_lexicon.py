@@ -132,6 +132,11 @@ GIVING = frozenset("give throw lend offer voice express extend pledge".split())
 RECEIVING = frozenset(
     "win secure receive get earn gain land have pick snag lock score collect rack".split()
 )
+# Verbs whose subject reports or answers someone else's stance noun ("cited criticism
+# of Lauer", "dismissed the attacks on him"): the subject holds no side by it.
+CITING = frozenset(
+    "cite note mention quote dismiss deny ignore face draw attract address acknowledge downplay".split()
+)
 NOUN_PREPS = frozenset({"for", "of", "to", "on", "against", "at"})
 AGAINST_PREPS = frozenset({"against", "at"})  # only a noun against says it with these
 # Predicates that evaluate their subject: "X is unacceptable", "X is key".

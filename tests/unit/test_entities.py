@@ -157,3 +157,54 @@ def test_one_name_has_one_type_per_article(nlp: Language) -> None:
     named = [e for e in index.entities if e.name == "Instagram"]
     assert [(e.type, e.mentions) for e in named] == [("ORG", 5)]
     assert {m.type for m in index.mentions if m.name == "Instagram"} == {"ORG"}
+
+
+def _tagged(
+    nlp: Language, text: str, ents: list[tuple[str, str]]
+) -> dict[str, tuple[str, list[str]]]:
+    """Entities of ``text`` when the entity model marked ``ents``: (the words, where
+    "[" and "]" mark the name in them; its label). Its mistakes, written out."""
+    doc = nlp(text)
+    spans = []
+    for words, label in ents:
+        start = text.index(words.replace("[", "").replace("]", "")) + words.index("[")
+        end = start + words.index("]") - words.index("[") - 1
+        spans.append(doc.char_span(start, end, label=label))
+    doc.ents = spans
+    return {e.name: (e.type, e.aliases) for e in extract_entities(doc).entities}
+
+
+def test_a_clause_taken_for_a_name_is_none(nlp: Language) -> None:
+    # "Trump accused Holt" holds a verb: not a name; its names are the people's surnames
+    got = _tagged(
+        nlp,
+        "Lester Holt will moderate. Donald Trump spoke on Monday. Trump accused Holt of bias. "
+        "Maarten den Bakker won the race.",
+        [
+            ("[Lester Holt]", "PERSON"),
+            ("[Donald Trump]", "PERSON"),
+            ("[Trump accused Holt]", "PERSON"),
+            ("[Maarten den Bakker]", "PERSON"),
+        ],
+    )
+    assert "Trump accused Holt" not in got, got
+    assert "Holt" in got["Lester Holt"][1], got
+    assert "Maarten den Bakker" in got, got  # a name's particle is no verb
+
+
+def test_a_headline_is_no_organisation_a_word_is_short_for(nlp: Language) -> None:
+    # "Greenline" is short for "Greenline Energy"; "Obama" is not for a headline's words
+    got = _tagged(
+        nlp,
+        "Obama on Climate Change\n\nMr. Obama spoke in Hawaii. Obama said the seas were rising. "
+        "Greenline Energy sued. Greenline said it would appeal.",
+        [
+            ("[Obama on Climate Change]", "ORG"),
+            ("Mr. [Obama] spoke", "PERSON"),
+            ("[Obama] said", "PERSON"),
+            ("[Greenline Energy]", "ORG"),
+            ("[Greenline] said", "ORG"),
+        ],
+    )
+    assert got.get("Obama", ("",))[0] == "PERSON", got
+    assert "Greenline" in got["Greenline Energy"][1], got

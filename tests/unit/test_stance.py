@@ -775,3 +775,15 @@ def test_a_pronoun_after_a_party_designation_is_the_legislator(nlp: Language) ->
     found = {(c.holder.name, c.target.name) for c in cands(nlp, text) if c.prior}
     assert ("Tom Reyes", "water tax") in found, found
     assert not any(holder == "Tex" for holder, _ in found), found
+
+
+def test_citing_or_facing_anothers_criticism_is_no_side(nlp: Language) -> None:
+    # who cites or faces a stance noun reports someone else's side; who voices it holds it
+    text = (
+        "Senator Hal Monroe spoke in Dayton. Monroe cited criticism of Dana Holt. "
+        "Monroe faced criticism of Laura Pike. Monroe voiced criticism of Tom Reyes."
+    )
+    found = {(c.holder.name, c.target.name) for c in cands(nlp, text)}
+    assert ("Hal Monroe", "Dana Holt") not in found, found
+    assert ("Hal Monroe", "Laura Pike") not in found, found
+    assert ("Hal Monroe", "Tom Reyes") in found, found
