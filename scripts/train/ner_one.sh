@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One entity model for our nine types (issues 13, 17), trained but NOT shipped: it beats
 # the shipped pair on both NER sets, on the analyze stage's CPU and on three of the four
-# stance splits, but loses the stance dev split (and 0.002 of quotes dev F1), whose
-# floors stand (docs/performance.md, "One entity model"). Writes OUT_DIR/model-best.
+# stance splits, but loses the stance dev split by one gold stance (and quotes dev by
+# 0.0001 F1), whose floors stand (docs/performance.md, "One entity model").
+# Writes OUT_DIR/model-best.
 #
 #   scripts/train/ner_one.sh [DATA_DIR] [OUT_DIR]
 #
