@@ -204,7 +204,7 @@ def _collect(doc: Doc) -> list[Mention]:
     mentions = []
     for span in doc.ents:
         if any(t.is_lower and t.tag_ in _CLAUSE_VERBS and t.text not in _PARTICLES for t in span):
-            continue  # a clause, not a name ("Trump accused Holt"); _find_missed_names takes its names
+            continue  # a clause, not a name ("Trump accused Holt"); _find_missed_surnames finds them
         titled = (
             span.text.split()[0].lower().rstrip(".") in _PERSON_TITLES
             if span.text.split()
