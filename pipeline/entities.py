@@ -274,9 +274,8 @@ def _group(mentions: list[Mention]) -> list[_Group]:
             for g in groups:  # "Greenline" for "Greenline Energy", whatever spaCy called it,
                 # a name of capitalised words (not "Obama" for "Obama on Climate Change")
                 if g.type == "ORG" and any(
-                    f.split()[0] == words[0] and f.split()[1][0].isupper()
-                    for f in g.forms
-                    if " " in f
+                    len(fw) > 1 and fw[0] == words[0] and fw[1][0].isupper()
+                    for fw in map(str.split, g.forms)
                 ):
                     target = g
                     break

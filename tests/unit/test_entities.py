@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from spacy.language import Language
 
@@ -167,9 +169,10 @@ def _tagged(
     doc = nlp(text)
     spans = []
     for words, label in ents:
-        start = text.index(words.replace("[", "").replace("]", "")) + words.index("[")
-        end = start + words.index("]") - words.index("[") - 1
-        spans.append(doc.char_span(start, end, label=label))
+        name = re.search(r"\[(.+)\]", words)
+        assert name is not None
+        start = text.index(words.replace("[", "").replace("]", "")) + name.start()
+        spans.append(doc.char_span(start, start + len(name[1]), label=label))
     doc.ents = spans
     return {e.name: (e.type, e.aliases) for e in extract_entities(doc).entities}
 
