@@ -3,9 +3,8 @@
 # the shipped pair on both NER sets, on the analyze stage's CPU and on three of the four
 # stance splits, but loses the stance dev split by one gold stance (and quotes dev by
 # 0.0001 F1), whose floors stand (docs/performance.md, "One entity model"). Run again on
-# another machine (same seed, data, one thread) it gave another model (CoNLL dev 0.878,
-# news 0.820, stance dev P 0.481; its step-6,000 model 0.880 / 0.806 / 0.500): the
-# numbers below differ between runs by as much as the choices they settled.
+# another machine it gave another model, by as much as the choices below were settled by
+# (the same page, "The recipe run again").
 # Writes OUT_DIR/model-best.
 #
 #   scripts/train/ner_one.sh [DATA_DIR] [OUT_DIR]
