@@ -40,8 +40,9 @@ DATA_DIR = Path(__file__).parent / "data"
 # articles, 'united in supporting'; 8: a thing with a camp prefix holds no side; 9: what
 # someone "should" or "ought to" do is not their side (unless "I" or "we" say it); 10: no
 # side from citing or facing another's stance noun, a clause is no name ("Trump accused
-# Holt"), a word is short for an organisation of capitalised words only
-ANALYSIS_REVISION = 10
+# Holt"), a word is short for an organisation of capitalised words only; 11: a name after
+# "and" right before a verb with no subject is its subject ("… and Democrats accused X")
+ANALYSIS_REVISION = 11
 _NOT_MODELS = (".holdout.json",)
 
 

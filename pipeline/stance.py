@@ -89,11 +89,27 @@ def _subject(verb: Token) -> Token | None:
         for child in tok.children:
             if child.dep_ in ("nsubj",):
                 return child
+        if (named := _coordinated_subject(tok)) is not None:
+            return named
         participle = tok.dep_ == "advcl" and tok.tag_ == "VBG"
         if tok.dep_ not in ("xcomp", "conj") and not participle:  # a root (ROOT), or unparsed ("")
             return None
         tok = tok.head
     return None
+
+
+def _coordinated_subject(verb: Token) -> Token | None:
+    """The subject the parser hung on the clause before, in "… mishandled the
+    investigation and Democrats accused the GOP": a name right before a finite verb,
+    after "and" or "but", taken for a conjunct of the previous clause's object (and
+    the verb for a conjunct of its verb, whose subject is someone else's)."""
+    if verb.tag_ not in ("VBD", "VBZ", "VBP") or verb.i == 0:
+        return None
+    name = verb.doc[verb.i - 1]
+    if name.pos_ not in ("PROPN", "NOUN") or name.dep_ != "conj" or name.head.i > name.i:
+        return None
+    before = name.left_edge.i - 1
+    return name if before >= 0 and verb.doc[before].dep_ == "cc" else None
 
 
 def _gerund_holder(verb: Token) -> Token | None:

@@ -787,3 +787,25 @@ def test_citing_or_facing_anothers_criticism_is_no_side(nlp: Language) -> None:
     assert ("Hal Monroe", "Dana Holt") not in found, found
     assert ("Hal Monroe", "Laura Pike") not in found, found
     assert ("Hal Monroe", "Tom Reyes") in found, found
+
+
+def test_a_subject_the_parser_hung_on_the_clause_before(nlp: Language) -> None:
+    # "… mishandled the audit and Democrats accused X": the parser makes "Democrats" a
+    # second object of "mishandled" and leaves "accused" without a subject
+    text = (
+        "Republicans said they're increasingly convinced the Water Board mishandled the "
+        "audit and Democrats accused the Greenline Party of stoking the issue."
+    )
+    doc = nlp(text)
+    democrats = next(t for t in doc if t.text == "Democrats")
+    accused = doc[democrats.i + 1]
+    assert democrats.dep_ == "conj" and democrats.head.text == "audit", "the parse changed"
+    assert not any(c.dep_ == "nsubj" for c in accused.children), "the parse changed"
+    found = {(c.holder.name, c.target.name, c.prior) for c in cands(nlp, text)}
+    assert ("Democrats", "Greenline Party", -1) in found, found
+    # a subject the parser did find stays the holder
+    text = (
+        "Monroe said the council ignored the report and Democrats accused Dana Holt of hiding it."
+    )
+    found = {(c.holder.name, c.target.name, c.prior) for c in cands(nlp, text)}
+    assert ("Democrats", "Dana Holt", -1) in found, found
