@@ -41,7 +41,8 @@ DATA_DIR = Path(__file__).parent / "data"
 # someone "should" or "ought to" do is not their side (unless "I" or "we" say it); 10: no
 # side from citing or facing another's stance noun, a clause is no name ("Trump accused
 # Holt"), a word is short for an organisation of capitalised words only; 11: a name after
-# "and" right before a verb with no subject is its subject ("… and Democrats accused X")
+# "and" right before a verb with no subject is its subject ("… and Democrats accused X"),
+# a gerund after "after" or "before" is the clause subject's ("after savaging X, Trump …")
 ANALYSIS_REVISION = 11
 _NOT_MODELS = (".holdout.json",)
 

@@ -58,7 +58,7 @@ from pipeline.stance_targets import FIRST_PERSON, Actor, Referents
 _SENTIMENT_TYPES = frozenset({"PERSON", "ORG", "NORP"})
 _ISSUE_ROLES = frozenset({"nsubj", "nsubjpass", "dobj", "pobj"})
 _TIME_MARKS = frozenset({"before", "after"})
-_GERUND_PREPS = frozenset({"for", "of", "in", "by"})
+_GERUND_PREPS = frozenset({"for", "of", "in", "by", "after", "before"})
 
 
 def _dating(tok: Token, span: Span, cue: Token | None) -> bool:
@@ -115,8 +115,9 @@ def _coordinated_subject(verb: Token) -> Token | None:
 def _gerund_holder(verb: Token) -> Token | None:
     """Who does what a gerund after a preposition says: the one praised or blamed for it
     ("assailed Pike for supporting the war", "was criticized for opposing", "accused Reyes
-    of backing"), else, after "for", "in" or "by", the clause's subject ("vocal in
-    opposing free trade", "a leader in supporting an overhaul"). No one when the clause
+    of backing"), else, after "for", "in", "by", "after" or "before", the clause's subject
+    ("vocal in opposing free trade", "a leader in supporting an overhaul", "met them
+    before attacking Reyes"). No one when the clause
     denies it ("not interested in supporting", "never accused of backing", "cleared of
     backing") or after "instead of". "United in supporting": the passive's subject."""
     prep = verb.head

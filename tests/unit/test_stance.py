@@ -809,3 +809,19 @@ def test_a_subject_the_parser_hung_on_the_clause_before(nlp: Language) -> None:
     )
     found = {(c.holder.name, c.target.name, c.prior) for c in cands(nlp, text)}
     assert ("Democrats", "Dana Holt", -1) in found, found
+
+
+def test_a_gerund_after_after_or_before_is_the_clauses_subjects(nlp: Language) -> None:
+    # "After savaging X, Holt …", "praised the workers before attacking X": what the
+    # clause's subject did (the parser hangs the gerund on the preposition)
+    text = (
+        "After savaging the Greenline Party as corrupt insiders, Dana Holt is finding "
+        "them reluctant to help. Senator Hal Monroe met the workers before attacking Tom Reyes."
+    )
+    doc = nlp(text)
+    for word in ("savaging", "attacking"):
+        gerund = next(t for t in doc if t.text == word)
+        assert gerund.dep_ == "pcomp" and gerund.head.lower_ in ("after", "before"), "parse"
+    found = {(c.holder.name, c.target.name, c.prior) for c in cands(nlp, text)}
+    assert ("Dana Holt", "Greenline Party", -1) in found, found
+    assert ("Hal Monroe", "Tom Reyes", -1) in found, found
