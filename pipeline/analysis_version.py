@@ -42,7 +42,8 @@ DATA_DIR = Path(__file__).parent / "data"
 # side from citing or facing another's stance noun, a clause is no name ("Trump accused
 # Holt"), a word is short for an organisation of capitalised words only; 11: a name after
 # "and" right before a verb with no subject is its subject ("… and Democrats accused X"),
-# a gerund after "after" or "before" is the clause subject's ("after savaging X, Trump …")
+# a gerund after "after" or "before" is the clause subject's ("after savaging X, Trump …"),
+# two apostrophes are quotation marks (''…''), "as X put it" names the quote's speaker
 ANALYSIS_REVISION = 11
 _NOT_MODELS = (".holdout.json",)
 

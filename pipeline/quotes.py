@@ -67,7 +67,7 @@ SPEAKER_HEADS = _ANON_HEADS | frozenset(
 )
 _PERSON_PRONOUNS = frozenset({"he", "she", "him", "her"})
 _OTHER_PRONOUNS = frozenset({"it", "they", "we", "i", "you"})
-_QUOTE_RE = re.compile(r"“([^“”]{2,4000}?)”|\"([^\"\n]{2,4000}?)\"")
+_QUOTE_RE = re.compile(r"“([^“”]{2,4000}?)”|\"([^\"\n]{2,4000}?)\"|''([^\n]{2,4000}?)''")
 _MIN_DIRECT_WORDS = 4
 _CLOSING = {"“": "”", '"': '"'}
 _CUT_DEPS = frozenset({"relcl", "appos", "punct", "advcl", "cc", "conj"})
@@ -84,11 +84,18 @@ class _Speaker:
 def _direct_spans(text: str) -> list[tuple[int, int]]:
     spans = []
     for m in _QUOTE_RE.finditer(text):
-        group = 1 if m.group(1) is not None else 2
+        group = next(g for g in (1, 2, 3) if m.group(g) is not None)
         start, end = m.start(group), m.end(group)
         if len(text[start:end].split()) >= _MIN_DIRECT_WORDS:
             spans.append((start, end))
     return spans
+
+
+def _putting_it(token: Token) -> bool:
+    """ "As Simonyan put it, RT is “…”": whose words the sentence quotes."""
+    return token.lemma_.lower() == "put" and any(
+        c.dep_ == "dobj" and c.lower_ == "it" for c in token.children
+    )
 
 
 def _inside(token: Token, spans: list[tuple[int, int]]) -> bool:
@@ -96,8 +103,9 @@ def _inside(token: Token, spans: list[tuple[int, int]]) -> bool:
 
 
 def _is_cue(token: Token) -> bool:
+    lemma = token.lemma_.lower()
     return (
-        (token.lemma_.lower() in CUE_LEMMAS or token.lemma_.lower() in OBJECT_CUE_LEMMAS)
+        (lemma in CUE_LEMMAS or lemma in OBJECT_CUE_LEMMAS or _putting_it(token))
         and token.pos_ in ("VERB", "AUX")
         and not any(c.dep_ == "neg" for c in token.children)  # "would not say"
     )

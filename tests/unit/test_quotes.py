@@ -212,3 +212,24 @@ def test_verbless_quotes_do_not_hang(nlp: Language) -> None:
     assert isinstance(extract_stances(doc, extract_quotes(doc, entities), entities), list)
     sentence = "A disaster for Hamas, a reckless and failed plan."
     assert target_polarities([(sentence, 15, 20)]) == ["against"]
+
+
+def test_two_apostrophes_are_quotation_marks(nlp: Language) -> None:
+    # some newspapers' text quotes ''like this'': a direct quote, whose "I" is its speaker's
+    found = quotes(
+        nlp,
+        "''I oppose the tax plan, but the council does good work,'' said Kim Wells, "
+        "a teacher in North Augusta.",
+    )
+    assert [(q.speaker, q.direct) for q in found] == [("Kim Wells", True)], found
+    assert found[0].text.startswith("I oppose the tax plan")
+
+
+def test_as_someone_put_it_names_the_quotes_speaker(nlp: Language) -> None:
+    found = quotes(
+        nlp,
+        "The network's defenders say it is no more biased than any other. As Marta Lind "
+        "put it in a statement, the network is “providing a perspective you won't get elsewhere.”",
+    )
+    direct = [q for q in found if q.direct]
+    assert [q.speaker for q in direct] == ["Marta Lind"], found
