@@ -84,18 +84,10 @@ class _Speaker:
 def _direct_spans(text: str) -> list[tuple[int, int]]:
     spans = []
     for m in _QUOTE_RE.finditer(text):
-        group = next(g for g in (1, 2, 3) if m.group(g) is not None)
-        start, end = m.start(group), m.end(group)
+        start, end = m.span(m.lastindex or 0)  # the one group of the mark that matched
         if len(text[start:end].split()) >= _MIN_DIRECT_WORDS:
             spans.append((start, end))
     return spans
-
-
-def _putting_it(token: Token) -> bool:
-    """ "As Simonyan put it, RT is “…”": whose words the sentence quotes."""
-    return token.lemma_.lower() == "put" and any(
-        c.dep_ == "dobj" and c.lower_ == "it" for c in token.children
-    )
 
 
 def _inside(token: Token, spans: list[tuple[int, int]]) -> bool:
@@ -104,8 +96,12 @@ def _inside(token: Token, spans: list[tuple[int, int]]) -> bool:
 
 def _is_cue(token: Token) -> bool:
     lemma = token.lemma_.lower()
+    # "As Simonyan put it, RT is “…”": whose words the sentence quotes
+    putting_it = lemma == "put" and any(
+        c.dep_ == "dobj" and c.lower_ == "it" for c in token.children
+    )
     return (
-        (lemma in CUE_LEMMAS or lemma in OBJECT_CUE_LEMMAS or _putting_it(token))
+        (lemma in CUE_LEMMAS or lemma in OBJECT_CUE_LEMMAS or putting_it)
         and token.pos_ in ("VERB", "AUX")
         and not any(c.dep_ == "neg" for c in token.children)  # "would not say"
     )

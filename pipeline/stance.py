@@ -58,7 +58,7 @@ from pipeline.stance_targets import FIRST_PERSON, Actor, Referents
 _SENTIMENT_TYPES = frozenset({"PERSON", "ORG", "NORP"})
 _ISSUE_ROLES = frozenset({"nsubj", "nsubjpass", "dobj", "pobj"})
 _TIME_MARKS = frozenset({"before", "after"})
-_GERUND_PREPS = frozenset({"for", "of", "in", "by", "after", "before"})
+_GERUND_PREPS = frozenset({"for", "of", "in", "by"}) | _TIME_MARKS
 
 
 def _dating(tok: Token, span: Span, cue: Token | None) -> bool:
