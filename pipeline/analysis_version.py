@@ -43,8 +43,9 @@ DATA_DIR = Path(__file__).parent / "data"
 # Holt"), a word is short for an organisation of capitalised words only; 11: a name after
 # "and" right before a verb with no subject is its subject ("… and Democrats accused X"),
 # a gerund after "after" or "before" is the clause subject's ("after savaging X, Trump …"),
-# two apostrophes are quotation marks (''…''), "as X put it" names the quote's speaker
-ANALYSIS_REVISION = 11
+# two apostrophes are quotation marks (''…''), "as X put it" names the quote's speaker;
+# 12: a direct quote written around its attribution ("A," X said. "B.") is one quote
+ANALYSIS_REVISION = 12
 _NOT_MODELS = (".holdout.json",)
 
 

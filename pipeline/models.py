@@ -178,6 +178,13 @@ class Quote(_Frozen):
     # rebuilt from storage has neither.
     source_span: tuple[int, int] | None = Field(None, exclude=True)
     cue_span: tuple[int, int] | None = Field(None, exclude=True)
+    # A direct quote written in pieces around its attribution ("A," X said. "B."): the
+    # quoted pieces, so that the stance step reads the speaker's words and not "X said".
+    pieces: tuple[tuple[int, int], ...] = Field((), exclude=True)
+
+    def spans(self) -> tuple[tuple[int, int], ...]:
+        """The character spans holding the quoted words."""
+        return self.pieces or ((self.start, self.end),)
 
     @model_validator(mode="before")
     @classmethod

@@ -4,6 +4,7 @@ Rules over spaCy's dependency parse:
 - direct: a span in quotation marks of four words or more, attributed to the
   subject of a cue verb in its sentence, the sentence after it ("…," he said) or
   the one before it ("He said:"), or continuing the previous paragraph's speaker;
+  one written around its attribution ("A," X said. "B.") is one quote in two pieces;
 - indirect: a cue verb's clausal complement ("X said that …", "…, X added"),
   "according to X", and participles hanging off an attributed clause ("adding that …");
   for verbs of stance and intent, their object ("X criticized the plan", "Y wants to
@@ -385,7 +386,26 @@ def _covered(start: int, end: int, attributed: dict[tuple[int, int], Quote]) -> 
     return inside >= 0.6 * (end - start)
 
 
-def _quote(cue: _Cue, text: str, start: int, end: int, direct: bool) -> Quote:
+def _continues(previous: Quote, cue: _Cue, text: str, start: int) -> bool:
+    """Whether a direct quote starting at ``start`` goes on with ``previous``: the same
+    attribution, its cue written between the two pieces in one paragraph ("A," X said.
+    "B."), which PolNeAR and a reader count as one quote."""
+    return (
+        previous.cue_span == cue.cue_span
+        and cue.cue_span is not None
+        and previous.end <= cue.cue_span[0] < start
+        and "\n" not in text[previous.end : start]
+    )
+
+
+def _quote(
+    cue: _Cue,
+    text: str,
+    start: int,
+    end: int,
+    direct: bool,
+    pieces: tuple[tuple[int, int], ...] = (),
+) -> Quote:
     return Quote(
         speaker=cue.speaker.name,
         speaker_type=cue.speaker.type,
@@ -396,6 +416,7 @@ def _quote(cue: _Cue, text: str, start: int, end: int, direct: bool) -> Quote:
         end=end,
         source_span=cue.source_span,
         cue_span=cue.cue_span,
+        pieces=pieces,
     )
 
 
@@ -428,6 +449,7 @@ def extract_quotes(doc: Doc, entities: EntityIndex) -> list[Quote]:
     # only what came before them.
     pending = sorted(direct)
     last_speaker: tuple[_Cue, int] | None = None  # attribution, paragraph
+    previous: Quote | None = None  # the last direct quote
     for _i, sent in enumerate(sents):
         paragraph = text.count("\n", 0, sent.start_char)
         # direct quotes that start in this sentence
@@ -444,13 +466,17 @@ def extract_quotes(doc: Doc, entities: EntityIndex) -> list[Quote]:
             if hit is None and first > 0 and sents[first - 1].text.rstrip().endswith(":"):
                 hit = cue_in(sents[first - 1])
             if hit is not None:
-                quote = _quote(hit, text, qs, qe, True)
                 last_speaker = (hit, text.count("\n", 0, qe))
             elif last_speaker is not None and text.count("\n", 0, qs) - last_speaker[1] <= 1:
-                quote = _quote(last_speaker[0], text, qs, qe, True)
+                hit = last_speaker[0]
             else:
                 continue
-            by_span[(qs, qe)] = quote
+            pieces: tuple[tuple[int, int], ...] = ()
+            if previous is not None and _continues(previous, hit, text, qs):
+                del by_span[(previous.start, previous.end)]
+                pieces = (*previous.spans(), (qs, qe))
+            quote = _quote(hit, text, pieces[0][0] if pieces else qs, qe, True, pieces)
+            previous = by_span[(quote.start, quote.end)] = quote
         # indirect: clausal complements of cue verbs, and "according to X"
         for tok in sent:
             if _inside(tok, direct):

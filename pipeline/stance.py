@@ -534,9 +534,10 @@ def candidates(doc: Doc, quotes: list[Quote], entities: EntityIndex) -> list[Can
         reader.camps(tok)
     for quote in quotes:
         if quote.speaker_type != "UNKNOWN":
-            span = doc.char_span(quote.start, quote.end, alignment_mode="expand")
-            if span is not None:
-                reader.quoted_entities(quote, span)
+            for start, end in quote.spans():
+                span = doc.char_span(start, end, alignment_mode="expand")
+                if span is not None:
+                    reader.quoted_entities(quote, span)
     seen: set[tuple[str, str, int, str]] = set()
     out = []
     for c in reader.found:  # a mention inside two quotes, a target reached twice

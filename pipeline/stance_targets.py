@@ -156,7 +156,7 @@ class Referents:
         for q in self.quotes:
             if q.cue.lower() in _KNOWING:
                 continue
-            if q.start <= token.idx < q.end and (
+            if any(s <= token.idx < e for s, e in q.spans()) and (
                 best is None or q.end - q.start < best.end - best.start
             ):
                 best = q

@@ -118,6 +118,22 @@ def test_continued_quote_keeps_its_speaker(nlp: Language) -> None:
     assert [q.speaker for q in found] == ["Beatrice Stone", "Beatrice Stone"]
 
 
+def test_a_quote_written_around_its_attribution_is_one_quote(nlp: Language) -> None:
+    # "A," X said. "B." is one attribution (as PolNeAR and a reader count it), held
+    # in two pieces; a new paragraph starts a new quote (the test above)
+    text = (
+        "“The tax hurts families who drive to work,” Marcus Hale said on Monday. "
+        "“It punishes the people who have no bus.”"
+    )
+    (q,) = quotes(nlp, text)
+    assert (q.speaker, q.direct) == ("Marcus Hale", True)
+    assert q.text == text[q.start : q.end]
+    assert [text[s:e] for s, e in q.spans()] == [
+        "The tax hurts families who drive to work,",
+        "It punishes the people who have no bus.",
+    ]
+
+
 def test_definite_description_refers_back(nlp: Language) -> None:
     found = quotes(
         nlp,

@@ -616,6 +616,17 @@ def test_a_clause_that_dates_a_quote_is_not_what_it_is_about(
     assert dated not in about, about
 
 
+def test_the_attribution_between_a_quotes_pieces_is_not_what_it_is_about(
+    nlp: Language,
+) -> None:
+    text = (
+        "“The tax hurts families who drive to work,” Marcus Hale said after meeting "
+        "Governor Ruth Adler. “It punishes the people who have no bus.”"
+    )
+    about = [c.target.name for c in cands(nlp, text) if c.kind == "quote"]
+    assert "Ruth Adler" not in about, about
+
+
 NOT_STANCES = [
     # (text, holder, target): pairs the text does not support (issue 12's examples)
     (
