@@ -294,15 +294,16 @@ def test_killed_worker_and_redis_restart_mid_ingest_index_each_story_once(stack:
     # One worker takes tasks; it is killed outright while it holds some unacknowledged.
     scale = readme_command("up -d --scale")[:-1]
     stack.run([*scale, "worker-nlp=1"])
-    wait_until(
-        lambda: stack.redis_cli("hlen", "unacked") not in ("", "0"),
-        300,
-        "the nlp worker holding tasks",
-        every=0.1,
-    )
     [victim] = stack.containers("worker-nlp")
-    stack.run(["docker", "kill", "-s", "KILL", victim])
-    held = int(stack.redis_cli("hlen", "unacked"))
+    redis = stack.containers("redis")[0]
+    # Only analysis tasks count (the io worker holds its own now and then), and the kill
+    # follows the first at once: the worker is fast once its models are loaded, so one
+    # loop inside the Redis container watches, with no compose lookups in between.
+    held_tasks = "redis-cli hvals unacked | grep -c newswire.analyze_article"
+    watch = f'for _ in $(seq 20000); do [ "$({held_tasks})" -gt 0 ] && break; sleep 0.01; done'
+    docker("exec", redis, "sh", "-c", watch, timeout=600)
+    docker("kill", "-s", "KILL", victim)
+    held = int(docker("exec", redis, "sh", "-c", held_tasks))
     at_kill = stack.entries().get("done", 0)
     assert held >= 1 and at_kill < ARTICLES
     time.sleep(3)
