@@ -101,13 +101,17 @@ def test_the_percolator_matches_what_sqlite_matches(
     "broken",
     [
         # a record that does not make a search (another writer's): fails before the engine
-        Watch.model_construct(
-            id="broken",
-            query="water",
-            filters=WatchFilters.model_construct(since="yesterday"),
-            webhook=None,
-            secret="",
-            created_at=T0,
+        # (pydantic warns when it serializes the string it holds for a date)
+        pytest.param(
+            Watch.model_construct(
+                id="broken",
+                query="water",
+                filters=WatchFilters.model_construct(since="yesterday"),
+                webhook=None,
+                secret="",
+                created_at=T0,
+            ),
+            marks=pytest.mark.filterwarnings("ignore:Pydantic serializer warnings"),
         ),
         # a filter OpenSearch refuses (failed to parse), as the CLI made before the caps
         Watch(id="broken", query="water", filters=WatchFilters(target="a" * 40_000), created_at=T0),
