@@ -148,6 +148,13 @@ shipped model: dev 0.522 / 0.268, fitted 0.563 / 0.376, unseen 0.455 / 0.333, he
   a relative pronoun that receives a stance noun ("Cruz, who had the backing of X");
   names in apposition to a plural noun as its members ("the candidates, Clinton and
   Sanders, …"). Each raises unseen F1 by 0.0004-0.0011 and lowers held-out (0.3192-0.3205).
+
+Measured and not kept (session 23, 3 December; the shipped model, each split analysed
+whole): no quote candidate for a name that is a preposition's object. Under a noun
+("his attacks on X", "the comments about X"): precision up on every split off dev (fitted
+0.5638 → 0.5746, unseen 0.4558 → 0.4629, held-out 0.4953 → 0.5012) but F1 down on
+fitted (0.3763 → 0.3705) and unseen (0.3326 → 0.3301, under its floor), dev unchanged,
+held-out 0.3207 → 0.3208. Under any word: dev 0.5116 / 0.2514, unseen 0.4699 / 0.3275.
 """
 
 from __future__ import annotations
