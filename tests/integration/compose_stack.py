@@ -121,6 +121,11 @@ class Stack:
     def redis_cli(self, *args: str) -> str:
         return docker("exec", self.containers("redis")[0], "redis-cli", *args).strip()
 
+    def redis_sh(self, script: str, timeout: float = 120) -> str:
+        """A shell script run inside the Redis container (redis-cli at hand, no round
+        trips through compose while it runs)."""
+        return docker("exec", self.containers("redis")[0], "sh", "-c", script, timeout=timeout)
+
     def leftovers(self) -> list[str]:
         label = f"label=com.docker.compose.project={self.project}"
         return [

@@ -295,15 +295,14 @@ def test_killed_worker_and_redis_restart_mid_ingest_index_each_story_once(stack:
     scale = readme_command("up -d --scale")[:-1]
     stack.run([*scale, "worker-nlp=1"])
     [victim] = stack.containers("worker-nlp")
-    redis = stack.containers("redis")[0]
     # Only analysis tasks count (the io worker holds its own now and then), and the kill
     # follows the first at once: the worker is fast once its models are loaded, so one
     # loop inside the Redis container watches, with no compose lookups in between.
     held_tasks = "redis-cli hvals unacked | grep -c newswire.analyze_article"
     watch = f'for _ in $(seq 20000); do [ "$({held_tasks})" -gt 0 ] && break; sleep 0.01; done'
-    docker("exec", redis, "sh", "-c", watch, timeout=600)
+    stack.redis_sh(watch, timeout=600)
     docker("kill", "-s", "KILL", victim)
-    held = int(docker("exec", redis, "sh", "-c", held_tasks))
+    held = int(stack.redis_sh(held_tasks))
     at_kill = stack.entries().get("done", 0)
     assert held >= 1 and at_kill < ARTICLES
     time.sleep(3)
