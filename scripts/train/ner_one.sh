@@ -4,7 +4,9 @@
 # stance splits, but loses the stance dev split by one gold stance (and quotes dev by
 # 0.0001 F1), whose floors stand (docs/performance.md, "One entity model"). Run again on
 # another machine it gave another model, by as much as the choices below were settled by
-# (the same page, "The recipe run again").
+# (the same page, "The recipe run again"); with today's rules, and with people's names
+# swapped in half the training documents, it still falls under a stance precision
+# floor (the same page, "Run again with today's rules", "With people's names swapped").
 # Writes OUT_DIR/model-best.
 #
 #   scripts/train/ner_one.sh [DATA_DIR] [OUT_DIR]
