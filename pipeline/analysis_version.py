@@ -44,8 +44,10 @@ DATA_DIR = Path(__file__).parent / "data"
 # "and" right before a verb with no subject is its subject ("… and Democrats accused X"),
 # a gerund after "after" or "before" is the clause subject's ("after savaging X, Trump …"),
 # two apostrophes are quotation marks (''…''), "as X put it" names the quote's speaker;
-# 12: a direct quote written around its attribution ("A," X said. "B.") is one quote
-ANALYSIS_REVISION = 12
+# 12: a direct quote written around its attribution ("A," X said. "B.") is one quote;
+# 13: attributions written inside what they attribute ("X, critics argue, …") and made
+# through a relative pronoun ("Hale, who says …") are quotes, not read for stances
+ANALYSIS_REVISION = 13
 _NOT_MODELS = (".holdout.json",)
 
 

@@ -12,13 +12,17 @@ Rules over spaCy's dependency parse:
 - speakers: a named entity (with its canonical name), a pronoun resolved to the
   nearest preceding person (other pronouns, "it" or "they", kept as written), or a
   described source ("a senior US official"); a definite description ("the
-  official") refers back to the last matching one.
+  official") refers back to the last matching one; a relative pronoun speaks for its
+  antecedent ("Hale, who says …");
+- an attribution written inside what it attributes ("The toll, critics argue, falls
+  hardest on families") attributes the whole sentence, as PolNeAR marks it. This kind
+  and the relative pronoun's are not stance evidence (``Quote.stance_evidence``).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from spacy.tokens import Doc, Span, Token
 
@@ -80,6 +84,7 @@ class _Speaker:
     type: SpeakerType
     head: str = ""  # head lemma of a described source
     modifiers: frozenset[str] = frozenset()
+    relative: bool = False  # named through a relative pronoun ("Hale, who says …")
 
 
 def _direct_spans(text: str) -> list[tuple[int, int]]:
@@ -142,6 +147,10 @@ class _Resolver:
     ) -> _Speaker | None:
         """The speaker named by subject ``head``; a pronoun resolves to the last person
         mentioned before ``before`` (default: the pronoun itself)."""
+        antecedent = _antecedent(head)
+        if antecedent is not None:  # "Graham, who says …": whom the clause is about
+            speaker = self.resolve(antecedent, before, strict=strict)
+            return replace(speaker, relative=True) if speaker is not None else None
         if head.pos_ == "PRON":
             if head.lower_ in _PERSON_PRONOUNS:
                 limit = head.idx if before is None else min(head.idx, before)
@@ -248,10 +257,28 @@ def _chars(tokens: Span | list[Token]) -> tuple[int, int]:
 
 
 def _cue(speaker: _Speaker, cue: Token, subject: Token) -> _Cue:
-    return _Cue(speaker, cue.text, _chars([cue]), _chars(_speaker_span(subject)))
+    source = _chars(_speaker_span(subject))
+    antecedent = _antecedent(subject)
+    if antecedent is not None:  # "Graham, who says": the name and the pronoun standing for it
+        source = (_chars(_speaker_span(antecedent))[0], source[1])
+    return _Cue(speaker, cue.text, _chars([cue]), source)
 
 
-_Reported = tuple[_Cue, int, int]
+def _antecedent(subject: Token) -> Token | None:
+    """What a relative pronoun subject stands for: "Graham" of "Graham, who says" and
+    of "Graham, a senator who says" (not of a passive's "who is expected to")."""
+    clause = subject.head
+    if subject.tag_ != "WP" or subject.dep_ != "nsubj" or clause.dep_ != "relcl":
+        return None
+    antecedent = clause.head
+    while antecedent.dep_ == "appos" and antecedent.head.i < antecedent.i:
+        antecedent = antecedent.head
+    return antecedent if antecedent.i < subject.i else None
+
+
+# an attribution, its content, and the pieces of the content around the attribution
+# when it is written inside what it attributes (else empty)
+_Reported = tuple[_Cue, int, int, tuple[tuple[int, int], ...]]
 
 
 def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
@@ -285,7 +312,7 @@ def _source_phrase(tok: Token, sent: Span, resolver: _Resolver) -> _Reported | N
     # The reported content is the main clause, on whichever side of the phrase it is.
     cs, ce = (sent.start_char, p0) if root < p0 else (p1, sent.end_char)
     cs, ce = _trimmed(doc_text(sent.doc), cs, ce)
-    return _Cue(speaker, cue, _chars(cue_tokens), _chars(_speaker_span(pobj))), cs, ce
+    return _Cue(speaker, cue, _chars(cue_tokens), _chars(_speaker_span(pobj))), cs, ce, ()
 
 
 def _reported_clause(tok: Token, sent: Span, resolver: _Resolver) -> _Reported | None:
@@ -308,14 +335,52 @@ def _reported_clause(tok: Token, sent: Span, resolver: _Resolver) -> _Reported |
         subj = _subject(tok)  # "CLAUSE, a Lebanese official told CNN."
         left = min(t.i for t in subj.subtree) if subj is not None else tok.i
         cs, ce = _trimmed(doc_text(sent.doc), sent.start_char, sent.doc[left].idx)
+    elif _parenthetical(tok, sent):  # "CLAUSE, analysts said, CLAUSE"
+        cs, ce = _trimmed(doc_text(sent.doc), sent.start_char, sent.end_char)
     else:
         return None
     governing = _governing_subject(tok)
-    if governing is None or cs <= governing[0].idx < ce:
+    if governing is None:
         return None
     subj, borrowed = governing
+    pieces: tuple[tuple[int, int], ...] = ()
+    if cs <= subj.idx < ce:
+        # the attribution written inside what it attributes ("Mrs. Clinton, analysts
+        # said, has …"): PolNeAR's content takes it in; the stance step reads the pieces
+        # around it. Not a relative clause's ("a strike that executives said could hurt
+        # earnings"): PolNeAR's sources there are too often elsewhere.
+        if borrowed or comp is not None or not cs <= tok.idx < ce:
+            return None
+        pieces = _around(tok, cs, ce)
     speaker = resolver.resolve(subj, before=cs, strict=borrowed)
-    return (_cue(speaker, tok, subj), cs, ce) if speaker is not None else None
+    return (_cue(speaker, tok, subj), cs, ce, pieces) if speaker is not None else None
+
+
+def _parenthetical(tok: Token, sent: Span) -> bool:
+    """ "…, analysts said, …": a subject and cue set off by commas inside the sentence."""
+    doc = sent.doc
+    sub = [t for t in tok.subtree if not t.is_punct]
+    left, right = sub[0].i, sub[-1].i
+    return (
+        tok.dep_ == "parataxis"
+        and _subject(tok) is not None
+        and left > sent.start
+        and right + 1 < sent.end
+        and doc[left - 1].text in (",", "—", "–")
+        and doc[right + 1].text in (",", "—", "–")
+        and not any(c.dep_ in ("mark", "ccomp", "dobj", "xcomp") for c in tok.children)
+    )
+
+
+def _around(cue: Token, start: int, end: int) -> tuple[tuple[int, int], ...]:
+    """The content on either side of an attribution written inside it."""
+    words = [t for t in cue.subtree if not t.is_punct]
+    text = doc_text(cue.doc)
+    pieces = [
+        _trimmed(text, start, words[0].idx),
+        _trimmed(text, words[-1].idx + len(words[-1].text), end),
+    ]
+    return tuple((s, e) for s, e in pieces if s < e)
 
 
 def _last_word(sent: Span) -> int:
@@ -405,6 +470,7 @@ def _quote(
     end: int,
     direct: bool,
     pieces: tuple[tuple[int, int], ...] = (),
+    aside: bool = False,
 ) -> Quote:
     return Quote(
         speaker=cue.speaker.name,
@@ -417,6 +483,7 @@ def _quote(
         source_span=cue.source_span,
         cue_span=cue.cue_span,
         pieces=pieces,
+        stance_evidence=not (aside or cue.speaker.relative),
     )
 
 
@@ -484,10 +551,10 @@ def extract_quotes(doc: Doc, entities: EntityIndex) -> list[Quote]:
             reported = _source_phrase(tok, sent, resolver) or _reported_clause(tok, sent, resolver)
             if reported is None:
                 continue
-            attribution, cs, ce = reported
+            attribution, cs, ce, around = reported
             if ce - cs < 15 or _covered(cs, ce, by_span):
                 continue
-            found.append(_quote(attribution, text, cs, ce, False))
+            found.append(_quote(attribution, text, cs, ce, False, around, aside=bool(around)))
             last_speaker = (attribution, paragraph)
     found.extend(by_span.values())
     found.extend(_labelled_lines(doc, entities, found))

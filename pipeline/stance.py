@@ -525,6 +525,7 @@ def _pobjs_agent(tok: Token) -> list[tuple[str, Token]]:
 
 def candidates(doc: Doc, quotes: list[Quote], entities: EntityIndex) -> list[Candidate]:
     """Every holder → target pair the text may support (``stance_model`` decides)."""
+    quotes = [q for q in quotes if q.stance_evidence]
     refs = Referents(doc, entities, quotes)
     reader = _Reader(doc, refs)
     for tok in doc:

@@ -10,6 +10,7 @@ from spacy.language import Language
 from pipeline.entities import extract_entities
 from pipeline.models import Quote
 from pipeline.quotes import extract_quotes
+from pipeline.stance import candidates
 
 
 def quotes(nlp: Language, text: str) -> list[Quote]:
@@ -249,3 +250,38 @@ def test_as_someone_put_it_names_the_quotes_speaker(nlp: Language) -> None:
     )
     direct = [q for q in found if q.direct]
     assert [q.speaker for q in direct] == ["Marta Lind"], found
+
+
+@pytest.mark.parametrize(
+    ("text", "speaker", "content"),
+    [
+        (  # written inside what it attributes: the whole sentence, as PolNeAR marks it
+            "Mayor Elena Vasquez, critics argue, betrayed the dock workers of Port Meridian.",
+            "critics",
+            "Mayor Elena Vasquez, critics argue, betrayed the dock workers of Port Meridian",
+        ),
+        (  # a relative pronoun speaks for the name it follows
+            "The motion came from Councillor Marcus Hale, who says Mayor Elena Vasquez"
+            " betrayed the dock workers.",
+            "Marcus Hale",
+            "Mayor Elena Vasquez betrayed the dock workers",
+        ),
+    ],
+)
+def test_attributions_the_stance_step_does_not_read(
+    nlp: Language, text: str, speaker: str, content: str
+) -> None:
+    """Quotes, and right more often than not on PolNeAR, but left out of the stance
+    step: its model was not fitted on their candidates (``Quote.stance_evidence``)."""
+    doc = nlp(text)
+    entities = extract_entities(doc)
+    found = extract_quotes(doc, entities)
+    assert [(q.speaker, q.text, q.stance_evidence) for q in found] == [(speaker, content, False)]
+    assert not [c for c in candidates(doc, found, entities) if c.kind == "quote"]
+    # the same words attributed plainly are read: the speaker against the mayor
+    plain = nlp(f"{speaker.capitalize()} said that Mayor Elena Vasquez betrayed the dock workers.")
+    plain_entities = extract_entities(plain)
+    plain_quotes = extract_quotes(plain, plain_entities)
+    assert [q.stance_evidence for q in plain_quotes] == [True]
+    read = candidates(plain, plain_quotes, plain_entities)
+    assert ("Elena Vasquez", "quote") in {(c.target.name, c.kind) for c in read}
