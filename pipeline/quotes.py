@@ -346,9 +346,10 @@ def _reported_clause(tok: Token, sent: Span, resolver: _Resolver) -> _Reported |
     pieces: tuple[tuple[int, int], ...] = ()
     if cs <= subj.idx < ce:
         # the attribution written inside what it attributes ("Mrs. Clinton, analysts
-        # said, has …"): PolNeAR's content takes it in; the stance step reads the pieces
-        # around it. Not a relative clause's ("a strike that executives said could hurt
-        # earnings"): PolNeAR's sources there are too often elsewhere.
+        # said, has …"): PolNeAR's content takes it in, the pieces around it are kept,
+        # and the stance step does not read it (``Quote.stance_evidence``). Not a relative
+        # clause's ("a strike that executives said could hurt earnings"): PolNeAR's
+        # sources there are too often elsewhere.
         if borrowed or comp is not None or not cs <= tok.idx < ce:
             return None
         pieces = _around(tok, cs, ce)
