@@ -46,8 +46,9 @@ DATA_DIR = Path(__file__).parent / "data"
 # two apostrophes are quotation marks (''…''), "as X put it" names the quote's speaker;
 # 12: a direct quote written around its attribution ("A," X said. "B.") is one quote;
 # 13: attributions written inside what they attribute ("X, critics argue, …") and made
-# through a relative pronoun ("Hale, who says …") are quotes, not read for stances
-ANALYSIS_REVISION = 13
+# through a relative pronoun ("Hale, who says …") are quotes, not read for stances;
+# 14: and they change nothing the stance step reads (cues, the next quote's speaker)
+ANALYSIS_REVISION = 14
 _NOT_MODELS = (".holdout.json",)
 
 

@@ -178,14 +178,16 @@ class Quote(_Frozen):
     # rebuilt from storage has neither.
     source_span: tuple[int, int] | None = Field(None, exclude=True)
     cue_span: tuple[int, int] | None = Field(None, exclude=True)
-    # A direct quote written in pieces around its attribution ("A," X said. "B."): the
-    # quoted pieces, so that the stance step reads the speaker's words and not "X said".
+    # A quote written in pieces around its attribution ("A," X said. "B."; "A, critics
+    # argue, B"): the pieces, so that what reads it reads the speaker's words and not
+    # "X said".
     pieces: tuple[tuple[int, int], ...] = Field((), exclude=True)
-    # Whether the stance step reads it: not an attribution written inside what it
-    # attributes ("The toll, critics argue, falls …") nor one made through a relative
-    # pronoun ("Hale, who says …"). Those quotes are right more often than not (quotes
-    # F1 up on both PolNeAR splits) but the stance model was not fitted on their
-    # candidates, and reading them cost stance precision off dev (README, "Measured").
+    # Whether the stance step reads it: not a reported quote written around its
+    # attribution ("The toll, critics argue, falls …") nor one whose speaker a relative
+    # pronoun names ("Hale, who says …"), nor what those would hand on (a cue, the next
+    # quote's speaker, a quote nested in them). Those quotes are right more often than
+    # not (quotes F1 up on both PolNeAR splits) but the stance model was not fitted on
+    # their candidates, and reading them cost stance precision off dev (README).
     stance_evidence: bool = Field(True, exclude=True)
 
     def spans(self) -> tuple[tuple[int, int], ...]:

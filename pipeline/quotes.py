@@ -16,7 +16,9 @@ Rules over spaCy's dependency parse:
   antecedent ("Hale, who says …");
 - an attribution written inside what it attributes ("The toll, critics argue, falls
   hardest on families") attributes the whole sentence, as PolNeAR marks it. This kind
-  and the relative pronoun's are not stance evidence (``Quote.stance_evidence``).
+  and the relative pronoun's are not stance evidence (``Quote.stance_evidence``), and
+  change nothing the stance step reads: no cue taken from another, no speaker handed
+  to the next direct quote, no quote that is evidence dropped inside them.
 """
 
 from __future__ import annotations
@@ -504,14 +506,19 @@ def extract_quotes(doc: Doc, entities: EntityIndex) -> list[Quote]:
         return len(sents) - 1
 
     def cue_in(sent: Span) -> _Cue | None:
+        """The sentence's first cue with a speaker; one through a relative pronoun ("Hale,
+        who told reporters …, said: …") only when there is no other."""
+        fallback = None
         for tok in sent:
             if _is_cue(tok) and not _inside(tok, direct):
                 governing = _governing_subject(tok)
                 if governing is not None and not _inside(governing[0], direct):
                     speaker = resolver.resolve(governing[0], strict=governing[1])
-                    if speaker is not None:
+                    if speaker is not None and not speaker.relative:
                         return _cue(speaker, tok, governing[0])
-        return None
+                    if speaker is not None and fallback is None:
+                        fallback = _cue(speaker, tok, governing[0])
+        return fallback
 
     # Walk sentences in order so that pronouns and definite descriptions see
     # only what came before them.
@@ -556,13 +563,22 @@ def extract_quotes(doc: Doc, entities: EntityIndex) -> list[Quote]:
             if ce - cs < 15 or _covered(cs, ce, by_span):
                 continue
             found.append(_quote(attribution, text, cs, ce, False, around, aside=bool(around)))
-            last_speaker = (attribution, paragraph)
+            if not (around or attribution.speaker.relative):  # not stance evidence: nor
+                last_speaker = (attribution, paragraph)  # the next direct quote's speaker
     found.extend(by_span.values())
     found.extend(_labelled_lines(doc, entities, found))
     found.sort(key=lambda q: (q.start, -q.end))
     result: list[Quote] = []
-    for q in found:  # drop reported clauses nested in a longer one of the same speaker
-        if result and q.start < result[-1].end and q.speaker == result[-1].speaker:
+    # drop reported clauses nested in a longer one of the same speaker, but not stance
+    # evidence inside a quote that is not ("X, critics argue, is “…”")
+    for q in found:
+        outer = result[-1] if result else None
+        if (
+            outer is not None
+            and q.start < outer.end
+            and q.speaker == outer.speaker
+            and (outer.stance_evidence or not q.stance_evidence)
+        ):
             continue
         result.append(q)
     return result

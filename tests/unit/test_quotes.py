@@ -279,9 +279,43 @@ def test_attributions_the_stance_step_does_not_read(
     assert [(q.speaker, q.text, q.stance_evidence) for q in found] == [(speaker, content, False)]
     assert not [c for c in candidates(doc, found, entities) if c.kind == "quote"]
     # the same words attributed plainly are read: the speaker against the mayor
-    plain = nlp(f"{speaker.capitalize()} said that Mayor Elena Vasquez betrayed the dock workers.")
+    plain = nlp(
+        f"{speaker[0].upper()}{speaker[1:]} said that Mayor Elena Vasquez betrayed the dock workers."
+    )
     plain_entities = extract_entities(plain)
     plain_quotes = extract_quotes(plain, plain_entities)
     assert [q.stance_evidence for q in plain_quotes] == [True]
     read = candidates(plain, plain_quotes, plain_entities)
     assert ("Elena Vasquez", "quote") in {(c.target.name, c.kind) for c in read}
+
+
+@pytest.mark.parametrize(
+    ("text", "evidence"),
+    [
+        (  # a direct quote inside an aside's sentence stays, and is read
+            'Mayor Elena Vasquez, critics argue, is "a disgrace to the dock workers of Port Meridian".',
+            [("critics", "argue", True)],
+        ),
+        (  # the relative pronoun's cue does not take the sentence's own
+            "Councillor Marcus Hale, who told reporters he was tired, said:"
+            ' "Mayor Elena Vasquez betrayed the dock workers of this city."',
+            [("Marcus Hale", "said", True)],
+        ),
+        (  # nor do the two kinds give the next direct quote its speaker
+            'The toll, critics argue, falls hardest on families. "Mayor Elena Vasquez betrayed'
+            ' every dock worker in this city."',
+            [],
+        ),
+        (
+            "Councillor Marcus Hale, who says the deal is a disgrace, spoke on Monday."
+            ' "Mayor Elena Vasquez betrayed every dock worker in this city."',
+            [],
+        ),
+    ],
+)
+def test_quotes_not_read_for_stances_change_no_quote_that_is(
+    nlp: Language, text: str, evidence: list[tuple[str, str, bool]]
+) -> None:
+    """What the stance step reads is what it read before the two kinds were quotes."""
+    read = [(q.speaker, q.cue, q.direct) for q in quotes(nlp, text) if q.stance_evidence]
+    assert read == evidence
