@@ -514,10 +514,11 @@ def extract_quotes(doc: Doc, entities: EntityIndex) -> list[Quote]:
                 governing = _governing_subject(tok)
                 if governing is not None and not _inside(governing[0], direct):
                     speaker = resolver.resolve(governing[0], strict=governing[1])
-                    if speaker is not None and not speaker.relative:
+                    if speaker is None:
+                        continue
+                    if not speaker.relative:
                         return _cue(speaker, tok, governing[0])
-                    if speaker is not None and fallback is None:
-                        fallback = _cue(speaker, tok, governing[0])
+                    fallback = fallback or _cue(speaker, tok, governing[0])
         return fallback
 
     # Walk sentences in order so that pronouns and definite descriptions see
@@ -562,9 +563,10 @@ def extract_quotes(doc: Doc, entities: EntityIndex) -> list[Quote]:
             attribution, cs, ce, around = reported
             if ce - cs < 15 or _covered(cs, ce, by_span):
                 continue
-            found.append(_quote(attribution, text, cs, ce, False, around, aside=bool(around)))
-            if not (around or attribution.speaker.relative):  # not stance evidence: nor
-                last_speaker = (attribution, paragraph)  # the next direct quote's speaker
+            quote = _quote(attribution, text, cs, ce, False, around, aside=bool(around))
+            found.append(quote)
+            if quote.stance_evidence:  # else not the next direct quote's speaker either
+                last_speaker = (attribution, paragraph)
     found.extend(by_span.values())
     found.extend(_labelled_lines(doc, entities, found))
     found.sort(key=lambda q: (q.start, -q.end))
