@@ -50,6 +50,18 @@ OBJECT_CUE_LEMMAS = frozenset(
     promise vow urge express raise acknowledge seem appear know see feel expect decline offer
     agree find show""".split()
 )
+# Read since the stance model was fitted (as the rest of this block): their quotes are
+# not stance evidence, so that the stance step reads what it was fitted on.
+LATER_OBJECT_CUE_LEMMAS = frozenset({"cite", "accuse"})
+# Verbs whose attributed words follow a preposition: "called for a special prosecutor",
+# "referring to the party's convention", "pointed to attacks on her campaign".
+PREP_CUES = frozenset({("call", "for"), ("refer", "to"), ("point", "to")})
+# What an object cue's content goes on with after its object, in an attribution read
+# since the stance model was fitted: "called the charges unsubstantiated", "described
+# the field as “all very good”", "accused him of lying", "urged supporters to monitor
+# polling places".
+_GOES_ON_DEPS = frozenset({"oprd", "xcomp"})
+_GOES_ON_PREPS = frozenset({"as", "of"})
 _ANON_HEADS = frozenset(
     """official officials source sources spokesperson spokesman spokeswoman aide aides
     diplomat diplomats officer person people analyst analysts expert experts insider""".split()
@@ -76,6 +88,7 @@ _PERSON_PRONOUNS = frozenset({"he", "she", "him", "her"})
 _OTHER_PRONOUNS = frozenset({"it", "they", "we", "i", "you"})
 _QUOTE_RE = re.compile(r"“([^“”]{2,4000}?)”|\"([^\"\n]{2,4000}?)\"|''([^\n]{2,4000}?)''")
 _MIN_DIRECT_WORDS = 4
+_MIN_REPORTED_CHARS = 15
 _CLOSING = {"“": "”", '"': '"'}
 _CUT_DEPS = frozenset({"relcl", "appos", "punct", "advcl", "cc", "conj"})
 
@@ -102,14 +115,21 @@ def _inside(token: Token, spans: list[tuple[int, int]]) -> bool:
     return any(s - 1 <= token.idx < e + 1 for s, e in spans)
 
 
-def _is_cue(token: Token) -> bool:
+def _is_cue(token: Token, going_on: bool = False) -> bool:
+    """Whether ``token`` attributes words; with ``going_on``, also "“…,” he continued."
+    (not "continued to rise"), the cue of last resort."""
     lemma = token.lemma_.lower()
     # "As Simonyan put it, RT is “…”": whose words the sentence quotes
     putting_it = lemma == "put" and any(
         c.dep_ == "dobj" and c.lower_ == "it" for c in token.children
     )
+    going_on = (
+        going_on
+        and lemma == "continue"
+        and not any(c.dep_ in ("xcomp", "dobj", "prep") for c in token.children)
+    )
     return (
-        (lemma in CUE_LEMMAS or lemma in OBJECT_CUE_LEMMAS or putting_it)
+        (lemma in CUE_LEMMAS or lemma in OBJECT_CUE_LEMMAS or putting_it or going_on)
         and token.pos_ in ("VERB", "AUX")
         and not any(c.dep_ == "neg" for c in token.children)  # "would not say"
     )
@@ -145,13 +165,15 @@ class _Resolver:
         self.described: list[_Speaker] = []
 
     def resolve(
-        self, head: Token, before: int | None = None, *, strict: bool = False
+        self, head: Token, before: int | None = None, *, strict: bool = False, remember: bool = True
     ) -> _Speaker | None:
         """The speaker named by subject ``head``; a pronoun resolves to the last person
-        mentioned before ``before`` (default: the pronoun itself)."""
+        mentioned before ``before`` (default: the pronoun itself). Without ``remember``
+        (for a quote that is not stance evidence) a described source is not kept for
+        later definite descriptions, so it changes no speaker the stance step reads."""
         antecedent = _antecedent(head)
         if antecedent is not None:  # "Graham, who says …": whom the clause is about
-            speaker = self.resolve(antecedent, before, strict=strict)
+            speaker = self.resolve(antecedent, before, strict=strict, remember=False)
             return replace(speaker, relative=True) if speaker is not None else None
         if head.pos_ == "PRON":
             if head.lower_ in _PERSON_PRONOUNS:
@@ -165,7 +187,7 @@ class _Resolver:
         mention = self.entities.at(head.idx, head.idx + len(head.text))
         if mention is not None and mention.type in ("PERSON", "ORG", "LOC", "NORP"):
             return _Speaker(mention.name, mention.type)
-        return self._described(head, strict)
+        return self._described(head, strict, remember)
 
     def _previous_person(self, before: int) -> _Speaker | None:
         for m in reversed(self.entities.mentions):
@@ -177,7 +199,7 @@ class _Resolver:
                 return _Speaker(m.name, "PERSON")
         return None
 
-    def _described(self, head: Token, strict: bool) -> _Speaker | None:
+    def _described(self, head: Token, strict: bool, remember: bool) -> _Speaker | None:
         span = _speaker_span(head)
         words = [t for t in span if not t.is_punct]
         if not words:
@@ -196,12 +218,14 @@ class _Resolver:
         if definite and lemma in _ANON_HEADS:
             for earlier in reversed(self.described):
                 if earlier.head in _ANON_HEADS and modifiers <= earlier.modifiers:
-                    self.described.append(earlier)  # most recently mentioned now
+                    if remember:
+                        self.described.append(earlier)  # most recently mentioned now
                     return earlier
         text = doc_text(self.doc)[words[0].idx : words[-1].idx + len(words[-1].text)]
         text = text[0].lower() + text[1:] if words[0].is_stop else text
         speaker = _Speaker(text, "DESCRIBED", lemma, modifiers)
-        self.described.append(speaker)
+        if remember:
+            self.described.append(speaker)
         return speaker
 
 
@@ -280,7 +304,7 @@ def _antecedent(subject: Token) -> Token | None:
 
 # an attribution, its content, and the pieces of the content around the attribution
 # when it is written inside what it attributes (else empty)
-_Reported = tuple[_Cue, int, int, tuple[tuple[int, int], ...]]
+_Reported = tuple[_Cue, int, int, tuple[tuple[int, int], ...], bool]
 
 
 def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
@@ -314,18 +338,31 @@ def _source_phrase(tok: Token, sent: Span, resolver: _Resolver) -> _Reported | N
     # The reported content is the main clause, on whichever side of the phrase it is.
     cs, ce = (sent.start_char, p0) if root < p0 else (p1, sent.end_char)
     cs, ce = _trimmed(doc_text(sent.doc), cs, ce)
-    return _Cue(speaker, cue, _chars(cue_tokens), _chars(_speaker_span(pobj))), cs, ce, ()
+    cue_ = _Cue(speaker, cue, _chars(cue_tokens), _chars(_speaker_span(pobj)))
+    return cue_, cs, ce, (), True
 
 
 def _reported_clause(tok: Token, sent: Span, resolver: _Resolver) -> _Reported | None:
     """ "X said (that) CLAUSE" and "CLAUSE, X said"."""
-    if not _is_cue(tok):
+    lemma = tok.lemma_.lower()
+    prep_object = _prep_object(tok)
+    if prep_object is None and not _is_cue(tok, going_on=True):
         return None
-    comp = next((c for c in tok.children if c.dep_ == "ccomp"), None)
-    if comp is None and tok.lemma_.lower() in OBJECT_CUE_LEMMAS:
+    comp = next((c for c in tok.children if c.dep_ == "ccomp"), None) or prep_object
+    if comp is None and lemma in OBJECT_CUE_LEMMAS | LATER_OBJECT_CUE_LEMMAS:
         comp = next((c for c in tok.children if c.dep_ in ("xcomp", "dobj")), None)
+    # an attribution read since the stance model was fitted is not stance evidence
+    later = lemma == "continue"
     if comp is not None:
         cs, ce = _clause_chars(comp)
+        later = later or comp is prep_object
+        later = later or (comp.dep_ != "ccomp" and lemma in LATER_OBJECT_CUE_LEMMAS)
+        if comp.dep_ == "dobj" or comp is prep_object:
+            # an object that was too short to be a quote goes on ("urged residents to
+            # …"); one that was a quote stays as the stance step read it
+            extended = max([ce, *(_clause_chars(c)[1] for c in _object_goes_on(tok, comp))])
+            if extended > ce and (later or ce - cs < _MIN_REPORTED_CHARS):
+                later, ce = True, extended
     elif (
         tok.dep_ in ("parataxis", "ccomp", "advcl", "conj")
         and tok.i > sent.root.i
@@ -355,8 +392,32 @@ def _reported_clause(tok: Token, sent: Span, resolver: _Resolver) -> _Reported |
         if borrowed or comp is not None or not cs <= tok.idx < ce:
             return None
         pieces = _around(tok, cs, ce)
-    speaker = resolver.resolve(subj, before=cs, strict=borrowed)
-    return (_cue(speaker, tok, subj), cs, ce, pieces) if speaker is not None else None
+    evidence = not (pieces or later)
+    speaker = resolver.resolve(subj, before=cs, strict=borrowed, remember=evidence)
+    if speaker is None:
+        return None
+    return _cue(speaker, tok, subj), cs, ce, pieces, evidence
+
+
+def _prep_object(tok: Token) -> Token | None:
+    """The object of a cue written with its preposition ("called for X", "referring to X")."""
+    if tok.pos_ != "VERB" or any(c.dep_ == "neg" for c in tok.children):
+        return None
+    for prep in tok.children:
+        if prep.dep_ == "prep" and (tok.lemma_.lower(), prep.lower_) in PREP_CUES:
+            return next((c for c in prep.children if c.dep_ == "pobj"), None)
+    return None
+
+
+def _object_goes_on(cue: Token, obj: Token) -> list[Token]:
+    """The words after an object cue's object that belong to what is attributed (``obj``
+    is the object of the cue or of its preposition)."""
+    return [
+        c
+        for c in cue.children
+        if c.i > obj.i
+        and (c.dep_ in _GOES_ON_DEPS or (c.dep_ == "prep" and c.lower_ in _GOES_ON_PREPS))
+    ]
 
 
 def _parenthetical(tok: Token, sent: Span) -> bool:
@@ -473,7 +534,7 @@ def _quote(
     end: int,
     direct: bool,
     pieces: tuple[tuple[int, int], ...] = (),
-    aside: bool = False,
+    evidence: bool = True,
 ) -> Quote:
     return Quote(
         speaker=cue.speaker.name,
@@ -486,7 +547,7 @@ def _quote(
         source_span=cue.source_span,
         cue_span=cue.cue_span,
         pieces=pieces,
-        stance_evidence=not (aside or cue.speaker.relative),
+        stance_evidence=evidence and not cue.speaker.relative,
     )
 
 
@@ -505,15 +566,17 @@ def extract_quotes(doc: Doc, entities: EntityIndex) -> list[Quote]:
                 return i
         return len(sents) - 1
 
-    def cue_in(sent: Span) -> _Cue | None:
+    def cue_in(sent: Span, going_on: bool = False) -> _Cue | None:
         """The sentence's first cue with a speaker; one through a relative pronoun ("Hale,
         who told reporters …, said: …") only when there is no other."""
         fallback = None
         for tok in sent:
-            if _is_cue(tok) and not _inside(tok, direct):
+            if _is_cue(tok, going_on) and not _inside(tok, direct):
                 governing = _governing_subject(tok)
                 if governing is not None and not _inside(governing[0], direct):
-                    speaker = resolver.resolve(governing[0], strict=governing[1])
+                    speaker = resolver.resolve(
+                        governing[0], strict=governing[1], remember=not going_on
+                    )
                     if speaker is None:
                         continue
                     if not speaker.relative:
@@ -541,17 +604,23 @@ def extract_quotes(doc: Doc, entities: EntityIndex) -> list[Quote]:
                     hit = cue_in(after)
             if hit is None and first > 0 and sents[first - 1].text.rstrip().endswith(":"):
                 hit = cue_in(sents[first - 1])
+            later = False
             if hit is not None:
                 last_speaker = (hit, text.count("\n", 0, qe))
             elif last_speaker is not None and text.count("\n", 0, qs) - last_speaker[1] <= 1:
                 hit = last_speaker[0]
-            else:
-                continue
+            else:  # "“…,” he continued." when nothing else names who speaks
+                hit = next(
+                    filter(None, (cue_in(sents[j], True) for j in range(first, last + 1))), None
+                )
+                later = True
+                if hit is None:
+                    continue
             pieces: tuple[tuple[int, int], ...] = ()
             if previous is not None and _continues(previous, hit, text, qs):
                 del by_span[(previous.start, previous.end)]
                 pieces = (*previous.spans(), (qs, qe))
-            quote = _quote(hit, text, pieces[0][0] if pieces else qs, qe, True, pieces)
+            quote = _quote(hit, text, pieces[0][0] if pieces else qs, qe, True, pieces, not later)
             previous = by_span[(quote.start, quote.end)] = quote
         # indirect: clausal complements of cue verbs, and "according to X"
         for tok in sent:
@@ -560,10 +629,10 @@ def extract_quotes(doc: Doc, entities: EntityIndex) -> list[Quote]:
             reported = _source_phrase(tok, sent, resolver) or _reported_clause(tok, sent, resolver)
             if reported is None:
                 continue
-            attribution, cs, ce, around = reported
-            if ce - cs < 15 or _covered(cs, ce, by_span):
+            attribution, cs, ce, around, evidence = reported
+            if ce - cs < _MIN_REPORTED_CHARS or _covered(cs, ce, by_span):
                 continue
-            quote = _quote(attribution, text, cs, ce, False, around, aside=bool(around))
+            quote = _quote(attribution, text, cs, ce, False, around, evidence)
             found.append(quote)
             if quote.stance_evidence:  # else not the next direct quote's speaker either
                 last_speaker = (attribution, paragraph)

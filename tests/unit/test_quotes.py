@@ -83,6 +83,55 @@ CASES = [
         False,
         "consultation had met",
     ),
+    (  # an object cue's content goes on after its object: a predicate, "as", "of", "to"
+        "The Harbor Workers Union called the new toll unfair to the families who drive to work.",
+        "Harbor Workers Union",
+        "ORG",
+        False,
+        "the new toll unfair to the families who drive to work",
+    ),
+    (
+        "Marcus Hale described the ferry timetable as “a mess that nobody can read”.",
+        "Marcus Hale",
+        "PERSON",
+        False,
+        "the ferry timetable as “a mess that nobody can read”",
+    ),
+    (
+        "Councillor Ines Baro accused the port authority of hiding the repair costs.",
+        "Ines Baro",
+        "PERSON",
+        False,
+        "the port authority of hiding the repair costs",
+    ),
+    (
+        "Mayor Elena Vasquez urged residents to attend the hearing on the harbor bridge.",
+        "Elena Vasquez",
+        "PERSON",
+        False,
+        "residents to attend the hearing",
+    ),
+    (  # citing what backs a claim
+        "The ferry company suspended the night crossings, citing a threat to public safety.",
+        "the ferry company",
+        "DESCRIBED",
+        False,
+        "a threat to public safety",
+    ),
+    (  # a cue with its preposition: "called for", "referring to", "pointed to"
+        "Marcus Hale called for an independent audit of the harbor bridge contract.",
+        "Marcus Hale",
+        "PERSON",
+        False,
+        "an independent audit of the harbor bridge contract",
+    ),
+    (
+        "Elena Vasquez pointed to the rising repair bills of the old harbor bridge.",
+        "Elena Vasquez",
+        "PERSON",
+        False,
+        "the rising repair bills",
+    ),
 ]
 
 
@@ -133,6 +182,17 @@ def test_a_quote_written_around_its_attribution_is_one_quote(nlp: Language) -> N
         "The tax hurts families who drive to work,",
         "It punishes the people who have no bus.",
     ]
+
+
+def test_continued_names_who_goes_on_speaking(nlp: Language) -> None:
+    # "…," she continued. is a cue; "continued to rise" is not
+    text = (
+        "Costs for the harbor bridge continued to rise all year. Mayor Elena Vasquez "
+        "spoke first. “The bridge will open in time for the festival,” she continued."
+    )
+    (q,) = quotes(nlp, text)
+    assert (q.speaker, q.cue, q.direct) == ("Elena Vasquez", "continued", True)
+    assert q.text.startswith("The bridge will open")
 
 
 def test_definite_description_refers_back(nlp: Language) -> None:
@@ -266,6 +326,22 @@ def test_as_someone_put_it_names_the_quotes_speaker(nlp: Language) -> None:
             "Marcus Hale",
             "Mayor Elena Vasquez betrayed the dock workers",
         ),
+        (  # attributions read since the stance model was fitted: an object cue's
+            # object going on, a cue with its preposition, citing and accusing
+            "Councillor Marcus Hale urged voters to vote against Mayor Elena Vasquez.",
+            "Marcus Hale",
+            "voters to vote against Mayor Elena Vasquez",
+        ),
+        (
+            "Councillor Marcus Hale called for an inquiry into Mayor Elena Vasquez.",
+            "Marcus Hale",
+            "an inquiry into Mayor Elena Vasquez",
+        ),
+        (
+            "Councillor Marcus Hale accused Mayor Elena Vasquez of betraying the dock workers.",
+            "Marcus Hale",
+            "Mayor Elena Vasquez of betraying the dock workers",
+        ),
     ],
 )
 def test_attributions_the_stance_step_does_not_read(
@@ -310,6 +386,21 @@ def test_attributions_the_stance_step_does_not_read(
             "Councillor Marcus Hale, who says the deal is a disgrace, spoke on Monday."
             ' "Mayor Elena Vasquez betrayed every dock worker in this city."',
             [],
+        ),
+        (  # "he continued" names a speaker only when nothing else does
+            'Marcus Hale said on Monday: "The toll is a disgrace to every family in town."'
+            ' "Mayor Elena Vasquez betrayed the dock workers of this city," he continued.',
+            [("Marcus Hale", "said", True), ("Marcus Hale", "said", True)],
+        ),
+        (
+            "Councillor Marcus Hale spoke on Monday."
+            ' "Mayor Elena Vasquez betrayed the dock workers of this city," he continued.',
+            [],
+        ),
+        (  # nor does a described source of theirs become one a later "the official" is
+            "A senior official called for an inquiry into the harbor toll. The official said"
+            " that Mayor Elena Vasquez had misled the council.",
+            [("the official", "said", False)],
         ),
     ],
 )
