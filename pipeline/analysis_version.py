@@ -48,7 +48,7 @@ DATA_DIR = Path(__file__).parent / "data"
 # 13: attributions written inside what they attribute ("X, critics argue, …") and made
 # through a relative pronoun ("Hale, who says …") are quotes, not read for stances;
 # 14: and they change nothing the stance step reads (cues, the next quote's speaker)
-ANALYSIS_REVISION = 15
+ANALYSIS_REVISION = 16
 _NOT_MODELS = (".holdout.json",)
 
 

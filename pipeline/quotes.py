@@ -18,7 +18,11 @@ Rules over spaCy's dependency parse:
   hardest on families") attributes the whole sentence, as PolNeAR marks it. This kind
   and the relative pronoun's are not stance evidence (``Quote.stance_evidence``), and
   change nothing the stance step reads: no cue taken from another, no speaker handed
-  to the next direct quote, no quote that is evidence dropped inside them.
+  to the next direct quote, no quote that is evidence dropped inside them;
+- read since the stance model was fitted, where the rules above find no quote, and
+  not stance evidence either: an object too short to be a quote going on ("urged
+  residents to attend …"), a cue with its preposition ("called for …"), the object of
+  "cited" and "accused", and "“…,” he continued." (``_later_clause``, ``later``).
 """
 
 from __future__ import annotations
@@ -50,16 +54,13 @@ OBJECT_CUE_LEMMAS = frozenset(
     promise vow urge express raise acknowledge seem appear know see feel expect decline offer
     agree find show""".split()
 )
-# Read since the stance model was fitted (as the rest of this block): their quotes are
-# not stance evidence, so that the stance step reads what it was fitted on.
+# Read since the stance model was fitted, where its rules find no quote (``_later_clause``):
+# the object of these verbs ("cited a threat to public safety", "accused him of …"), a
+# cue with its preposition ("called for an inquiry", "referring to the convention"),
+# and what an object too short to be a quote goes on with ("called the charges
+# unsubstantiated", "described the field as …", "urged residents to attend …").
 LATER_OBJECT_CUE_LEMMAS = frozenset({"cite", "accuse"})
-# Verbs whose attributed words follow a preposition: "called for a special prosecutor",
-# "referring to the party's convention", "pointed to attacks on her campaign".
 PREP_CUES = frozenset({("call", "for"), ("refer", "to"), ("point", "to")})
-# What an object cue's content goes on with after its object, in an attribution read
-# since the stance model was fitted: "called the charges unsubstantiated", "described
-# the field as “all very good”", "accused him of lying", "urged supporters to monitor
-# polling places".
 _GOES_ON_DEPS = frozenset({"oprd", "xcomp"})
 _GOES_ON_PREPS = frozenset({"as", "of"})
 _ANON_HEADS = frozenset(
@@ -169,11 +170,11 @@ class _Resolver:
     ) -> _Speaker | None:
         """The speaker named by subject ``head``; a pronoun resolves to the last person
         mentioned before ``before`` (default: the pronoun itself). Without ``remember``
-        (for a quote that is not stance evidence) a described source is not kept for
-        later definite descriptions, so it changes no speaker the stance step reads."""
+        (for the attributions read since the stance model was fitted) a described source
+        is not kept for later definite descriptions."""
         antecedent = _antecedent(head)
         if antecedent is not None:  # "Graham, who says …": whom the clause is about
-            speaker = self.resolve(antecedent, before, strict=strict, remember=False)
+            speaker = self.resolve(antecedent, before, strict=strict, remember=remember)
             return replace(speaker, relative=True) if speaker is not None else None
         if head.pos_ == "PRON":
             if head.lower_ in _PERSON_PRONOUNS:
@@ -304,7 +305,7 @@ def _antecedent(subject: Token) -> Token | None:
 
 # an attribution, its content, and the pieces of the content around the attribution
 # when it is written inside what it attributes (else empty)
-_Reported = tuple[_Cue, int, int, tuple[tuple[int, int], ...], bool]
+_Reported = tuple[_Cue, int, int, tuple[tuple[int, int], ...]]
 
 
 def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
@@ -338,31 +339,18 @@ def _source_phrase(tok: Token, sent: Span, resolver: _Resolver) -> _Reported | N
     # The reported content is the main clause, on whichever side of the phrase it is.
     cs, ce = (sent.start_char, p0) if root < p0 else (p1, sent.end_char)
     cs, ce = _trimmed(doc_text(sent.doc), cs, ce)
-    cue_ = _Cue(speaker, cue, _chars(cue_tokens), _chars(_speaker_span(pobj)))
-    return cue_, cs, ce, (), True
+    return _Cue(speaker, cue, _chars(cue_tokens), _chars(_speaker_span(pobj))), cs, ce, ()
 
 
 def _reported_clause(tok: Token, sent: Span, resolver: _Resolver) -> _Reported | None:
     """ "X said (that) CLAUSE" and "CLAUSE, X said"."""
-    lemma = tok.lemma_.lower()
-    prep_object = _prep_object(tok)
-    if prep_object is None and not _is_cue(tok, going_on=True):
+    if not _is_cue(tok):
         return None
-    comp = next((c for c in tok.children if c.dep_ == "ccomp"), None) or prep_object
-    if comp is None and lemma in OBJECT_CUE_LEMMAS | LATER_OBJECT_CUE_LEMMAS:
+    comp = next((c for c in tok.children if c.dep_ == "ccomp"), None)
+    if comp is None and tok.lemma_.lower() in OBJECT_CUE_LEMMAS:
         comp = next((c for c in tok.children if c.dep_ in ("xcomp", "dobj")), None)
-    # an attribution read since the stance model was fitted is not stance evidence
-    later = lemma == "continue"
     if comp is not None:
         cs, ce = _clause_chars(comp)
-        later = later or comp is prep_object
-        later = later or (comp.dep_ != "ccomp" and lemma in LATER_OBJECT_CUE_LEMMAS)
-        if comp.dep_ == "dobj" or comp is prep_object:
-            # an object that was too short to be a quote goes on ("urged residents to
-            # …"); one that was a quote stays as the stance step read it
-            extended = max([ce, *(_clause_chars(c)[1] for c in _object_goes_on(tok, comp))])
-            if extended > ce and (later or ce - cs < _MIN_REPORTED_CHARS):
-                later, ce = True, extended
     elif (
         tok.dep_ in ("parataxis", "ccomp", "advcl", "conj")
         and tok.i > sent.root.i
@@ -392,32 +380,38 @@ def _reported_clause(tok: Token, sent: Span, resolver: _Resolver) -> _Reported |
         if borrowed or comp is not None or not cs <= tok.idx < ce:
             return None
         pieces = _around(tok, cs, ce)
-    evidence = not (pieces or later)
-    speaker = resolver.resolve(subj, before=cs, strict=borrowed, remember=evidence)
-    if speaker is None:
-        return None
-    return _cue(speaker, tok, subj), cs, ce, pieces, evidence
+    speaker = resolver.resolve(subj, before=cs, strict=borrowed)
+    return (_cue(speaker, tok, subj), cs, ce, pieces) if speaker is not None else None
 
 
-def _prep_object(tok: Token) -> Token | None:
-    """The object of a cue written with its preposition ("called for X", "referring to X")."""
+def _later_clause(tok: Token, resolver: _Resolver) -> tuple[_Cue, int, int] | None:
+    """An attribution read since the stance model was fitted (``LATER_OBJECT_CUE_LEMMAS``),
+    tried where its rules find no quote; a speaker must look like one (``strict``) and
+    be the cue's active subject."""
+    lemma = tok.lemma_.lower()
     if tok.pos_ != "VERB" or any(c.dep_ == "neg" for c in tok.children):
         return None
-    for prep in tok.children:
-        if prep.dep_ == "prep" and (tok.lemma_.lower(), prep.lower_) in PREP_CUES:
-            return next((c for c in prep.children if c.dep_ == "pobj"), None)
-    return None
-
-
-def _object_goes_on(cue: Token, obj: Token) -> list[Token]:
-    """The words after an object cue's object that belong to what is attributed (``obj``
-    is the object of the cue or of its preposition)."""
-    return [
+    obj = None
+    if lemma in OBJECT_CUE_LEMMAS or lemma in LATER_OBJECT_CUE_LEMMAS:
+        obj = next((c for c in tok.children if c.dep_ in ("xcomp", "dobj")), None)
+    for prep in tok.children if obj is None else ():
+        if prep.dep_ == "prep" and (lemma, prep.lower_) in PREP_CUES:
+            obj = next((c for c in prep.children if c.dep_ == "pobj"), None)
+    if obj is None:
+        return None
+    cs, ce = _clause_chars(obj)
+    goes_on = [
         c
-        for c in cue.children
+        for c in tok.children
         if c.i > obj.i
         and (c.dep_ in _GOES_ON_DEPS or (c.dep_ == "prep" and c.lower_ in _GOES_ON_PREPS))
     ]
+    ce = max([ce, *(_clause_chars(c)[1] for c in goes_on)])
+    governing = _governing_subject(tok)
+    if governing is None or governing[0].dep_ != "nsubj" or cs <= governing[0].idx < ce:
+        return None
+    speaker = resolver.resolve(governing[0], before=cs, strict=True, remember=False)
+    return (_cue(speaker, tok, governing[0]), cs, ce) if speaker is not None else None
 
 
 def _parenthetical(tok: Token, sent: Span) -> bool:
@@ -559,6 +553,11 @@ def extract_quotes(doc: Doc, entities: EntityIndex) -> list[Quote]:
     sents = list(doc.sents)
     found: list[Quote] = []
     by_span: dict[tuple[int, int], Quote] = {}
+    # read since the stance model was fitted: kept apart, so that nothing the rules it
+    # was fitted on find changes (not the speaker handed on, the quotes covered, nested
+    # or overlapped, the described sources remembered)
+    later: dict[tuple[int, int], Quote] = {}
+    previous_later: Quote | None = None
 
     def sent_index(char: int) -> int:
         for i, s in enumerate(sents):
@@ -575,7 +574,7 @@ def extract_quotes(doc: Doc, entities: EntityIndex) -> list[Quote]:
                 governing = _governing_subject(tok)
                 if governing is not None and not _inside(governing[0], direct):
                     speaker = resolver.resolve(
-                        governing[0], strict=governing[1], remember=not going_on
+                        governing[0], strict=governing[1] or going_on, remember=not going_on
                     )
                     if speaker is None:
                         continue
@@ -583,6 +582,19 @@ def extract_quotes(doc: Doc, entities: EntityIndex) -> list[Quote]:
                         return _cue(speaker, tok, governing[0])
                     fallback = fallback or _cue(speaker, tok, governing[0])
         return fallback
+
+    def add_direct(
+        into: dict[tuple[int, int], Quote], previous: Quote | None, cue: _Cue, qs: int, qe: int
+    ) -> Quote:
+        """The direct quote at [qs, qe), one quote with ``previous`` when it goes on with it."""
+        pieces: tuple[tuple[int, int], ...] = ()
+        if previous is not None and _continues(previous, cue, text, qs):
+            del into[(previous.start, previous.end)]
+            pieces = (*previous.spans(), (qs, qe))
+        start = pieces[0][0] if pieces else qs
+        quote = _quote(cue, text, start, qe, True, pieces, evidence=into is by_span)
+        into[(quote.start, quote.end)] = quote
+        return quote
 
     # Walk sentences in order so that pronouns and definite descriptions see
     # only what came before them.
@@ -604,35 +616,33 @@ def extract_quotes(doc: Doc, entities: EntityIndex) -> list[Quote]:
                     hit = cue_in(after)
             if hit is None and first > 0 and sents[first - 1].text.rstrip().endswith(":"):
                 hit = cue_in(sents[first - 1])
-            later = False
             if hit is not None:
                 last_speaker = (hit, text.count("\n", 0, qe))
             elif last_speaker is not None and text.count("\n", 0, qs) - last_speaker[1] <= 1:
                 hit = last_speaker[0]
             else:  # "“…,” he continued." when nothing else names who speaks
-                hit = next(
-                    filter(None, (cue_in(sents[j], True) for j in range(first, last + 1))), None
-                )
-                later = True
-                if hit is None:
-                    continue
-            pieces: tuple[tuple[int, int], ...] = ()
-            if previous is not None and _continues(previous, hit, text, qs):
-                del by_span[(previous.start, previous.end)]
-                pieces = (*previous.spans(), (qs, qe))
-            quote = _quote(hit, text, pieces[0][0] if pieces else qs, qe, True, pieces, not later)
-            previous = by_span[(quote.start, quote.end)] = quote
+                going_on = (cue_in(sents[j], True) for j in range(first, last + 1))
+                hit = next(filter(None, going_on), None)
+                if hit is not None:
+                    previous_later = add_direct(later, previous_later, hit, qs, qe)
+                continue
+            previous = add_direct(by_span, previous, hit, qs, qe)
         # indirect: clausal complements of cue verbs, and "according to X"
         for tok in sent:
             if _inside(tok, direct):
                 continue
             reported = _source_phrase(tok, sent, resolver) or _reported_clause(tok, sent, resolver)
-            if reported is None:
+            if reported is None or reported[2] - reported[1] < _MIN_REPORTED_CHARS:
+                attributed = _later_clause(tok, resolver)
+                if attributed is not None:
+                    cue, cs, ce = attributed
+                    if ce - cs >= _MIN_REPORTED_CHARS and not _covered(cs, ce, by_span | later):
+                        later[(cs, ce)] = _quote(cue, text, cs, ce, False, evidence=False)
                 continue
-            attribution, cs, ce, around, evidence = reported
-            if ce - cs < _MIN_REPORTED_CHARS or _covered(cs, ce, by_span):
+            attribution, cs, ce, around = reported
+            if _covered(cs, ce, by_span):
                 continue
-            quote = _quote(attribution, text, cs, ce, False, around, evidence)
+            quote = _quote(attribution, text, cs, ce, False, around, evidence=not around)
             found.append(quote)
             if quote.stance_evidence:  # else not the next direct quote's speaker either
                 last_speaker = (attribution, paragraph)
@@ -652,4 +662,8 @@ def extract_quotes(doc: Doc, entities: EntityIndex) -> list[Quote]:
         ):
             continue
         result.append(q)
+    for q in sorted(later.values(), key=lambda q: (q.start, -q.end)):
+        if not any(q.start < r.end and r.start < q.end and q.speaker == r.speaker for r in result):
+            result.append(q)
+    result.sort(key=lambda q: (q.start, -q.end))
     return result

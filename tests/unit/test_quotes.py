@@ -397,6 +397,24 @@ def test_attributions_the_stance_step_does_not_read(
             ' "Mayor Elena Vasquez betrayed the dock workers of this city," he continued.',
             [],
         ),
+        (  # an object that was a quote keeps its words and is read
+            "Marcus Hale called the harbor toll increase a betrayal for its cost to families.",
+            [("Marcus Hale", "called", False)],
+        ),
+        (  # a later kind covers, blocks or nests nothing that is read
+            "According to Marcus Hale, “the talks have completely collapsed this week,” he"
+            " continued.",
+            [("Marcus Hale", "according to", False)],
+        ),
+        (
+            "HALE: Critics called for a full investigation into the harbor toll.",
+            [("HALE", ":", True)],
+        ),
+        (
+            "Marcus Hale said that Ines Baro referred to the new audit report from March and"
+            " that the toll was “a complete and total disaster for the city.”",
+            [("Marcus Hale", "said", False)],
+        ),
         (  # nor does a described source of theirs become one a later "the official" is
             "A senior official called for an inquiry into the harbor toll. The official said"
             " that Mayor Elena Vasquez had misled the council.",
