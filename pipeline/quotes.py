@@ -61,6 +61,7 @@ OBJECT_CUE_LEMMAS = frozenset(
 # unsubstantiated", "described the field as …", "urged residents to attend …").
 LATER_OBJECT_CUE_LEMMAS = frozenset({"cite", "accuse"})
 PREP_CUES = frozenset({("call", "for"), ("refer", "to"), ("point", "to")})
+_LATER_LEMMAS = OBJECT_CUE_LEMMAS | LATER_OBJECT_CUE_LEMMAS | {verb for verb, _ in PREP_CUES}
 _GOES_ON_DEPS = frozenset({"oprd", "xcomp"})
 _GOES_ON_PREPS = frozenset({"as", "of"})
 _ANON_HEADS = frozenset(
@@ -389,7 +390,11 @@ def _later_clause(tok: Token, resolver: _Resolver) -> tuple[_Cue, int, int] | No
     tried where its rules find no quote; a speaker must look like one (``strict``) and
     be the cue's active subject."""
     lemma = tok.lemma_.lower()
-    if tok.pos_ != "VERB" or any(c.dep_ == "neg" for c in tok.children):
+    if (
+        lemma not in _LATER_LEMMAS
+        or tok.pos_ != "VERB"
+        or any(c.dep_ == "neg" for c in tok.children)
+    ):
         return None
     obj = None
     if lemma in OBJECT_CUE_LEMMAS or lemma in LATER_OBJECT_CUE_LEMMAS:
