@@ -117,23 +117,26 @@ def _inside(token: Token, spans: list[tuple[int, int]]) -> bool:
     return any(s - 1 <= token.idx < e + 1 for s, e in spans)
 
 
-def _is_cue(token: Token, going_on: bool = False) -> bool:
-    """Whether ``token`` attributes words; with ``going_on``, also "“…,” he continued."
-    (not "continued to rise"), the cue of last resort."""
+def _is_cue(token: Token) -> bool:
     lemma = token.lemma_.lower()
     # "As Simonyan put it, RT is “…”": whose words the sentence quotes
     putting_it = lemma == "put" and any(
         c.dep_ == "dobj" and c.lower_ == "it" for c in token.children
     )
-    going_on = (
-        going_on
-        and lemma == "continue"
-        and not any(c.dep_ in ("xcomp", "dobj", "prep") for c in token.children)
-    )
     return (
-        (lemma in CUE_LEMMAS or lemma in OBJECT_CUE_LEMMAS or putting_it or going_on)
+        (lemma in CUE_LEMMAS or lemma in OBJECT_CUE_LEMMAS or putting_it)
         and token.pos_ in ("VERB", "AUX")
         and not any(c.dep_ == "neg" for c in token.children)  # "would not say"
+    )
+
+
+def _goes_on(token: Token) -> bool:
+    """ "“…,” he continued.": going on speaking (not "continued to rise"), the cue of last
+    resort for a direct quote."""
+    return (
+        token.lemma_.lower() == "continue"
+        and token.pos_ in ("VERB", "AUX")
+        and not any(c.dep_ in ("xcomp", "dobj", "prep", "neg") for c in token.children)
     )
 
 
@@ -572,10 +575,12 @@ def extract_quotes(doc: Doc, entities: EntityIndex) -> list[Quote]:
 
     def cue_in(sent: Span, going_on: bool = False) -> _Cue | None:
         """The sentence's first cue with a speaker; one through a relative pronoun ("Hale,
-        who told reporters …, said: …") only when there is no other."""
+        who told reporters …, said: …") only when there is no other. With ``going_on``,
+        its "continued" (asked only when its other cues gave no speaker)."""
+        is_cue = _goes_on if going_on else _is_cue
         fallback = None
         for tok in sent:
-            if _is_cue(tok, going_on) and not _inside(tok, direct):
+            if is_cue(tok) and not _inside(tok, direct):
                 governing = _governing_subject(tok)
                 if governing is not None and not _inside(governing[0], direct):
                     speaker = resolver.resolve(
