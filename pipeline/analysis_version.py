@@ -48,6 +48,8 @@ DATA_DIR = Path(__file__).parent / "data"
 # 13: attributions written inside what they attribute ("X, critics argue, …") and made
 # through a relative pronoun ("Hale, who says …") are quotes, not read for stances;
 # 14: and they change nothing the stance step reads (cues, the next quote's speaker)
+# 15, 16: four later kinds ("urged residents to …", "called for", "cited"/"accused" and
+# their object, "he continued"), not read for stances and changing nothing that is
 ANALYSIS_REVISION = 16
 _NOT_MODELS = (".holdout.json",)
 

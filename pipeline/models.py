@@ -185,9 +185,11 @@ class Quote(_Frozen):
     # Whether the stance step reads it: not a reported quote written around its
     # attribution ("The toll, critics argue, falls …") nor one whose speaker a relative
     # pronoun names ("Hale, who says …"), nor what those would hand on (a cue, the next
-    # quote's speaker, a quote nested in them). Those quotes are right more often than
-    # not (quotes F1 up on both PolNeAR splits) but the stance model was not fitted on
-    # their candidates, and reading them cost stance precision off dev (README).
+    # quote's speaker, a quote nested in them), nor the kinds read since the stance
+    # model was fitted (``quotes._later_clause``, "he continued"). Those quotes are right
+    # more often than not (quotes F1 up on both PolNeAR splits) but the stance model was
+    # not fitted on their candidates, and reading them cost stance precision off dev
+    # (README).
     stance_evidence: bool = Field(True, exclude=True)
 
     def spans(self) -> tuple[tuple[int, int], ...]:
