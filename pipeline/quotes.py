@@ -390,8 +390,7 @@ def _reported_clause(tok: Token, sent: Span, resolver: _Resolver) -> _Reported |
 
 def _later_clause(tok: Token, resolver: _Resolver) -> tuple[_Cue, int, int] | None:
     """An attribution read since the stance model was fitted (``LATER_OBJECT_CUE_LEMMAS``),
-    tried where its rules find no quote; a speaker must look like one (``strict``) and
-    be the cue's active subject."""
+    tried where its rules find no quote."""
     lemma = tok.lemma_.lower()
     if (
         lemma not in _LATER_LEMMAS
@@ -416,9 +415,9 @@ def _later_clause(tok: Token, resolver: _Resolver) -> tuple[_Cue, int, int] | No
     ]
     ce = max([ce, *(_clause_chars(c)[1] for c in goes_on)])
     governing = _governing_subject(tok)
-    if governing is None or governing[0].dep_ != "nsubj" or cs <= governing[0].idx < ce:
+    if governing is None or cs <= governing[0].idx < ce:
         return None
-    speaker = resolver.resolve(governing[0], before=cs, strict=True, remember=False)
+    speaker = resolver.resolve(governing[0], before=cs, strict=governing[1], remember=False)
     return (_cue(speaker, tok, governing[0]), cs, ce) if speaker is not None else None
 
 
