@@ -250,6 +250,24 @@ def _governing_subject(cue: Token) -> tuple[Token, bool] | None:
     return None
 
 
+def _unquoted_subject(
+    governing: tuple[Token, bool] | None, quoted: list[tuple[int, int]]
+) -> tuple[Token, bool] | None:
+    """Another subject of the cue when the first is inside a direct quote, else None."""
+    if governing is None or not _inside(governing[0], quoted):
+        return None
+    subj, borrowed = governing
+    other = next(
+        (
+            c
+            for c in subj.head.children
+            if c.dep_ in ("nsubj", "nsubjpass") and not _inside(c, quoted)
+        ),
+        None,
+    )
+    return (other, borrowed) if other is not None else None
+
+
 def _clause_chars(token: Token) -> tuple[int, int]:
     sub = list(token.subtree)
     start, end = sub[0].idx, sub[-1].idx + len(sub[-1].text)
@@ -574,22 +592,31 @@ def extract_quotes(doc: Doc, entities: EntityIndex) -> list[Quote]:
 
     def cue_in(sent: Span, going_on: bool = False) -> _Cue | None:
         """The sentence's first cue with a speaker; one through a relative pronoun ("Hale,
-        who told reporters …, said: …") only when there is no other. With ``going_on``,
-        its "continued" (asked only when its other cues gave no speaker)."""
-        is_cue = _goes_on if going_on else _is_cue
+        who told reporters …, said: …") only when there is no other. With ``going_on``
+        (asked only when its other cues gave no speaker), its "continued", or a cue whose
+        first subject is quoted words ("“… Every single amendment,” Cruz said": the
+        parser took them for a second subject) by its subject outside the quote."""
         fallback = None
         for tok in sent:
-            if is_cue(tok) and not _inside(tok, direct):
+            if _inside(tok, direct):
+                continue
+            if going_on and _goes_on(tok):
                 governing = _governing_subject(tok)
-                if governing is not None and not _inside(governing[0], direct):
-                    speaker = resolver.resolve(
-                        governing[0], strict=governing[1] or going_on, remember=not going_on
-                    )
-                    if speaker is None:
-                        continue
-                    if not speaker.relative:
-                        return _cue(speaker, tok, governing[0])
-                    fallback = fallback or _cue(speaker, tok, governing[0])
+            elif not _is_cue(tok):
+                continue
+            elif going_on:
+                governing = _unquoted_subject(_governing_subject(tok), direct)
+            else:
+                governing = _governing_subject(tok)
+            if governing is not None and not _inside(governing[0], direct):
+                speaker = resolver.resolve(
+                    governing[0], strict=governing[1] or going_on, remember=not going_on
+                )
+                if speaker is None:
+                    continue
+                if not speaker.relative:
+                    return _cue(speaker, tok, governing[0])
+                fallback = fallback or _cue(speaker, tok, governing[0])
         return fallback
 
     def add_direct(

@@ -195,6 +195,18 @@ def test_continued_names_who_goes_on_speaking(nlp: Language) -> None:
     assert q.text.startswith("The bridge will open")
 
 
+def test_quoted_words_taken_for_a_subject_leave_the_speaker(nlp: Language) -> None:
+    # the parser makes "family" a second subject of "said"; Hale is the one outside
+    text = (
+        "Councillor Marcus Hale spoke at the harbor on Monday. "
+        '"The toll hurts every family in the city. Every single family," Hale said.'
+    )
+    (q,) = quotes(nlp, text)
+    assert (q.speaker, q.cue, q.direct) == ("Marcus Hale", "said", True)
+    assert q.text.startswith("The toll hurts") and q.text.endswith("Every single family,")
+    assert not q.stance_evidence  # read since the stance model was fitted
+
+
 def test_definite_description_refers_back(nlp: Language) -> None:
     found = quotes(
         nlp,
@@ -396,6 +408,11 @@ def test_attributions_the_stance_step_does_not_read(
             "Councillor Marcus Hale spoke on Monday."
             ' "Mayor Elena Vasquez betrayed the dock workers of this city," he continued.',
             [],
+        ),
+        (  # quoted words taken for the cue's subject: the speaker before stays
+            'Marcus Hale said on Monday: "The toll is a disgrace to every family in town."'
+            ' "The toll hurts every family in the city. Every single family," Hale said.',
+            [("Marcus Hale", "said", True), ("Marcus Hale", "said", True)],
         ),
         (  # an object that was a quote keeps its words and is read
             "Marcus Hale called the harbor toll increase a betrayal for its cost to families.",
