@@ -51,8 +51,9 @@ DATA_DIR = Path(__file__).parent / "data"
 # 15, 16: four later kinds ("urged residents to …", "called for", "cited"/"accused" and
 # their object, "he continued"), not read for stances and changing nothing that is;
 # 17: their speakers without the guard of 16; 18: a direct quote's speaker past quoted
-# words the parser took for its cue's subject, not read for stances
-ANALYSIS_REVISION = 18
+# words the parser took for its cue's subject, not read for stances; 19: and the name
+# right after a subjectless cue right after a direct quote
+ANALYSIS_REVISION = 19
 _NOT_MODELS = (".holdout.json",)
 
 

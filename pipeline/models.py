@@ -187,7 +187,7 @@ class Quote(_Frozen):
     # pronoun names ("Hale, who says …"), nor what those would hand on (a cue, the next
     # quote's speaker, a quote nested in them), nor the kinds read since the stance
     # model was fitted (``quotes._later_clause``, "he continued", a speaker found past
-    # quoted words the parser took for one). Those quotes are right
+    # quoted words the parser took for one or after a subjectless cue). Those quotes are right
     # more often than not (quotes F1 up on both PolNeAR splits) but the stance model was
     # not fitted on their candidates, and reading them cost stance precision off dev
     # (README).

@@ -251,10 +251,22 @@ def _governing_subject(cue: Token) -> tuple[Token, bool] | None:
 
 
 def _unquoted_subject(
-    governing: tuple[Token, bool] | None, quoted: list[tuple[int, int]]
+    cue: Token, governing: tuple[Token, bool] | None, quoted: list[tuple[int, int]]
 ) -> tuple[Token, bool] | None:
-    """Another subject of the cue when the first is inside a direct quote, else None."""
-    if governing is None or not _inside(governing[0], quoted):
+    """Another subject of the cue when the first is inside a direct quote; with no
+    subject, the name right after a cue written right after a quote ("“…,” added a
+    South Carolina Democrat", parsed as its object); else None."""
+    if governing is None:
+        text = doc_text(cue.doc)
+        if not any(e <= cue.idx and not text[e : cue.idx].strip(" ,”\"'") for _, e in quoted):
+            return None
+        after = next((t for t in cue.doc[cue.i + 1 : cue.i + 6] if t.dep_ != "det"), None)
+        while after is not None and after.dep_ == "compound" and after.head.i > after.i:
+            after = after.head
+        if after is None or after.pos_ not in ("PROPN", "NOUN") or after.sent != cue.sent:
+            return None
+        return after, True
+    if not _inside(governing[0], quoted):
         return None
     subj, borrowed = governing
     other = next(
@@ -605,7 +617,7 @@ def extract_quotes(doc: Doc, entities: EntityIndex) -> list[Quote]:
             elif not _is_cue(tok):
                 continue
             elif going_on:
-                governing = _unquoted_subject(_governing_subject(tok), direct)
+                governing = _unquoted_subject(tok, _governing_subject(tok), direct)
             else:
                 governing = _governing_subject(tok)
             if governing is not None and not _inside(governing[0], direct):

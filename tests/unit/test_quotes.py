@@ -207,6 +207,18 @@ def test_quoted_words_taken_for_a_subject_leave_the_speaker(nlp: Language) -> No
     assert not q.stance_evidence  # read since the stance model was fitted
 
 
+def test_speaker_parsed_as_the_object_of_an_inverted_cue(nlp: Language) -> None:
+    # "added a Port Meridian Democrat": the parser makes the speaker the cue's object
+    text = (
+        "Dock workers met at the harbor on Monday. “Look, the mayor needed to win the"
+        " first two votes,” added a Port Meridian Democrat. “She has done that.”"
+    )
+    (q,) = quotes(nlp, text)
+    assert (q.speaker, q.cue, q.direct) == ("Port Meridian Democrat", "added", True)
+    assert q.text == "Look, the mayor needed to win the first two votes,"
+    assert not q.stance_evidence
+
+
 def test_definite_description_refers_back(nlp: Language) -> None:
     found = quotes(
         nlp,
