@@ -52,8 +52,9 @@ DATA_DIR = Path(__file__).parent / "data"
 # their object, "he continued"), not read for stances and changing nothing that is;
 # 17: their speakers without the guard of 16; 18: a direct quote's speaker past quoted
 # words the parser took for its cue's subject, not read for stances; 19: and the name
-# right after a subjectless cue right after a direct quote
-ANALYSIS_REVISION = 19
+# right after a subjectless cue right after a direct quote; 20: the first name between a
+# quote and a cue parsed under it, and those direct quotes going on in the next one
+ANALYSIS_REVISION = 20
 _NOT_MODELS = (".holdout.json",)
 
 

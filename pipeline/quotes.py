@@ -277,7 +277,20 @@ def _unquoted_subject(
         ),
         None,
     )
-    return (other, borrowed) if other is not None else None
+    if other is not None:
+        return other, borrowed
+    # "''…,'' Mr. Daniloff, now 81, said" parsed with "said" under the quote's verb: the
+    # first name between the quote and its cue
+    end = next((e for s, e in quoted if s <= subj.idx < e and e <= cue.idx), None)
+    if end is None:
+        return None
+    first = next(
+        (t for t in cue.sent if end < t.idx < cue.idx and t.pos_ in ("PROPN", "NOUN", "PRON")),
+        None,
+    )
+    while first is not None and first.dep_ == "compound" and first.head.i > first.i:
+        first = first.head
+    return (first, True) if first is not None else None
 
 
 def _clause_chars(token: Token) -> tuple[int, int]:
@@ -595,6 +608,7 @@ def extract_quotes(doc: Doc, entities: EntityIndex) -> list[Quote]:
     # or overlapped, the described sources remembered)
     later: dict[tuple[int, int], Quote] = {}
     previous_later: Quote | None = None
+    later_cue: _Cue | None = None
 
     def sent_index(char: int) -> int:
         for i, s in enumerate(sents):
@@ -671,8 +685,12 @@ def extract_quotes(doc: Doc, entities: EntityIndex) -> list[Quote]:
             else:  # "“…,” he continued." when nothing else names who speaks
                 going_on = (cue_in(sents[j], True) for j in range(first, last + 1))
                 hit = next(filter(None, going_on), None)
+                if hit is None and previous_later is not None and later_cue is not None:
+                    # "“A,” X said. “B.”" where X was found so: B goes on with A
+                    hit = later_cue if _continues(previous_later, later_cue, text, qs) else None
                 if hit is not None:
                     previous_later = add_direct(later, previous_later, hit, qs, qe)
+                    later_cue = hit
                 continue
             previous = add_direct(by_span, previous, hit, qs, qe)
         # indirect: clausal complements of cue verbs, and "according to X"

@@ -215,8 +215,38 @@ def test_speaker_parsed_as_the_object_of_an_inverted_cue(nlp: Language) -> None:
     )
     (q,) = quotes(nlp, text)
     assert (q.speaker, q.cue, q.direct) == ("Port Meridian Democrat", "added", True)
-    assert q.text == "Look, the mayor needed to win the first two votes,"
+    assert [text[s:e] for s, e in q.spans()] == [
+        "Look, the mayor needed to win the first two votes,",
+        "She has done that.",
+    ]
     assert not q.stance_evidence
+
+
+def test_name_between_quote_and_a_cue_parsed_under_it(nlp: Language) -> None:
+    # "said" is parsed as the quote's verb's conjunct, "Vela" as its subject's nothing
+    text = (
+        "Dario Vela was held in the harbor jail in 1986. ''If the council had gone with"
+        " Hale, I would have been sitting in that jail for a long time,'' Mr. Vela, now 81"
+        " and retired in Cambridge, Mass., said by telephone this week."
+    )
+    (q,) = quotes(nlp, text)
+    assert (q.speaker, q.cue, q.direct) == ("Dario Vela", "said", True)
+    assert q.text.startswith("If the council") and not q.stance_evidence
+
+
+def test_a_later_kind_of_direct_quote_goes_on(nlp: Language) -> None:
+    # "“A,” she continued. “B.”": B is hers too, one quote as with "said"
+    text = (
+        "Costs for the harbor bridge continued to rise all year. Mayor Elena Vasquez "
+        "spoke first. “The bridge will open in time for the festival,” she continued."
+        " “Nobody will wait another year for it.”"
+    )
+    (q,) = quotes(nlp, text)
+    assert (q.speaker, q.cue) == ("Elena Vasquez", "continued")
+    assert [text[s:e] for s, e in q.spans()] == [
+        "The bridge will open in time for the festival,",
+        "Nobody will wait another year for it.",
+    ]
 
 
 def test_definite_description_refers_back(nlp: Language) -> None:
