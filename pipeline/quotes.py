@@ -253,9 +253,11 @@ def _governing_subject(cue: Token) -> tuple[Token, bool] | None:
 def _unquoted_subject(
     cue: Token, governing: tuple[Token, bool] | None, quoted: list[tuple[int, int]]
 ) -> tuple[Token, bool] | None:
-    """Another subject of the cue when the first is inside a direct quote; with no
-    subject, the name right after a cue written right after a quote ("“…,” added a
-    South Carolina Democrat", parsed as its object); else None."""
+    """A speaker the parse hides from ``cue``: another subject when its first is inside
+    a direct quote ("“… Every single amendment,” Cruz said"), else the first name between
+    that quote and the cue ("''…,'' Mr. Daniloff, now 81, said" with "said" under the
+    quote's verb); with no subject, the name right after a cue written right after a
+    quote ("“…,” added a South Carolina Democrat", parsed as its object); else None."""
     if governing is None:
         text = doc_text(cue.doc)
         if not any(e <= cue.idx and not text[e : cue.idx].strip(" ,”\"'") for _, e in quoted):
@@ -279,8 +281,6 @@ def _unquoted_subject(
     )
     if other is not None:
         return other, borrowed
-    # "''…,'' Mr. Daniloff, now 81, said" parsed with "said" under the quote's verb: the
-    # first name between the quote and its cue
     end = next((e for s, e in quoted if s <= subj.idx < e and e <= cue.idx), None)
     if end is None:
         return None
@@ -620,8 +620,7 @@ def extract_quotes(doc: Doc, entities: EntityIndex) -> list[Quote]:
         """The sentence's first cue with a speaker; one through a relative pronoun ("Hale,
         who told reporters …, said: …") only when there is no other. With ``going_on``
         (asked only when its other cues gave no speaker), its "continued", or a cue whose
-        first subject is quoted words ("“… Every single amendment,” Cruz said": the
-        parser took them for a second subject) by its subject outside the quote."""
+        speaker the parse hides (``_unquoted_subject``)."""
         fallback = None
         for tok in sent:
             if _inside(tok, direct):
