@@ -53,8 +53,9 @@ DATA_DIR = Path(__file__).parent / "data"
 # 17: their speakers without the guard of 16; 18: a direct quote's speaker past quoted
 # words the parser took for its cue's subject, not read for stances; 19: and the name
 # right after a subjectless cue right after a direct quote; 20: the first name between a
-# quote and a cue parsed under it, and those direct quotes going on in the next one
-ANALYSIS_REVISION = 20
+# quote and a cue parsed under it, and those direct quotes going on in the next one;
+# 21: no possessive as their speaker, no going on into a quote with a cue of its own
+ANALYSIS_REVISION = 21
 _NOT_MODELS = (".holdout.json",)
 
 

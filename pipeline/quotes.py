@@ -170,7 +170,12 @@ class _Resolver:
         self.described: list[_Speaker] = []
 
     def resolve(
-        self, head: Token, before: int | None = None, *, strict: bool = False, remember: bool = True
+        self,
+        head: Token,
+        before: int | None = None,
+        *,
+        strict: bool = False,
+        remember: bool = True,
     ) -> _Speaker | None:
         """The speaker named by subject ``head``; a pronoun resolves to the last person
         mentioned before ``before`` (default: the pronoun itself). Without ``remember``
@@ -262,9 +267,7 @@ def _unquoted_subject(
         text = doc_text(cue.doc)
         if not any(e <= cue.idx and not text[e : cue.idx].strip(" ,”\"'") for _, e in quoted):
             return None
-        after = next((t for t in cue.doc[cue.i + 1 : cue.i + 6] if t.dep_ != "det"), None)
-        while after is not None and after.dep_ == "compound" and after.head.i > after.i:
-            after = after.head
+        after = _named(next((t for t in cue.doc[cue.i + 1 : cue.i + 6] if t.dep_ != "det"), None))
         if after is None or after.pos_ not in ("PROPN", "NOUN") or after.sent != cue.sent:
             return None
         return after, True
@@ -288,9 +291,16 @@ def _unquoted_subject(
         (t for t in cue.sent if end < t.idx < cue.idx and t.pos_ in ("PROPN", "NOUN", "PRON")),
         None,
     )
-    while first is not None and first.dep_ == "compound" and first.head.i > first.i:
-        first = first.head
+    first = _named(first)
     return (first, True) if first is not None else None
+
+
+def _named(tok: Token | None) -> Token | None:
+    """The head of the name ``tok`` begins: "South Carolina Democrat" of "South", "the
+    mayor's chief of staff" of "mayor" (whose chief speaks, not the mayor)."""
+    while tok is not None and tok.dep_ in ("compound", "poss") and tok.head.i > tok.i:
+        tok = tok.head
+    return tok
 
 
 def _clause_chars(token: Token) -> tuple[int, int]:
@@ -386,7 +396,12 @@ def _source_phrase(tok: Token, sent: Span, resolver: _Resolver) -> _Reported | N
     # The reported content is the main clause, on whichever side of the phrase it is.
     cs, ce = (sent.start_char, p0) if root < p0 else (p1, sent.end_char)
     cs, ce = _trimmed(doc_text(sent.doc), cs, ce)
-    return _Cue(speaker, cue, _chars(cue_tokens), _chars(_speaker_span(pobj))), cs, ce, ()
+    return (
+        _Cue(speaker, cue, _chars(cue_tokens), _chars(_speaker_span(pobj))),
+        cs,
+        ce,
+        (),
+    )
 
 
 def _reported_clause(tok: Token, sent: Span, resolver: _Resolver) -> _Reported | None:
@@ -645,7 +660,11 @@ def extract_quotes(doc: Doc, entities: EntityIndex) -> list[Quote]:
         return fallback
 
     def add_direct(
-        into: dict[tuple[int, int], Quote], previous: Quote | None, cue: _Cue, qs: int, qe: int
+        into: dict[tuple[int, int], Quote],
+        previous: Quote | None,
+        cue: _Cue,
+        qs: int,
+        qe: int,
     ) -> Quote:
         """The direct quote at [qs, qe), one quote with ``previous`` when it goes on with it."""
         pieces: tuple[tuple[int, int], ...] = ()
@@ -684,7 +703,12 @@ def extract_quotes(doc: Doc, entities: EntityIndex) -> list[Quote]:
             else:  # "“…,” he continued." when nothing else names who speaks
                 going_on = (cue_in(sents[j], True) for j in range(first, last + 1))
                 hit = next(filter(None, going_on), None)
-                if hit is None and previous_later is not None and later_cue is not None:
+                own_cue = any(
+                    _is_cue(t) and not _inside(t, direct)
+                    for j in range(first, last + 1)
+                    for t in sents[j]
+                )
+                if hit is None and not own_cue and previous_later is not None and later_cue:
                     # "“A,” X said. “B.”" where X was found so: B goes on with A
                     hit = later_cue if _continues(previous_later, later_cue, text, qs) else None
                 if hit is not None:

@@ -249,6 +249,30 @@ def test_a_later_kind_of_direct_quote_goes_on(nlp: Language) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        (  # whose chief of staff speaks, not the mayor
+            "Dock workers met on Monday. “The council members said nothing about the"
+            " money,” added the mayor's chief of staff.",
+            [("the mayor's chief of staff", "added")],
+        ),
+        (  # a quote with a cue of its own does not go on with the one before
+            "Dock workers met on Monday. “The council members said nothing about the"
+            " money,” added a Port Meridian Democrat. “Nobody will wait another year for"
+            " it,” added one dock worker.",
+            [("Port Meridian Democrat", "added")],
+        ),
+    ],
+)
+def test_hidden_speakers_are_not_taken_too_far(
+    nlp: Language, text: str, found: list[tuple[str, str]]
+) -> None:
+    got = quotes(nlp, text)
+    assert [(q.speaker, q.cue) for q in got] == found
+    assert all(len(q.spans()) == 1 for q in got)
+
+
 def test_definite_description_refers_back(nlp: Language) -> None:
     found = quotes(
         nlp,
