@@ -24,7 +24,7 @@ from pipeline.models import (
     MAX_TITLE,
     FeedEntry,
 )
-from pipeline.poll import ParsedFeed, parse_feed
+from pipeline.poll import MAX_ITEMS, ParsedFeed, _first_items, parse_feed
 from tests.conftest import FIXTURES
 
 HOSTILE = FIXTURES / "hostile"
@@ -138,6 +138,33 @@ def test_items_per_feed_are_capped() -> None:
     items = [{"url": f"https://x.example/{n}"} for n in range(5000)]
     parsed = parse_feed(jsonfeed(items=items), FEED_URL, "f")
     assert 0 < len(parsed.entries) <= 1000
+
+
+@pytest.mark.parametrize(
+    ("shell", "item"),
+    [
+        (
+            '<rss version="2.0"><channel><title>T</title>{}</channel></rss>',
+            "<item><link>{}</link></item>",
+        ),
+        (
+            '<feed xmlns="http://www.w3.org/2005/Atom"><title>T</title>{}</feed>',
+            '<entry><link href="{}"/></entry>',
+        ),
+        (
+            '<rss xmlns:atom="http://www.w3.org/2005/Atom"><channel>{}</channel></rss>',
+            '<atom:entry><atom:link href="{}"/></atom:entry>',
+        ),
+    ],
+)
+def test_an_xml_feed_is_read_to_its_item_cap_only(shell: str, item: str) -> None:
+    """A feed of many items is cut before feedparser reads past the cap: the first
+    MAX_ITEMS entries, whole, in order."""
+    items = "".join(item.format(f"https://x.example/{n}") for n in range(MAX_ITEMS + 500))
+    body = shell.format(items).encode()
+    assert _first_items(body).count(b"https://x.example/") == MAX_ITEMS
+    parsed = parse_feed(body, FEED_URL, "f")
+    assert [e.url for e in parsed.entries] == [f"https://x.example/{n}" for n in range(MAX_ITEMS)]
 
 
 # fuzzing -------------------------------------------------------------------------------
