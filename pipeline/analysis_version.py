@@ -54,8 +54,9 @@ DATA_DIR = Path(__file__).parent / "data"
 # words the parser took for its cue's subject, not read for stances; 19: and the name
 # right after a subjectless cue right after a direct quote; 20: the first name between a
 # quote and a cue parsed under it, and those direct quotes going on in the next one;
-# 21: no possessive as their speaker, no going on into a quote with a cue of its own
-ANALYSIS_REVISION = 21
+# 21: no possessive as their speaker, no going on into a quote with a cue of its own;
+# 22: no stance from a killing, an election won ("defeated Sanders") or a milestone hit
+ANALYSIS_REVISION = 22
 _NOT_MODELS = (".holdout.json",)
 
 

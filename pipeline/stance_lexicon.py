@@ -21,7 +21,7 @@ VERB_POLARITY = {
         dismiss accuse sue blame mock ridicule deride dispute protest boycott block veto
         scold lambaste chastise berate castigate assail disparage insult disavow repudiate
         resist undermine fault bash deplore lambast excoriate smear vilify demonize demonise
-        impeach investigate defeat oust overthrow kill punish hammer censure
+        impeach investigate defeat oust overthrow punish hammer censure
         censor deny question challenge hit knock pound destroy target rebuff spurn snub shun
         scorn rebuke reprimand admonish savage skewer taunt belittle discredit refute rebut
         thwart obstruct stymie derail sabotage torpedo scuttle lampoon
@@ -83,8 +83,11 @@ PARTICLE_POLARITY = {
 # Stance words that say it only of a person or an organisation: "took on Senator McCain",
 # "ads targeting Clinton", "destroy ISIS"; not "took on new significance", "ads targeting
 # Latinos", "destroyed the hard drives".
-ON_NAMES = frozenset({("take", "on"), ("destroy", ""), ("target", "")})
+ON_NAMES = frozenset({("take", "on"), ("destroy", ""), ("target", ""), ("hit", "")})
 NAMED_TYPES = frozenset({"PERSON", "ORG"})
+# … and one that says it only of anything else: "defeated Sanders in the primary" is an
+# election's result, "defeat the bill" a side.
+CONTESTS = frozenset({"defeat"})
 # Verbs whose "of" names what the one accused did: "accused Reyes of backing the plan"
 # (and not "cleared of", "capable of", "the idea of").
 ACCUSING = frozenset("accuse charge suspect convict".split())

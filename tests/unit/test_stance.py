@@ -269,6 +269,13 @@ WORDED = [
         "against",
     ),
     ("Mayor Ines Baro ran ads targeting Senator Tom Reyes.", "Ines Baro", "Tom Reyes", "against"),
+    (  # "hit": of a person or an organisation only; "defeat": of anything else
+        "Mayor Ines Baro hit Senator Tom Reyes over the water tax.",
+        "Ines Baro",
+        "Tom Reyes",
+        "against",
+    ),
+    ("Senator Tom Reyes vowed to defeat the water tax.", "Tom Reyes", "water tax", "against"),
     (
         "Senator Tom Reyes stood against the harbor tunnel plan.",
         "Tom Reyes",
@@ -683,6 +690,11 @@ NOT_WORDED = [
     ("Tom Reyes destroyed the hard drives before he left.", "Tom Reyes", "hard drives"),
     ("Tom Reyes has taken on a larger campaign this year.", "Tom Reyes", "larger campaign"),
     ("Tom Reyes ran ads targeting older voters in the county.", "Tom Reyes", "older voters"),
+    # events, not sides: an election won, a killing, a milestone hit
+    ("Tom Reyes defeated Laura Pike in the primary.", "Tom Reyes", "Laura Pike"),
+    ("Tom Reyes could defeat Laura Pike in November.", "Tom Reyes", "Laura Pike"),
+    ("Officer Tom Reyes killed Laura Pike in the raid.", "Tom Reyes", "Laura Pike"),
+    ("Tom Reyes hit another milestone on Monday.", "Tom Reyes", "another milestone"),
     # a contest, not a side: "support against" is no stance on the rival
     ("Tom Reyes's support against Laura Pike grew.", "Tom Reyes", "Laura Pike"),
     # congratulating a winner is a courtesy, not a side
