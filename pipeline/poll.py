@@ -183,7 +183,7 @@ _ITEM_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s/>]", re.IGN
 def _first_items(body: bytes) -> bytes:
     """``body`` cut before its item number ``MAX_ITEMS + 1``: feedparser reads the whole
     document before it gives the first entry (a 5 MB feed of 100,000 items held a poll
-    worker 30 s; cut, 0.7 s), and only the first ``MAX_ITEMS`` are kept. The cut feed
+    worker 31.6 s; cut, 0.7 s), and only the first ``MAX_ITEMS`` are kept. The cut feed
     is read by feedparser's lenient parser, as any feed that breaks off."""
     for n, match in enumerate(_ITEM_START.finditer(body)):
         if n == MAX_ITEMS:
