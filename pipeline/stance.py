@@ -57,6 +57,9 @@ from pipeline.stance_model import Candidate
 from pipeline.stance_targets import FIRST_PERSON, Actor, Referents
 
 _SENTIMENT_TYPES = frozenset({"PERSON", "ORG", "NORP"})
+# What a holder's quote may lean toward: a person or an organisation, not a group
+# ("Latinos", "Republicans"), which the annotation guide does not list as a target.
+_QUOTED_TYPES = frozenset({"PERSON", "ORG"})
 _ISSUE_ROLES = frozenset({"nsubj", "nsubjpass", "dobj", "pobj"})
 _TIME_MARKS = frozenset({"before", "after"})
 _GERUND_PREPS = frozenset({"for", "of", "in", "by"}) | _TIME_MARKS
@@ -481,7 +484,7 @@ class _Reader:
             if _dating(tok, span, cue):
                 continue
             mention = self.refs.mention(tok)
-            if mention is not None and mention.type in _SENTIMENT_TYPES:
+            if mention is not None and mention.type in _QUOTED_TYPES:
                 if mention.start in seen or tok.dep_ == "compound":
                     continue  # "the Trump campaign" is about the campaign
                 seen.add(mention.start)

@@ -565,6 +565,16 @@ def test_a_document_naming_no_author_holds_no_stance(nlp: Language, text: str) -
         assert not found, [(c.holder.name, c.target.name) for c in found]
 
 
+def test_a_quote_leans_toward_people_and_organisations_not_groups(nlp: Language) -> None:
+    """The guide's targets are people, organisations, countries and issues: a group a
+    quote names ("Republicans", "Latinos") is no candidate of the quote."""
+    text = '"Republicans and Latinos will never trust Laura Pike again," Tom Reyes said.'
+    quoted = [c for c in cands(nlp, text) if c.kind == "quote" and c.holder.name == "Tom Reyes"]
+    assert [c.target.name for c in quoted] == ["Laura Pike"], [
+        (c.target.name, c.target.type) for c in quoted
+    ]
+
+
 QUOTED_ISSUES = [
     # (text, holder, words of an issue the holder's quote argues about, or None)
     ('"We have to build the new harbor tunnel," Laura Pike said.', "Laura Pike", "harbor tunnel"),
