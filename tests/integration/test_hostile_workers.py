@@ -128,10 +128,9 @@ def test_workers_beside_hostile_feeds_index_every_good_story_once(
     assert "WorkerLostError" not in logs and "exited with" not in logs, logs
     assert max(max(p) for p in peaks) < PROCESS_MB, peaks
     full = "".join(s.log.read_text(errors="replace") for s in services)
-    took = {
-        task: float(t)
-        for task, t in re.findall(r"Task (newswire\.\w+\[[^\]]+\]) succeeded in ([\d.]+)s", full)
-    }
+    took: dict[str, float] = {}  # a redelivered task logs twice: its longest run counts
+    for task, t in re.findall(r"Task (newswire\.\w+\[[^\]]+\]) succeeded in ([\d.]+)s", full):
+        took[task] = max(float(t), took.get(task, 0.0))
     print(f"{len(took)} tasks, the longest {max(took.values(), default=0):.1f}s")
     slow = {task: t for task, t in took.items() if t >= ARTICLE_SECONDS}
     assert took and not slow, [line for line in full.splitlines() if any(t in line for t in slow)]
