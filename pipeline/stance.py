@@ -31,6 +31,7 @@ from pipeline.stance_lexicon import (
     CAMPS,
     CITING,
     CONTAINERS,
+    CONTESTANTS,
     CONTESTS,
     EVALUATIVE,
     GIVING,
@@ -166,10 +167,10 @@ def _not_an_adversary(cue: Token, target: Actor) -> bool:
     """An ON_NAMES word toward anything but a person or an organisation ("took on new
     significance", "ads targeting Latinos"), "took on X as a consultant" (a role: a
     hire, not a fight), or a CONTESTS word toward one ("defeated Sanders")."""
-    particle = _particle(cue)
-    if cue.lemma_.lower() in CONTESTS:
-        return target.type in NAMED_TYPES | {"NORP"}
-    if (cue.lemma_.lower(), particle) not in ON_NAMES:
+    lemma, particle = cue.lemma_.lower(), _particle(cue)
+    if lemma in CONTESTS:
+        return target.type in CONTESTANTS
+    if (lemma, particle) not in ON_NAMES:
         return False
     hired = particle == "on" and any(c.dep_ == "prep" and c.lower_ == "as" for c in cue.children)
     return target.type not in NAMED_TYPES or hired

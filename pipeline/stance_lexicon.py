@@ -88,6 +88,7 @@ NAMED_TYPES = frozenset({"PERSON", "ORG"})
 # … and one that says it only of anything else: "defeated Sanders in the primary" is an
 # election's result, "defeat the bill" a side.
 CONTESTS = frozenset({"defeat"})
+CONTESTANTS = NAMED_TYPES | {"NORP"}  # who can be defeated in one: candidates, parties
 # Verbs whose "of" names what the one accused did: "accused Reyes of backing the plan"
 # (and not "cleared of", "capable of", "the idea of").
 ACCUSING = frozenset("accuse charge suspect convict".split())
