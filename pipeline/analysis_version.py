@@ -56,8 +56,9 @@ DATA_DIR = Path(__file__).parent / "data"
 # quote and a cue parsed under it, and those direct quotes going on in the next one;
 # 21: no possessive as their speaker, no going on into a quote with a cue of its own;
 # 22: no stance from a killing, an election won ("defeated Sanders") or a milestone hit;
-# 23: a quote's lean toward a group (NORP) is no stance candidate
-ANALYSIS_REVISION = 23
+# 23: a quote's lean toward a group (NORP) is no stance candidate; 24: those a holder
+# names as its examples ("Democrats, including Clinton, …") hold its stance too
+ANALYSIS_REVISION = 24
 _NOT_MODELS = (".holdout.json",)
 
 

@@ -197,6 +197,21 @@ def _members(tok: Token) -> list[Token]:
     return out
 
 
+def _examples(tok: Token) -> list[Token]:
+    """Those a noun names as its examples: "Democrats, including Clinton", "politicians
+    like Kerry and Clinton", "candidates such as Fiorina and Carson"."""
+    return [
+        o
+        for prep in tok.children
+        if prep.dep_ == "prep"
+        and (
+            prep.lower_ in ("including", "like")
+            or (prep.lower_ == "as" and any(c.lower_ == "such" for c in prep.children))
+        )
+        for o in _objects(prep, ("pobj",))
+    ]
+
+
 def _place(tok: Token) -> bool:
     return OUR_TYPE.get(tok.ent_type_) == "LOC"
 
@@ -229,8 +244,15 @@ class _Reader:
         own target ("she criticized Singer": someone before Singer)."""
         if holder is None or (prior == 0 and kind not in MODEL_POLARITY):
             return
-        if isinstance(holder, Token) and holder.dep_ in ("nsubj", "nsubjpass", "dobj"):
-            for extra in _members(holder):  # "Bush and Clinton reject …"
+        if isinstance(holder, Token):
+            # "Republicans such as Fiorina and Carson reject …": the examples of someone
+            # who can hold a side ("obstacles, including Monroe" name no one who does)
+            extras = _examples(holder)
+            if extras and self.refs.holder(holder) is None:
+                extras = []
+            if holder.dep_ in ("nsubj", "nsubjpass", "dobj"):
+                extras += _members(holder)  # "Bush and Clinton reject …"
+            for extra in extras:
                 self.add(extra, target_tok, prior, kind, cue)
         target_tok, prior = self._content(target_tok, prior)
         target = self.refs.target(target_tok)

@@ -540,6 +540,26 @@ def test_every_member_of_a_list_holds_or_receives_the_stance(
     assert found == {(h, t) for h in holders for t in targets}
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Several council members, including Laura Pike and Tom Reyes, denounced the water tax.",
+        "Unions like the Dockworkers Guild and Laura Pike's Harbor Alliance opposed the water tax.",
+        "Council members such as Laura Pike and Tom Reyes rejected the water tax.",
+    ],
+)
+def test_those_a_holder_names_as_examples_hold_its_stance(nlp: Language, text: str) -> None:
+    found = {(c.holder.name, c.target.name, c.prior) for c in cands(nlp, text) if c.kind == "verb"}
+    examples = {"Laura Pike", "Tom Reyes"} if "Tom Reyes" in text else {"Dockworkers Guild"}
+    assert {(e, "water tax", -1) for e in examples} <= found, found
+
+
+def test_the_examples_of_a_thing_hold_no_stance(nlp: Language) -> None:
+    # obstacles hold no side, so neither does what is named as one of them
+    text = "Obstacles, including Hal Monroe, obstruct the harbor plan."
+    assert not [c for c in cands(nlp, text) if c.holder.name == "Hal Monroe"]
+
+
 def test_a_list_goes_on_under_a_place_in_apposition(nlp: Language) -> None:
     # the parser hangs "Tom Reyes" on "Iowa", which is no holder; Reyes still is
     text = (
