@@ -541,16 +541,23 @@ def test_every_member_of_a_list_holds_or_receives_the_stance(
 
 
 @pytest.mark.parametrize(
-    "text",
+    ("text", "examples"),
     [
-        "Several council members, including Laura Pike and Tom Reyes, denounced the water tax.",
-        "Unions like the Dockworkers Guild and Laura Pike's Harbor Alliance opposed the water tax.",
-        "Council members such as Laura Pike and Tom Reyes rejected the water tax.",
+        (
+            "Several council members, including Laura Pike and Tom Reyes, denounced the water tax.",
+            {"Laura Pike", "Tom Reyes"},
+        ),
+        ("Unions like the Dockworkers Guild opposed the water tax.", {"Dockworkers Guild"}),
+        (
+            "Council members such as Laura Pike and Tom Reyes rejected the water tax.",
+            {"Laura Pike", "Tom Reyes"},
+        ),
     ],
 )
-def test_those_a_holder_names_as_examples_hold_its_stance(nlp: Language, text: str) -> None:
+def test_those_a_holder_names_as_examples_hold_its_stance(
+    nlp: Language, text: str, examples: set[str]
+) -> None:
     found = {(c.holder.name, c.target.name, c.prior) for c in cands(nlp, text) if c.kind == "verb"}
-    examples = {"Laura Pike", "Tom Reyes"} if "Tom Reyes" in text else {"Dockworkers Guild"}
     assert {(e, "water tax", -1) for e in examples} <= found, found
 
 
