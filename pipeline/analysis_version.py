@@ -57,8 +57,9 @@ DATA_DIR = Path(__file__).parent / "data"
 # 21: no possessive as their speaker, no going on into a quote with a cue of its own;
 # 22: no stance from a killing, an election won ("defeated Sanders") or a milestone hit;
 # 23: a quote's lean toward a group (NORP) is no stance candidate; 24: those a holder
-# names as its examples ("Democrats, including Clinton, …") hold its stance too
-ANALYSIS_REVISION = 24
+# names as its examples ("Democrats, including Clinton, …") hold its stance too;
+# 25: "George H.W. Bush" and "George W. Bush" are two people, not one entity
+ANALYSIS_REVISION = 25
 _NOT_MODELS = (".holdout.json",)
 
 

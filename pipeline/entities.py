@@ -230,6 +230,9 @@ def _collect(doc: Doc) -> list[Mention]:
     return mentions
 
 
+_INITIALS = re.compile(r"(?:[A-Z]\.)+")  # "W.", "H.W."
+
+
 def _close(a: str, b: str) -> bool:
     """Spellings of one name: equal ignoring case, or one edit apart in a long word."""
     a, b = a.lower(), b.lower()
@@ -241,7 +244,11 @@ def _close(a: str, b: str) -> bool:
 
 def _same_name(a: str, b: str, etype: EntityType) -> bool:
     if len(a.split()) == len(b.split()) and _close(a, b):
-        return True
+        # not "George H.W. Bush" and "George W. Bush": other initials, another person
+        return not any(
+            x != y and _INITIALS.fullmatch(x) and _INITIALS.fullmatch(y)
+            for x, y in zip(a.split(), b.split(), strict=True)
+        )
     if etype == "PERSON":  # "Miller" and "Matthew Miller" are handled as surnames
         return False
     short, long_ = sorted((a.lower(), b.lower()), key=len)

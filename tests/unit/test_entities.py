@@ -61,6 +61,15 @@ def test_close_spellings_merge(nlp: Language) -> None:
     assert "Mikati" not in got
 
 
+def test_other_middle_initials_are_another_person(nlp: Language) -> None:
+    got = entities(
+        nlp,
+        "Former President George H.W. Bush wrote to the council on Monday. "
+        "His son, former President George W. Bush, did not. Senator Laura Pike read both letters.",
+    )
+    assert "George H.W. Bush" in got and "George W. Bush" in got
+
+
 def test_short_forms_of_countries_merge(nlp: Language) -> None:
     got = entities(
         nlp,
